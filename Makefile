@@ -1,0 +1,53 @@
+# edx-vault: the two commands are `make demo` and `make test`; both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Offline, quiet CDK and jsii (see docs/toolchain.md).
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: test demo setup system-deps lint unit synth cfn-lint clean
+
+test: setup lint unit synth cfn-lint  ## everything CI runs
+
+setup: system-deps $(VENV)/.installed node_modules/.installed
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "edx-vault needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: setup
+	CDK_VALIDATION=false $(BIN)/pytest -q
+
+# One full synth, with CDK's template validation and cdk-nag on, exactly as `cdk deploy` would.
+synth: setup
+	rm -rf cdk.out
+	npx cdk synth --quiet
+
+cfn-lint: synth
+	$(BIN)/cfn-lint cdk.out/*.template.json
+
+demo: setup
+	@echo "make demo runs the sync on the embedded AWS; it arrives with issue 5 (see README)."
+	@exit 1
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

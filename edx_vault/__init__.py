@@ -1,0 +1,1 @@
+"""edx-vault runtime library and admin CLI."""

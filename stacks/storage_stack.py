@@ -1,0 +1,48 @@
+"""StorageStack: everything that holds data or secrets, and nothing that runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from edx_vault import stack_outputs
+from stacks.data_bucket import DataBucket
+from stacks.manifest_table import ManifestTable
+from stacks.pipeline_secrets import PipelineSecrets
+from stacks.vault_keys import VaultKeys
+
+
+class StorageStack(Stack):
+    """Keys, the data and access-log buckets, the secrets and the manifest table.
+
+    Kept apart from the pipeline so that the pipeline can be redeployed or torn down without
+    touching anything that holds data. Its outputs are what the CLI reads.
+    """
+
+    def __init__(
+        self, scope: Construct, id_: str, *, resource_prefix: str, **stack_props: Any
+    ) -> None:
+        super().__init__(scope, id_, **stack_props)
+        self.keys = VaultKeys(self, "Keys", alias_prefix=resource_prefix)
+        self.data = DataBucket(self, "Buckets", data_key=self.keys.data_key)
+        self.secrets = PipelineSecrets(
+            self, "Secrets", secrets_key=self.keys.secrets_key, name_prefix=resource_prefix
+        )
+        self.manifest = ManifestTable(self, "Manifest", data_key=self.keys.data_key)
+
+        outputs = {
+            stack_outputs.DATA_BUCKET: self.data.bucket.bucket_name,
+            stack_outputs.ACCESS_LOGS_BUCKET: self.data.access_logs_bucket.bucket_name,
+            stack_outputs.DATA_KEY_ARN: self.keys.data_key.key_arn,
+            stack_outputs.SECRETS_KEY_ARN: self.keys.secrets_key.key_arn,
+            stack_outputs.EDX_CREDENTIALS_SECRET_ARN: self.secrets.edx_credentials.secret_arn,
+            stack_outputs.PIPELINE_KEY_SECRET_ARN: self.secrets.pipeline_key.secret_arn,
+            stack_outputs.PIPELINE_PASSPHRASE_SECRET_ARN: (
+                self.secrets.pipeline_passphrase.secret_arn
+            ),
+            stack_outputs.MANIFEST_TABLE: self.manifest.table.table_name,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

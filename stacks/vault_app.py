@@ -1,0 +1,87 @@
+"""Builds the whole CDK app from one validated configuration file.
+
+``app.py`` (run by ``npx cdk``), the tests and the CLI all go through :func:`build_vault_app`, so
+they synthesize the same templates. An in-process ``App()`` does not read ``cdk.json``; this
+factory passes its context in, and context given on the command line still wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+
+from edx_vault.config import VaultConfig, load_config
+from stacks.nag_acknowledgements import acknowledge_storage_findings
+from stacks.storage_stack import StorageStack
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CDK_JSON = PROJECT_ROOT / "cdk.json"
+CONFIG_CONTEXT_KEY = "config"
+
+
+@dataclass(frozen=True)
+class VaultApp:
+    """The synthesizable app and the stacks in it."""
+
+    app: cdk.App
+    config: VaultConfig
+    storage: StorageStack
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The ``context`` block of the project's cdk.json."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
+    return context
+
+
+def build_vault_app(
+    *,
+    context: Mapping[str, Any] | None = None,
+    outdir: str | None = None,
+    nag: bool = True,
+) -> VaultApp:
+    """Create the app and every stack from the configuration named by the ``config`` context.
+
+    Parameters
+    ----------
+    context
+        Extra context, applied over cdk.json's (``{"config": "path/to/vault.toml"}``).
+    outdir
+        Where to write the cloud assembly; a temporary folder when omitted.
+    nag
+        Register the cdk-nag packs (AwsSolutions and NIST 800-53 rev 5) as validation plugins.
+
+    Raises
+    ------
+    edx_vault.config.ConfigError
+        When the configuration file is missing or invalid.
+    """
+    app = cdk.App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
+    config_path = Path(str(app.node.get_context(CONFIG_CONTEXT_KEY)))
+    if not config_path.is_absolute():
+        config_path = PROJECT_ROOT / config_path
+    config = load_config(config_path)
+
+    deployment = config.deployment
+    env = cdk.Environment(account=deployment.account, region=deployment.region)
+    prefix = deployment.stack_prefix
+    storage = StorageStack(
+        app,
+        f"{prefix}-Storage",
+        resource_prefix=prefix.lower(),
+        env=env,
+        description="edx-vault: data bucket, KMS keys, secrets and manifest",
+        termination_protection=True,
+    )
+    cdk.Tags.of(app).add("application", "edx-vault")
+
+    acknowledge_storage_findings(storage)
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    return VaultApp(app=app, config=config, storage=storage)

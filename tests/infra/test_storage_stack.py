@@ -1,0 +1,260 @@
+"""StorageStack's security invariants, each proven on the real stack and on a careless one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from constructs import IConstruct
+
+from edx_vault import stack_outputs
+from stacks.storage_stack import StorageStack
+from stacks.vault_app import build_vault_app, cdk_json_context
+from tests.infra import storage_invariants as check
+
+
+def logical_id(construct: IConstruct) -> str:
+    resource = construct.node.default_child
+    assert isinstance(resource, cdk.CfnElement)
+    return cdk.Stack.of(construct).get_logical_id(resource)
+
+
+@dataclass(frozen=True)
+class Ids:
+    """Logical ids of the resources the invariants are about."""
+
+    data_bucket: str
+    logs_bucket: str
+    data_key: str
+    secrets_key: str
+    secrets: tuple[str, ...]
+    table: str
+
+
+@pytest.fixture(scope="module")
+def vault(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Ids]:
+    built = build_vault_app(outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False)
+    storage = built.storage
+    ids = Ids(
+        data_bucket=logical_id(storage.data.bucket),
+        logs_bucket=logical_id(storage.data.access_logs_bucket),
+        data_key=logical_id(storage.keys.data_key),
+        secrets_key=logical_id(storage.keys.secrets_key),
+        secrets=tuple(
+            logical_id(secret)
+            for secret in (
+                storage.secrets.edx_credentials,
+                storage.secrets.pipeline_key,
+                storage.secrets.pipeline_passphrase,
+            )
+        ),
+        table=logical_id(storage.manifest.table),
+    )
+    return Template.from_stack(storage), ids
+
+
+@pytest.fixture(scope="module")
+def careless() -> tuple[Template, Ids]:
+    """The same kinds of resources with CDK's defaults: what someone would write in a hurry."""
+    stack = cdk.Stack(cdk.App(), "Careless")
+    key = kms.Key(stack, "Key", removal_policy=cdk.RemovalPolicy.DESTROY)
+    logs = s3.Bucket(stack, "Logs")
+    bucket = s3.Bucket(
+        stack,
+        "Data",
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=kms.Key(stack, "OtherKey"),
+        block_public_access=s3.BlockPublicAccess(block_public_acls=True),
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    bucket.add_to_resource_policy(
+        cdk.aws_iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            principals=[cdk.aws_iam.AccountRootPrincipal()],
+            resources=[bucket.arn_for_objects("*")],
+        )
+    )
+    secret = secretsmanager.Secret(stack, "Secret")
+    table = dynamodb.Table(
+        stack,
+        "Table",
+        partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    ids = Ids(
+        data_bucket=logical_id(bucket),
+        logs_bucket=logical_id(logs),
+        data_key=logical_id(key),
+        secrets_key=logical_id(key),
+        secrets=(logical_id(secret),),
+        table=logical_id(table),
+    )
+    return Template.from_stack(stack), ids
+
+
+Invariant = Callable[[Template, Ids], None]
+
+INVARIANTS: dict[str, Invariant] = {
+    "data bucket is SSE-KMS with the data key and a bucket key": lambda t, i: (
+        check.bucket_encrypted_with_key(t, i.data_bucket, i.data_key)
+    ),
+    "data bucket blocks public access": lambda t, i: check.bucket_blocks_public_access(
+        t, i.data_bucket
+    ),
+    "logs bucket blocks public access": lambda t, i: check.bucket_blocks_public_access(
+        t, i.logs_bucket
+    ),
+    "data bucket requires TLS 1.2": lambda t, i: check.bucket_requires_tls(t, i.data_bucket),
+    "logs bucket requires TLS 1.2": lambda t, i: check.bucket_requires_tls(t, i.logs_bucket),
+    "data bucket is versioned": lambda t, i: check.bucket_versioned(t, i.data_bucket),
+    "data bucket denies puts with another encryption or key": lambda t, i: (
+        check.bucket_denies_puts_without_key(t, i.data_bucket, i.data_key)
+    ),
+    "data bucket expires noncurrent versions": lambda t, i: (
+        check.bucket_expires_noncurrent_versions(t, i.data_bucket)
+    ),
+    "data bucket logs to a separate bucket": lambda t, i: check.bucket_logs_to(
+        t, i.data_bucket, i.logs_bucket
+    ),
+    "data key rotates": lambda t, i: check.key_rotates(t, i.data_key),
+    "secrets key rotates": lambda t, i: check.key_rotates(t, i.secrets_key),
+    "data bucket survives stack deletion": lambda t, i: check.resource_retained(
+        t, i.data_bucket, "AWS::S3::Bucket"
+    ),
+    "data key survives stack deletion": lambda t, i: check.resource_retained(
+        t, i.data_key, "AWS::KMS::Key"
+    ),
+    "manifest survives stack deletion": lambda t, i: check.resource_retained(
+        t, i.table, "AWS::DynamoDB::Table"
+    ),
+    "secrets are empty and under the secrets key": lambda t, i: (
+        [check.secret_empty_and_encrypted_with(t, secret, i.secrets_key) for secret in i.secrets]
+        and None
+    ),
+    "manifest is KMS-encrypted, recoverable, deletion-protected": lambda t, i: (
+        check.table_encrypted_and_recoverable(t, i.table, i.data_key)
+    ),
+}
+
+
+@pytest.mark.parametrize("invariant", INVARIANTS)
+def test_storage_stack_keeps_invariant(vault: tuple[Template, Ids], invariant: str) -> None:
+    # Given the synthesized storage stack / When the invariant is checked / Then it holds
+    template, ids = vault
+    INVARIANTS[invariant](template, ids)
+
+
+@pytest.mark.parametrize("invariant", INVARIANTS)
+def test_careless_stack_breaks_invariant(careless: tuple[Template, Ids], invariant: str) -> None:
+    # Given resources built with CDK's defaults / Then the same check catches the regression
+    template, ids = careless
+    with pytest.raises(AssertionError):
+        INVARIANTS[invariant](template, ids)
+
+
+def test_data_and_secrets_use_separate_keys(vault: tuple[Template, Ids]) -> None:
+    _, ids = vault
+    assert ids.data_key != ids.secrets_key
+
+
+def test_outputs_name_every_resource_the_cli_reads(vault: tuple[Template, Ids]) -> None:
+    # Given the stack's outputs / Then each name the CLI looks up is exported exactly once
+    template, ids = vault
+    outputs = template.find_outputs("*")
+    assert set(stack_outputs.STORAGE_OUTPUTS) <= set(outputs)
+    assert outputs[stack_outputs.DATA_BUCKET]["Value"] == {"Ref": ids.data_bucket}
+    assert outputs[stack_outputs.DATA_KEY_ARN]["Value"] == {"Fn::GetAtt": [ids.data_key, "Arn"]}
+    assert outputs[stack_outputs.MANIFEST_TABLE]["Value"] == {"Ref": ids.table}
+
+
+def test_no_secret_value_reaches_the_template(vault: tuple[Template, Ids]) -> None:
+    # Given the whole template as text / Then nothing looks like a credential or a key block
+    template, _ = vault
+    text = json.dumps(template.to_json())
+    for marker in ("SecretString", "BEGIN PGP", "AKIA", "GenerateSecretString"):
+        assert marker not in text
+
+
+def test_manifest_key_schema_matches_the_shared_constants(vault: tuple[Template, Ids]) -> None:
+    template, _ = vault
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+
+
+def test_stack_is_placed_in_the_configured_account_and_region(
+    vault: tuple[Template, Ids],
+) -> None:
+    template, _ = vault
+    assert "Resources" in template.to_json()
+    built = build_vault_app(outdir=None, nag=False)
+    assert built.storage.account == "123456789012"
+    assert built.storage.region == "us-east-1"
+    assert built.storage.stack_name == "EdxVault-Storage"
+    assert built.storage.termination_protection is True
+
+
+def _validation_report(outdir: Path) -> dict[str, object]:
+    report: dict[str, object] = json.loads((outdir / "validation-report.json").read_text())
+    return report
+
+
+def test_cdk_nag_finds_nothing_unacknowledged(tmp_path: Path) -> None:
+    # Given the app with AwsSolutions and NIST 800-53 rev 5 / When it synthesizes
+    built = build_vault_app(outdir=str(tmp_path), nag=True)
+    built.app.synth()
+    # Then no pack reports anything (a failing pack would also have raised)
+    assert _validation_report(tmp_path)["pluginReports"] == []
+
+
+def test_cdk_nag_is_on_in_the_app_and_catches_a_careless_bucket(tmp_path: Path) -> None:
+    # Given the same app plus one bucket built with CDK's defaults
+    built = build_vault_app(outdir=str(tmp_path), nag=True)
+    s3.Bucket(built.storage, "Careless")
+    # When it synthesizes / Then the synth fails and names the bucket's findings
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        built.app.synth()
+    report = json.dumps(_validation_report(tmp_path))
+    assert "AwsSolutions-S1" in report
+    assert "AwsSolutions-S10" in report
+    assert "EdxVault-Storage/Careless/Resource" in report
+
+
+def test_every_acknowledgement_is_needed(tmp_path: Path) -> None:
+    # Given the storage stack without our acknowledgements
+    app = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
+    StorageStack(app, "Bare", resource_prefix="bare")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
+    # When it synthesizes / Then exactly the acknowledged rules fire: none is stale
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = _validation_report(tmp_path)
+    fired = {
+        violation["ruleName"]
+        for plugin in report["pluginReports"]  # type: ignore[attr-defined]
+        for violation in plugin["violations"]
+    }
+    assert fired == {
+        "AwsSolutions-SMG4",
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "NIST.800.53.R5-SecretsManagerRotationEnabled",
+        "NIST.800.53.R5-DynamoDBInBackupPlan",
+    }

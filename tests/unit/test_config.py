@@ -1,0 +1,255 @@
+"""The configuration file: the example validates, and every kind of mistake gets one clear line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edx_vault.config import ConfigError, load_config, parse_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.toml"
+
+
+def example_document() -> dict[str, Any]:
+    return tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def problems_for(document: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(document, source="vault.toml")
+    return raised.value.problems
+
+
+def test_example_config_validates_into_typed_values() -> None:
+    # Given the committed example
+    # When it is loaded
+    config = load_config(EXAMPLE)
+    # Then values are typed and defaults are filled in
+    assert config.deployment.account == "123456789012"
+    assert config.edx.backfill_from == dt.date(2024, 1, 1)
+    assert config.edx.org_ids == ("examplex", "examplexpro", "otheru")
+    assert config.edx.source_buckets.events == "edx-course-data"
+    assert config.edx.source_buckets.database == "course-data"
+    assert config.schedule.expression == "cron(0 6 ? * SUN *)"
+    assert config.researchers[0].expires == dt.date(2027, 6, 30)
+    assert config.researchers[0].scopes[0].categories == ("events", "course-structure")
+
+
+def test_defaults_apply_when_optional_sections_are_absent() -> None:
+    # Given only the required keys
+    document = {
+        "deployment": {"account": "111122223333", "region": "eu-west-1"},
+        "edx": {"orgs": [{"id": "DelftX"}], "backfill_from": dt.date(2020, 5, 1)},
+    }
+    # When it is parsed
+    config = parse_config(document)
+    # Then the documented defaults are used
+    assert config.deployment.stack_prefix == "EdxVault"
+    assert config.edx.sites == ("edx", "edge")
+    assert config.edx.categories == ("events", "database", "email-opt-in")
+    assert config.schedule.max_concurrency == 8
+    assert config.alerts.email is None
+    assert config.researchers == ()
+
+
+def test_unknown_key_is_named_with_its_path() -> None:
+    # Given a misspelt key inside a nested table
+    document = example_document()
+    document["edx"]["source_bucket"] = {"events": "x"}
+    # Then the error names the full path and says it is unknown
+    [problem] = problems_for(document)
+    assert problem.startswith("edx.source_bucket: unknown key")
+
+
+@pytest.mark.parametrize(
+    ("bad_org", "fragment"),
+    [("Bad Org!", "is not an edX org id"), ("", "is not an edX org id"), ("-MITx", "edX org id")],
+)
+def test_bad_org_id_names_the_field_and_the_fix(bad_org: str, fragment: str) -> None:
+    document = example_document()
+    document["edx"]["orgs"][1]["id"] = bad_org
+    [problem] = problems_for(document)
+    assert problem.startswith("edx.orgs[1].id:")
+    assert fragment in problem
+    assert "Fix:" in problem
+
+
+def test_org_ids_are_case_insensitive_so_duplicates_are_rejected() -> None:
+    document = example_document()
+    document["edx"]["orgs"][1]["aliases"] = ["EXAMPLEX"]
+    [problem] = problems_for(document)
+    assert "'examplex' is listed twice" in problem
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [
+        ("cron(0 6 * * SUN *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("cron(0 6 ? * SUN)", "has 5 fields, not 6"),
+        ("cron(61 6 ? * SUN *)", "minutes field '61' has 61, outside 0-59"),
+        ("cron(0 6 ? * FUNDAY *)", "which is not a number or one of SUN"),
+        ("cron(0 25 ? * 1 *)", "hours field '25'"),
+        ("0 6 * * 0", "is not a schedule expression"),
+        ("rate(1 days)", "singular unit"),
+        ("cron(0 6 ? JAN-DEC/0 MON *)", "step that is not a positive number"),
+    ],
+)
+def test_bad_schedule_expression_is_rejected_at_synth_time(expression: str, fragment: str) -> None:
+    document = example_document()
+    document["schedule"]["expression"] = expression
+    [problem] = problems_for(document)
+    assert problem.startswith("schedule.expression:")
+    assert fragment in problem
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 6 ? * SUN *)",
+        "cron(15 3 * * ? *)",
+        "cron(0 6 ? * MON-FRI *)",
+        "cron(0/30 * ? * 2#1 2026-2030)",
+        "cron(0 12 L * ? *)",
+        "cron(0 12 15W * ? *)",
+        "rate(1 day)",
+        "rate(7 days)",
+    ],
+)
+def test_valid_schedule_expressions_are_accepted(expression: str) -> None:
+    document = example_document()
+    document["schedule"]["expression"] = expression
+    assert parse_config(document).schedule.expression == expression
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        "arn:aws:iam::21098765432:role/jdoe",  # 11-digit account
+        "arn:aws:s3:::some-bucket",
+        "jdoe",
+        "arn:aws:iam::210987654321:group/researchers",
+    ],
+)
+def test_malformed_principal_arn_is_rejected(principal: str) -> None:
+    document = example_document()
+    document["researchers"][0]["principal"] = principal
+    [problem] = problems_for(document)
+    assert problem.startswith("researchers[0].principal:")
+    assert "Fix: write it as arn:aws:iam::123456789012:role/Name" in problem
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        "arn:aws:iam::210987654321:user/path/jdoe",
+        "arn:aws:iam::210987654321:saml-provider/Shibboleth",
+        "arn:aws:iam::210987654321:oidc-provider/login.example.edu/realms/research",
+    ],
+)
+def test_user_and_federated_principals_are_accepted(principal: str) -> None:
+    document = example_document()
+    document["researchers"][0]["principal"] = principal
+    assert parse_config(document).researchers[0].principal == principal
+
+
+def test_malformed_admin_role_arn_is_rejected() -> None:
+    document = example_document()
+    document["deployment"]["admin_role_arns"] = ["arn:aws:iam::123456789012:DataCzar"]
+    [problem] = problems_for(document)
+    assert problem.startswith("deployment.admin_role_arns[0]:")
+    assert "is not an IAM user or role ARN" in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("2024/01/01", "is not a date. Fix: write it as YYYY-MM-DD"),
+        ("01-01-2024", "is not a date"),
+        ("2024-1-1", "is not a date"),
+        (dt.datetime(2024, 1, 1, 12, 0), "has a time of day"),
+        (20240101, "is not a date"),
+    ],
+)
+def test_dates_in_the_wrong_format_are_rejected(value: object, fragment: str) -> None:
+    document = example_document()
+    document["edx"]["backfill_from"] = value
+    [problem] = problems_for(document)
+    assert problem.startswith("edx.backfill_from:")
+    assert fragment in problem
+
+
+def test_iso_date_string_is_accepted() -> None:
+    document = example_document()
+    document["researchers"][0]["expires"] = "2027-01-31"
+    assert parse_config(document).researchers[0].expires == dt.date(2027, 1, 31)
+
+
+def test_backfill_date_in_the_future_is_rejected() -> None:
+    document = example_document()
+    document["edx"]["backfill_from"] = dt.date.today() + dt.timedelta(days=30)
+    [problem] = problems_for(document)
+    assert "is in the future" in problem
+
+
+def test_unknown_site_and_category_list_the_allowed_values() -> None:
+    document = example_document()
+    document["edx"]["sites"] = ["edx", "mobile"]
+    document["researchers"][0]["scopes"][0]["categories"] = ["events", "grades"]
+    problems = problems_for(document)
+    assert any(p.startswith("edx.sites[1]: 'mobile' is not allowed") for p in problems)
+    assert any(
+        p.startswith("researchers[0].scopes[0].categories[1]: 'grades' is not allowed")
+        and "'email-opt-in'" in p
+        for p in problems
+    )
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    # Given three independent mistakes
+    document = example_document()
+    document["deployment"]["account"] = "12345"
+    document["deployment"]["region"] = "Virginia"
+    del document["edx"]["backfill_from"]
+    # Then each gets its own line, so the admin fixes them in one go
+    problems = problems_for(document)
+    assert len(problems) == 3
+    assert "edx.backfill_from: required but missing" in problems[2]
+
+
+def test_error_message_is_one_readable_block_without_a_traceback() -> None:
+    document = example_document()
+    document["alerts"]["email"] = "not-an-address"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(document, source="vault.toml")
+    message = str(raised.value)
+    assert message.splitlines()[0] == "vault.toml: the configuration is not valid:"
+    assert "alerts.email: 'not-an-address' is not an email address" in message
+    assert "Traceback" not in message
+
+
+def test_missing_file_and_invalid_toml_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "absent.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[deployment\naccount = 1", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
+
+
+def test_researcher_date_range_must_be_in_order() -> None:
+    document = example_document()
+    scope = document["researchers"][0]["scopes"][0]
+    scope["date_from"], scope["date_to"] = dt.date(2026, 1, 1), dt.date(2025, 1, 1)
+    [problem] = problems_for(document)
+    assert "is after date_to" in problem
+
+
+def test_duplicate_researcher_names_are_rejected() -> None:
+    document = example_document()
+    document["researchers"].append(dict(document["researchers"][0]))
+    [problem] = problems_for(document)
+    assert "used twice" in problem
