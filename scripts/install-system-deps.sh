@@ -3,9 +3,10 @@
 #   gpg, gpg-agent  real OpenPGP for the engine and its tests (python-gnupg drives the binary)
 #   patchelf        sets RPATH on the binaries bundled into the gpg Lambda layer
 #   zip             packs layers for the size check
+#   binutils        readelf/objdump: the layer test checks GLIBC symbol versions
 set -euo pipefail
 
-packages=(gpg gpg-agent patchelf zip)
+packages=(gpg gpg-agent patchelf zip binutils)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -1,0 +1,275 @@
+"""The manifest: what was mirrored and decrypted, and every failure, in DynamoDB.
+
+Rows are keyed as :mod:`edx_vault.manifest_schema` says. Every status change is a conditional
+write, so two runs (a scheduled one and a manual one, or a retried Lambda) can never both publish
+the same file, and a failure is never overwritten by a stale success:
+
+- ``claim`` moves a row to ``in_progress`` for one run only if nobody holds it, or it is done or
+  failed for an older version of the source, or another run's claim has gone stale;
+- ``complete`` and ``fail`` only apply to the run holding the claim.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError
+
+from edx_vault.manifest_schema import (
+    DECRYPT_SORT_KEY,
+    MEMBER_SORT_KEY_PREFIX,
+    OBJECT_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+# A claim older than this is presumed dead (Lambda's maximum run time is 15 minutes).
+DEFAULT_LEASE: Final = dt.timedelta(minutes=20)
+_BATCH_GET_LIMIT: Final = 100
+
+
+class Status(StrEnum):
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"
+    ALREADY_DONE = "already_done"
+    ALREADY_FAILED = "already_failed"
+    BUSY = "busy"
+
+
+def source_partition(bucket: str, key: str) -> str:
+    """The partition key of a source object: ``{bucket}/{key}``."""
+    return f"{bucket}/{key}"
+
+
+def member_sort_key(member_name: str | None) -> str:
+    """The sort key of a decryptable unit: the whole object, or one zip member."""
+    return DECRYPT_SORT_KEY if member_name is None else f"{MEMBER_SORT_KEY_PREFIX}{member_name}"
+
+
+@dataclass(frozen=True)
+class RowKey:
+    pk: str
+    sk: str
+
+    def as_key(self) -> dict[str, str]:
+        return {PARTITION_KEY: self.pk, SORT_KEY: self.sk}
+
+
+def object_row(bucket: str, key: str) -> RowKey:
+    return RowKey(source_partition(bucket, key), OBJECT_SORT_KEY)
+
+
+def unit_row(bucket: str, key: str, member_name: str | None) -> RowKey:
+    return RowKey(source_partition(bucket, key), member_sort_key(member_name))
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; hand out ints."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Manifest:
+    """Conditional status transitions over the manifest table.
+
+    Parameters
+    ----------
+    table
+        A boto3 DynamoDB ``Table`` resource.
+    clock
+        Returns the current UTC time; injected so tests can age a claim.
+    lease
+        How long a claim protects a row from other runs.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        *,
+        clock: Callable[[], dt.datetime] = _utc_now,
+        lease: dt.timedelta = DEFAULT_LEASE,
+    ) -> None:
+        self._table = table
+        self._clock = clock
+        self._lease = lease
+
+    def claim(
+        self, row: RowKey, *, version: str, run_id: str, retry_failed: bool = False
+    ) -> ClaimOutcome:
+        """Take ``row`` for ``run_id`` to process ``version`` of its source.
+
+        ``version`` is the source ETag: a row done or failed for another version is claimable
+        again (edX re-issued the file). A failure for the same version is left alone unless
+        ``retry_failed``, so a corrupt file is reported once, not retried forever.
+        """
+        now = self._clock()
+        condition = (
+            "attribute_not_exists(#pk)"
+            " OR (#status IN (:done, :failed) AND #version <> :version)"
+            " OR (#status = :in_progress AND #claimed_at < :stale)"
+        )
+        if retry_failed:
+            condition += " OR #status = :failed"
+        try:
+            self._table.update_item(
+                Key=row.as_key(),
+                UpdateExpression=(
+                    "SET #status = :in_progress, #version = :version, #run_id = :run_id, "
+                    "#claimed_at = :now, #updated_at = :now, "
+                    "#attempts = if_not_exists(#attempts, :zero) + :one "
+                    "REMOVE #error_code, #error_reason"
+                ),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#pk": PARTITION_KEY,
+                    "#status": "status",
+                    "#version": "source_etag",
+                    "#run_id": "run_id",
+                    "#claimed_at": "claimed_at",
+                    "#updated_at": "updated_at",
+                    "#attempts": "attempts",
+                    "#error_code": "error_code",
+                    "#error_reason": "error_reason",
+                },
+                ExpressionAttributeValues={
+                    ":in_progress": Status.IN_PROGRESS.value,
+                    ":done": Status.DONE.value,
+                    ":failed": Status.FAILED.value,
+                    ":version": version,
+                    ":run_id": run_id,
+                    ":now": now.isoformat(),
+                    ":stale": (now - self._lease).isoformat(),
+                    ":zero": 0,
+                    ":one": 1,
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            current = self.get(row) or {}
+            if current.get("status") == Status.DONE and current.get("source_etag") == version:
+                return ClaimOutcome.ALREADY_DONE
+            if current.get("status") == Status.FAILED and current.get("source_etag") == version:
+                return ClaimOutcome.ALREADY_FAILED
+            return ClaimOutcome.BUSY
+        return ClaimOutcome.CLAIMED
+
+    def complete(self, row: RowKey, *, run_id: str, attributes: dict[str, Any]) -> None:
+        """Mark ``row`` done with ``attributes`` (output key, sizes, sha256...), if still ours."""
+        self._finish(row, run_id=run_id, status=Status.DONE, attributes=attributes)
+
+    def fail(self, row: RowKey, *, run_id: str, code: str, reason: str) -> None:
+        """Record a failure with its code and reason, if the claim is still ours."""
+        self._finish(
+            row,
+            run_id=run_id,
+            status=Status.FAILED,
+            attributes={"error_code": code, "error_reason": reason},
+        )
+
+    def _finish(
+        self, row: RowKey, *, run_id: str, status: Status, attributes: dict[str, Any]
+    ) -> None:
+        names = {"#status": "status", "#run_id": "run_id", "#updated_at": "updated_at"}
+        values: dict[str, Any] = {
+            ":status": status.value,
+            ":in_progress": Status.IN_PROGRESS.value,
+            ":run_id": run_id,
+            ":now": self._clock().isoformat(),
+        }
+        assignments = ["#status = :status", "#updated_at = :now"]
+        for index, (name, value) in enumerate(sorted(attributes.items())):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = value
+            assignments.append(f"#a{index} = :a{index}")
+        self._table.update_item(
+            Key=row.as_key(),
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression="#status = :in_progress AND #run_id = :run_id",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def set_attributes(self, row: RowKey, attributes: dict[str, Any]) -> None:
+        """Set bookkeeping attributes that carry no status (counts, flags)."""
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        values = {f":a{i}": value for i, value in enumerate(attributes.values())}
+        self._table.update_item(
+            Key=row.as_key(),
+            UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(attributes))),
+            ConditionExpression="attribute_exists(#pk)",
+            ExpressionAttributeNames={**names, "#pk": PARTITION_KEY},
+            ExpressionAttributeValues=values,
+        )
+
+    def get(self, row: RowKey) -> dict[str, Any] | None:
+        item = self._table.get_item(Key=row.as_key(), ConsistentRead=True).get("Item")
+        return None if item is None else _plain(item)
+
+    def rows_of_source(self, bucket: str, key: str) -> list[dict[str, Any]]:
+        """The object row and every unit row of one source object."""
+        rows: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": {":pk": source_partition(bucket, key)},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._table.query(**request)
+            rows.extend(_plain(item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return rows
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def object_rows(self, sources: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """The object rows of many sources, by partition key (BatchGetItem, 100 at a time)."""
+        keys = [object_row(bucket, key).as_key() for bucket, key in sources]
+        found: dict[str, dict[str, Any]] = {}
+        # The resource's client already converts between DynamoDB and Python types.
+        resource = self._table.meta.client
+        for start in range(0, len(keys), _BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self._table.name: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}
+            }
+            while pending:
+                response = resource.batch_get_item(RequestItems=pending)
+                for raw in response["Responses"].get(self._table.name, []):
+                    item: dict[str, Any] = _plain(raw)
+                    found[item[PARTITION_KEY]] = item
+                pending = response.get("UnprocessedKeys") or {}
+        return found
+
+    def scan(self) -> list[dict[str, Any]]:
+        """Every row (for status, verify and reports on a small manifest)."""
+        rows: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"ConsistentRead": True}
+        while True:
+            page = self._table.scan(**request)
+            rows.extend(_plain(item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return rows
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,263 @@
+"""The three per-item steps of a sync, each recorded in the manifest.
+
+Each step takes one JSON work item and returns one JSON result, so the Step Functions handlers
+stay thin and the tests can drive the same code directly:
+
+1. :func:`mirror_step`: copy one edX object into ``raw/``;
+2. :func:`expand_step`: list the decryptable units of a mirrored object (zip members fan out);
+3. :func:`decrypt_step`: decrypt one unit and publish it.
+
+A :class:`~edx_vault.errors.PermanentError` becomes a ``failed`` result and a ``failed`` manifest
+row with its reason; anything else propagates so the orchestrator retries it. A unit that another
+run holds, or that is already done for this version, is ``skipped``: it is never published twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import gnupg
+
+from edx_vault import package_model
+from edx_vault.decryption import DecryptUnit, decrypt_unit, describe_unit, parse_source, units_of
+from edx_vault.errors import PermanentError
+from edx_vault.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
+from edx_vault.manifest_schema import OBJECT_SORT_KEY
+from edx_vault.mirror import mirror_object
+from edx_vault.planner import version_from_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class VaultTarget:
+    """Where results go: the data bucket and the key every object is encrypted with."""
+
+    bucket: str
+    kms_key_arn: str
+
+
+def _result(status: str, item: dict[str, Any], **details: Any) -> dict[str, Any]:
+    return {"status": status, "source_key": item["source_key"], **details}
+
+
+def _skipped(outcome: ClaimOutcome, item: dict[str, Any], **details: Any) -> dict[str, Any]:
+    return _result("skipped", item, why=outcome.value, **details)
+
+
+def mirror_step(
+    edx_s3: S3Client,
+    vault_s3: S3Client,
+    manifest: Manifest,
+    item: dict[str, Any],
+    *,
+    target: VaultTarget,
+    run_id: str,
+    retry_failed: bool = False,
+) -> dict[str, Any]:
+    """Mirror one planned source object; the result carries what :func:`expand_step` needs."""
+    version = version_from_item(item)
+    row = object_row(version.bucket, version.key)
+    outcome = manifest.claim(row, version=version.etag, run_id=run_id, retry_failed=retry_failed)
+    if outcome is ClaimOutcome.ALREADY_DONE:
+        done = manifest.get(row) or {}
+        return _mirrored_result(item, done["raw_key"], done.get("raw_version_id"), version.size)
+    if outcome is not ClaimOutcome.CLAIMED:
+        return _skipped(outcome, item)
+    try:
+        source = parse_source(version.bucket, version.key)
+        mirrored = mirror_object(
+            edx_s3,
+            vault_s3,
+            source=version,
+            bucket=target.bucket,
+            raw_key=package_model.raw_key(source),
+            kms_key_arn=target.kms_key_arn,
+        )
+    except PermanentError as error:
+        manifest.fail(row, run_id=run_id, code=error.code, reason=error.reason)
+        return _result("failed", item, stage="mirror", code=error.code, reason=error.reason)
+    manifest.complete(
+        row,
+        run_id=run_id,
+        attributes={
+            "stage": "mirrored",
+            "kind": source.kind.value,
+            "org": source.org,
+            "source_size": version.size,
+            "source_last_modified": version.last_modified.isoformat(),
+            "raw_key": mirrored.raw_key,
+            "raw_version_id": mirrored.version_id or "",
+            "units_settled": False,
+        },
+    )
+    return _mirrored_result(item, mirrored.raw_key, mirrored.version_id, mirrored.size)
+
+
+def _mirrored_result(
+    item: dict[str, Any], raw_key: str, raw_version_id: str | None, size: int
+) -> dict[str, Any]:
+    return _result(
+        "done",
+        item,
+        stage="mirror",
+        source_bucket=item["source_bucket"],
+        etag=item["etag"],
+        raw_key=raw_key,
+        raw_version_id=raw_version_id or None,
+        bytes=size,
+    )
+
+
+def expand_step(
+    vault_s3: S3Client,
+    manifest: Manifest,
+    mirrored: dict[str, Any],
+    *,
+    target: VaultTarget,
+    run_id: str,
+) -> dict[str, Any]:
+    """The decrypt work items of one mirrored object (one per zip member).
+
+    A zip whose central directory cannot be read fails here, on its object row.
+    """
+    if mirrored["status"] != "done":
+        return {"units": [], "result": mirrored}
+    source = parse_source(mirrored["source_bucket"], mirrored["source_key"])
+    row = object_row(source.bucket, source.key)
+    try:
+        units = units_of(
+            vault_s3,
+            bucket=target.bucket,
+            source=source,
+            source_etag=mirrored["etag"],
+            raw_key=mirrored["raw_key"],
+            raw_version_id=mirrored.get("raw_version_id"),
+            raw_size=int(mirrored["bytes"]),
+        )
+    except PermanentError as error:
+        # The copy is fine, its content is not: record it as the one unit of this object.
+        manifest.set_attributes(row, {"unit_count": 1})
+        unit_failure = unit_row(source.bucket, source.key, None)
+        if manifest.claim(unit_failure, version=mirrored["etag"], run_id=run_id) is (
+            ClaimOutcome.CLAIMED
+        ):
+            manifest.fail(unit_failure, run_id=run_id, code=error.code, reason=error.reason)
+        settle_source(manifest, source.bucket, source.key)
+        failed = _result("failed", mirrored, stage="expand", code=error.code, reason=error.reason)
+        return {"units": [], "result": failed}
+    manifest.set_attributes(row, {"unit_count": len(units)})
+    return {"units": [unit_to_item(unit) for unit in units], "result": None}
+
+
+def unit_to_item(unit: DecryptUnit) -> dict[str, Any]:
+    return {
+        "source_bucket": unit.source_bucket,
+        "source_key": unit.source_key,
+        "etag": unit.source_etag,
+        "raw_key": unit.raw_key,
+        "raw_version_id": unit.raw_version_id,
+        "raw_size": unit.raw_size,
+        "member": unit.member_name,
+    }
+
+
+def unit_from_item(item: dict[str, Any]) -> DecryptUnit:
+    return DecryptUnit(
+        source_bucket=item["source_bucket"],
+        source_key=item["source_key"],
+        source_etag=item["etag"],
+        raw_key=item["raw_key"],
+        raw_version_id=item.get("raw_version_id"),
+        raw_size=int(item["raw_size"]),
+        member_name=item.get("member"),
+    )
+
+
+def decrypt_step(
+    vault_s3: S3Client,
+    gpg: gnupg.GPG,
+    manifest: Manifest,
+    item: dict[str, Any],
+    *,
+    passphrase: str | None,
+    target: VaultTarget,
+    run_id: str,
+    retry_failed: bool = False,
+) -> dict[str, Any]:
+    """Decrypt and publish one unit, recording the outcome on its manifest row."""
+    unit = unit_from_item(item)
+    row = unit_row(unit.source_bucket, unit.source_key, unit.member_name)
+    details = {"member": unit.member_name}
+    outcome = manifest.claim(
+        row, version=unit.source_etag, run_id=run_id, retry_failed=retry_failed
+    )
+    if outcome is not ClaimOutcome.CLAIMED:
+        return _skipped(outcome, item, **details)
+    try:
+        described = _describe_for_report(unit)
+        published = decrypt_unit(
+            vault_s3,
+            gpg,
+            passphrase=passphrase,
+            unit=unit,
+            bucket=target.bucket,
+            kms_key_arn=target.kms_key_arn,
+        )
+    except PermanentError as error:
+        manifest.fail(row, run_id=run_id, code=error.code, reason=error.reason)
+        return _result(
+            "failed", item, stage="decrypt", code=error.code, reason=error.reason, **details
+        )
+    manifest.complete(
+        row,
+        run_id=run_id,
+        attributes={
+            "output_key": published.output_key,
+            "output_version_id": published.version_id or "",
+            "plaintext_bytes": published.plaintext_bytes,
+            "plaintext_sha256": published.plaintext_sha256,
+            "ciphertext_bytes": published.ciphertext_bytes,
+            **described,
+        },
+    )
+    return _result(
+        "done",
+        item,
+        stage="decrypt",
+        output_key=published.output_key,
+        bytes=published.plaintext_bytes,
+        category=described.get("category"),
+        **details,
+    )
+
+
+def _describe_for_report(unit: DecryptUnit) -> dict[str, Any]:
+    described = describe_unit(unit)
+    if isinstance(described, package_model.PackageMember):
+        return {"org": described.org, "category": described.category, "table": described.table}
+    category = "events" if described.kind is package_model.SourceKind.EVENT_LOG else "rdx"
+    return {"org": described.org, "category": category}
+
+
+def settle_source(manifest: Manifest, bucket: str, key: str) -> bool:
+    """Mark a source settled once every unit is done or failed, so later plans skip it.
+
+    Called once per source after its units ran (by the run's report), not after every unit:
+    a zip of hundreds of members would otherwise re-read its rows hundreds of times.
+    """
+    rows = manifest.rows_of_source(bucket, key)
+    objects = [r for r in rows if r["sk"] == OBJECT_SORT_KEY]
+    if not objects or objects[0].get("status") != Status.DONE or "unit_count" not in objects[0]:
+        return False
+    finished = [
+        r
+        for r in rows
+        if r["sk"] != OBJECT_SORT_KEY and r.get("status") in (Status.DONE, Status.FAILED)
+    ]
+    if len(finished) < int(objects[0]["unit_count"]):
+        return False
+    manifest.set_attributes(object_row(bucket, key), {"units_settled": True})
+    return True

@@ -1,0 +1,1 @@
+"""The gpg Lambda layer: GnuPG binaries and their libraries, assembled for /opt."""

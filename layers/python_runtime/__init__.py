@@ -1,0 +1,1 @@
+"""The Python runtime Lambda layer: edx_vault and its dependencies for Lambda's Python."""

@@ -1,0 +1,182 @@
+"""The embedded AWS for integration tests: moto in server mode over HTTP, and real gpg keys.
+
+One moto server serves the whole session; every test gets its own buckets and table, so tests
+never see each other's objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import gnupg
+import pytest
+from moto.server import ThreadedMotoServer
+
+from edx_vault.manifest import Manifest
+from edx_vault.manifest_schema import PARTITION_KEY, SORT_KEY
+from edx_vault.sync_steps import VaultTarget
+
+REGION = "us-east-1"
+PIPELINE_PASSPHRASE = "correct horse battery staple 42"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@dataclass(frozen=True)
+class Aws:
+    """boto3 clients bound to the embedded AWS."""
+
+    endpoint: str
+
+    def _options(self) -> dict[str, str]:
+        return {
+            "endpoint_url": self.endpoint,
+            "region_name": REGION,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, **self._options())  # type: ignore[call-overload]
+
+    def resource(self, service: str) -> Any:
+        return boto3.resource(service, **self._options())  # type: ignore[call-overload]
+
+
+@pytest.fixture(scope="session")
+def aws(moto_endpoint: str) -> Aws:
+    return Aws(moto_endpoint)
+
+
+@dataclass(frozen=True)
+class Vault:
+    """A data bucket, data key and manifest table, as the storage stack would make them."""
+
+    target: VaultTarget
+    manifest: Manifest
+    table: Any
+    s3: Any
+    table_name: str
+    event_bucket: str
+    database_bucket: str
+
+
+@pytest.fixture
+def vault(aws: Aws) -> Vault:
+    return make_vault(aws)
+
+
+def make_vault(aws: Aws) -> Vault:
+    """Fresh buckets, key and table, named uniquely so tests never share state."""
+    suffix = uuid.uuid4().hex[:10]
+    s3 = aws.client("s3")
+    data_bucket = f"vault-data-{suffix}"
+    s3.create_bucket(Bucket=data_bucket)
+    s3.put_bucket_versioning(Bucket=data_bucket, VersioningConfiguration={"Status": "Enabled"})
+    key_arn = aws.client("kms").create_key(Description="data key")["KeyMetadata"]["Arn"]
+    table_name = f"manifest-{suffix}"
+    aws.client("dynamodb").create_table(
+        TableName=table_name,
+        KeySchema=[
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    event_bucket, database_bucket = f"edx-course-data-{suffix}", f"course-data-{suffix}"
+    for bucket in (event_bucket, database_bucket):
+        s3.create_bucket(Bucket=bucket)
+    return Vault(
+        target=VaultTarget(bucket=data_bucket, kms_key_arn=key_arn),
+        manifest=Manifest(aws.resource("dynamodb").Table(table_name)),
+        table=aws.resource("dynamodb").Table(table_name),
+        s3=s3,
+        table_name=table_name,
+        event_bucket=event_bucket,
+        database_bucket=database_bucket,
+    )
+
+
+@dataclass(frozen=True)
+class PipelineKey:
+    """The pipeline's key pair in a private GNUPGHOME, protected by a passphrase."""
+
+    gpg: gnupg.GPG
+    passphrase: str
+    public_key: str
+    fingerprint: str
+
+
+def _generate_protected_key(home: Path, email: str) -> gnupg.GPG:
+    home.mkdir(mode=0o700)
+    # As in production (edx_vault.gnupg_home): no cached passphrase, so each use must present it.
+    # Unlike production, the key is protected with the fewest S2K rounds gpg allows, so that
+    # the hundreds of unlocks in a test run take milliseconds instead of a tenth of a second.
+    (home / "gpg-agent.conf").write_text(
+        "allow-loopback-pinentry\ndefault-cache-ttl 0\nmax-cache-ttl 0\ns2k-count 65536\n"
+    )
+    gpg = gnupg.GPG(gnupghome=str(home))
+    key = gpg.gen_key(
+        gpg.gen_key_input(
+            key_type="EDDSA",
+            key_curve="ed25519",
+            key_usage="sign",
+            subkey_type="ECDH",
+            subkey_curve="cv25519",
+            subkey_usage="encrypt",
+            name_real="edx-vault test pipeline",
+            name_email=email,
+            expire_date="1y",
+            passphrase=PIPELINE_PASSPHRASE,
+        )
+    )
+    assert key.fingerprint, key.stderr
+    return gpg
+
+
+@pytest.fixture(scope="session")
+def pipeline_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineKey]:
+    home = tmp_path_factory.mktemp("pipeline") / "gnupg"
+    gpg = _generate_protected_key(home, "pipeline@example.edu")
+    [fingerprint] = gpg.list_keys(secret=True).fingerprints
+    yield PipelineKey(
+        gpg=gpg,
+        passphrase=PIPELINE_PASSPHRASE,
+        public_key=str(gpg.export_keys(fingerprint)),
+        fingerprint=fingerprint,
+    )
+    gnupg.GPG(gnupghome=str(home))  # keep the home alive until the end of the session
+
+
+@pytest.fixture(scope="session")
+def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A public key whose secret half the pipeline does not have."""
+    home = tmp_path_factory.mktemp("stranger") / "gnupg"
+    gpg = _generate_protected_key(home, "someone-else@example.edu")
+    [fingerprint] = gpg.list_keys().fingerprints
+    return str(gpg.export_keys(fingerprint))

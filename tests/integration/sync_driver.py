@@ -1,0 +1,84 @@
+"""Runs a whole sync in-process, step by step, the way the state machine will.
+
+Plan, then mirror every planned item, expand each into decrypt units, decrypt each unit. It is
+for the engine's tests; the deployed product runs the same step functions from Step Functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from edx_vault.config import MirrorCategory, Site
+from edx_vault.planner import Plan, PlanScope, plan_sync
+from edx_vault.sync_steps import decrypt_step, expand_step, mirror_step, settle_source
+from tests.integration.conftest import PipelineKey, Vault
+
+
+@dataclass
+class SyncOutcome:
+    plan: Plan
+    mirrored: list[dict[str, Any]] = field(default_factory=list)
+    decrypted: list[dict[str, Any]] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[dict[str, Any]]:
+        return [r for r in self.mirrored + self.decrypted if r["status"] == status]
+
+    def failures(self) -> dict[tuple[str, str | None], str]:
+        """(source key, member) -> failure code, for every failed item."""
+        return {(r["source_key"], r.get("member")): r["code"] for r in self.by_status("failed")}
+
+
+def scope_for(
+    vault: Vault,
+    org_groups: tuple[tuple[str, ...], ...],
+    first: dt.date,
+    last: dt.date,
+    *,
+    sites: tuple[Site, ...] = ("edx", "edge"),
+    categories: tuple[MirrorCategory, ...] = ("events", "database", "email-opt-in"),
+) -> PlanScope:
+    return PlanScope(
+        org_groups=org_groups,
+        sites=sites,
+        categories=categories,
+        first_date=first,
+        last_date=last,
+        event_bucket=vault.event_bucket,
+        database_bucket=vault.database_bucket,
+    )
+
+
+def run_sync(vault: Vault, key: PipelineKey, scope: PlanScope, *, run_id: str) -> SyncOutcome:
+    plan = plan_sync(vault.s3, vault.manifest, scope)
+    outcome = SyncOutcome(plan=plan)
+    for planned in plan.to_mirror:
+        mirrored = mirror_step(
+            vault.s3,
+            vault.s3,
+            vault.manifest,
+            planned.to_item(),
+            target=vault.target,
+            run_id=run_id,
+        )
+        outcome.mirrored.append(mirrored)
+        expanded = expand_step(
+            vault.s3, vault.manifest, mirrored, target=vault.target, run_id=run_id
+        )
+        if expanded["result"] is not None and expanded["result"] is not mirrored:
+            outcome.decrypted.append(expanded["result"])
+        for unit in expanded["units"]:
+            outcome.decrypted.append(
+                decrypt_step(
+                    vault.s3,
+                    key.gpg,
+                    vault.manifest,
+                    unit,
+                    passphrase=key.passphrase,
+                    target=vault.target,
+                    run_id=run_id,
+                )
+            )
+        settle_source(vault.manifest, planned.version.bucket, planned.version.key)
+    return outcome

@@ -1,0 +1,104 @@
+"""Manifest status transitions are conditional writes: no double publish, no lost failure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+from edx_vault.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
+from tests.integration.conftest import Vault
+
+ROW = unit_row(
+    "course-data",
+    "mitx-2024-03-03.zip",
+    "mitx-2024-03-03/MITx-6.002x-2012_Fall-auth_user-prod-analytics.sql.gpg",
+)
+
+
+def test_first_claim_wins_and_a_second_run_is_told_busy(vault: Vault) -> None:
+    # Given a row nobody has touched
+    manifest = vault.manifest
+    # When two runs claim it
+    first = manifest.claim(ROW, version='"v1"', run_id="run-a")
+    second = manifest.claim(ROW, version='"v1"', run_id="run-b")
+    # Then only the first holds it
+    assert (first, second) == (ClaimOutcome.CLAIMED, ClaimOutcome.BUSY)
+    assert manifest.get(ROW)["run_id"] == "run-a"
+
+
+def test_concurrent_claims_have_exactly_one_winner(vault: Vault) -> None:
+    # Given eight runs racing for the same file
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(
+            pool.map(
+                lambda n: vault.manifest.claim(ROW, version='"v1"', run_id=f"run-{n}"), range(8)
+            )
+        )
+    # Then exactly one claims it
+    assert outcomes.count(ClaimOutcome.CLAIMED) == 1
+    assert set(outcomes) == {ClaimOutcome.CLAIMED, ClaimOutcome.BUSY}
+
+
+def test_done_row_is_not_claimed_again_for_the_same_version(vault: Vault) -> None:
+    manifest = vault.manifest
+    manifest.claim(ROW, version='"v1"', run_id="run-a")
+    manifest.complete(
+        ROW, run_id="run-a", attributes={"output_key": "database/x", "plaintext_bytes": 7}
+    )
+    # When the next weekly run sees the same version / Then it is already done
+    assert manifest.claim(ROW, version='"v1"', run_id="run-b") is ClaimOutcome.ALREADY_DONE
+    row = manifest.get(ROW)
+    assert row["status"] == Status.DONE
+    assert row["plaintext_bytes"] == 7
+
+
+def test_a_new_version_from_edx_is_processed_again(vault: Vault) -> None:
+    manifest = vault.manifest
+    manifest.claim(ROW, version='"v1"', run_id="run-a")
+    manifest.complete(ROW, run_id="run-a", attributes={})
+    assert manifest.claim(ROW, version='"v2"', run_id="run-b") is ClaimOutcome.CLAIMED
+    assert manifest.get(ROW)["source_etag"] == '"v2"'
+
+
+def test_failure_is_kept_and_not_retried_for_the_same_version_unless_asked(vault: Vault) -> None:
+    manifest = vault.manifest
+    manifest.claim(ROW, version='"v1"', run_id="run-a")
+    manifest.fail(ROW, run_id="run-a", code="tampered", reason="integrity check failed")
+    assert manifest.claim(ROW, version='"v1"', run_id="run-b") is ClaimOutcome.ALREADY_FAILED
+    row = manifest.get(ROW)
+    assert (row["status"], row["error_code"]) == (Status.FAILED, "tampered")
+    # When the admin asks for a retry / Then it is claimable and the old error is cleared
+    assert manifest.claim(ROW, version='"v1"', run_id="run-c", retry_failed=True) is (
+        ClaimOutcome.CLAIMED
+    )
+    assert "error_code" not in manifest.get(ROW)
+
+
+def test_a_stale_run_cannot_overwrite_the_current_holder(vault: Vault) -> None:
+    # Given run-a claimed the row and then went silent past the lease
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    early = Manifest(vault.table, clock=lambda: now)
+    later = Manifest(vault.table, clock=lambda: now + dt.timedelta(hours=1))
+    early.claim(ROW, version='"v1"', run_id="run-a")
+    # When run-b takes over the stale claim
+    assert later.claim(ROW, version='"v1"', run_id="run-b") is ClaimOutcome.CLAIMED
+    # Then run-a's late success is refused and run-b's result stands
+    try:
+        early.complete(ROW, run_id="run-a", attributes={"output_key": "stale"})
+    except vault.table.meta.client.exceptions.ConditionalCheckFailedException:
+        pass
+    else:
+        raise AssertionError("a stale run completed a row it no longer holds")
+    later.complete(ROW, run_id="run-b", attributes={"output_key": "fresh"})
+    assert vault.manifest.get(ROW)["output_key"] == "fresh"
+
+
+def test_object_rows_are_read_in_batches(vault: Vault) -> None:
+    # Given 150 mirrored objects (more than one BatchGetItem)
+    keys = [("edx-course-data", f"mitx/edx/events/2024/f{n}.gpg") for n in range(150)]
+    for bucket, key in keys:
+        vault.manifest.claim(object_row(bucket, key), version=f'"{key}"', run_id="run")
+    # When they are read back / Then every row is found
+    rows = vault.manifest.object_rows(keys)
+    assert len(rows) == 150
+    assert rows["edx-course-data/mitx/edx/events/2024/f149.gpg"]["status"] == Status.IN_PROGRESS

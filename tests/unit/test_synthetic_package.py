@@ -1,0 +1,604 @@
+"""The synthetic package and the fault builders, checked against the real gpg and the model.
+
+One throwaway ed25519/cv25519 key pair (fast to make) plays the data czar; the package is
+generated once per module and decrypted with the matching secret key.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import tracemalloc
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import gnupg
+import pytest
+from moto import mock_aws
+
+from edx_vault.package_model import (
+    ORA_FOLDER,
+    UnsafeMemberNameError,
+    is_directory_entry,
+    output_key,
+    parse_member_name,
+    parse_source_key,
+)
+from edx_vault.synthetic_faults import (
+    PUBLIC_KEY_ENCRYPTED_SESSION_KEY_TAG,
+    SYMMETRICALLY_ENCRYPTED_MDC_TAG,
+    empty_object,
+    encrypt_to_other_recipient,
+    not_openpgp,
+    openpgp_packets,
+    tamper_ciphertext,
+    truncate_ciphertext,
+    write_fault,
+    zip_of,
+    zip_with_absolute_member,
+    zip_with_absurd_uncompressed_size,
+    zip_with_corrupt_central_directory,
+    zip_with_failed_member,
+    zip_with_traversal_member,
+)
+from edx_vault.synthetic_package import (
+    CREDENTIALS_HEADER,
+    EMAIL_OPT_IN_HEADER,
+    FAILED_EXPORT_TEXT,
+    GeneratedPackage,
+    GeneratedUnit,
+    PackageSpec,
+    RecipientEncryptor,
+    SyntheticCourse,
+    SyntheticOrg,
+    ThrowawayKeyPair,
+    credentials_csv,
+    demo_package_spec,
+    encrypt_to_recipients,
+    generate_package,
+    generate_throwaway_key_pair,
+    read_central_directory,
+    upload_package,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
+
+DAY = dt.date(2024, 1, 7)
+SESSION_KEY = PUBLIC_KEY_ENCRYPTED_SESSION_KEY_TAG
+
+
+class Decryptor:
+    """The czar's side: a GNUPGHOME holding the secret key."""
+
+    def __init__(self, secret_key: str) -> None:
+        self.home = tempfile.mkdtemp(prefix="edxv-czar-")
+        self.gpg = gnupg.GPG(gnupghome=self.home)
+        self.gpg.import_keys(secret_key)
+
+    def attempt(self, ciphertext: bytes) -> gnupg.Crypt:
+        return self.gpg.decrypt(ciphertext)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        result = self.attempt(ciphertext)
+        assert result.ok, result.status
+        return bytes(result.data)
+
+    def close(self) -> None:
+        subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "all"], check=False)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def czar_key() -> ThrowawayKeyPair:
+    return generate_throwaway_key_pair()
+
+
+@pytest.fixture(scope="module")
+def stranger_key() -> ThrowawayKeyPair:
+    return generate_throwaway_key_pair(email="someone-else@example.org")
+
+
+@pytest.fixture(scope="module")
+def czar(czar_key: ThrowawayKeyPair) -> Iterator[Decryptor]:
+    decryptor = Decryptor(czar_key.secret_key)
+    yield decryptor
+    decryptor.close()
+
+
+@pytest.fixture(scope="module")
+def package(
+    czar_key: ThrowawayKeyPair, tmp_path_factory: pytest.TempPathFactory
+) -> GeneratedPackage:
+    spec = demo_package_spec(email_opt_in_in_weekly_zip=True, rdx=True, prod_site_spelling=True)
+    return generate_package(spec, [czar_key.public_key], tmp_path_factory.mktemp("package"))
+
+
+def small_spec(**overrides: object) -> PackageSpec:
+    spec = PackageSpec(
+        orgs=(
+            SyntheticOrg(
+                "mitx",
+                (
+                    SyntheticCourse("MITx", "6.002x", "2012_Fall"),
+                    SyntheticCourse("MITx", "8.01-x", "1T-2024", site="edge"),
+                ),
+            ),
+        ),
+        event_dates=(DAY,),
+        export_dates=(DAY,),
+        rows_per_table=3,
+        tables=("auth_user", "courseware_studentmodule"),
+        ora_tables=("submissions_submission",),
+    )
+    return dataclasses.replace(spec, **overrides)  # type: ignore[arg-type]
+
+
+def unit_ciphertext(package: GeneratedPackage, unit: GeneratedUnit) -> bytes:
+    obj = next(o for o in package.objects if o.key == unit.source_key)
+    if unit.member_name is None:
+        return obj.path.read_bytes()
+    with zipfile.ZipFile(obj.path) as archive:
+        return archive.read(unit.member_name)
+
+
+def plaintext_of(package: GeneratedPackage, czar: Decryptor, unit: GeneratedUnit) -> bytes:
+    return czar.decrypt(unit_ciphertext(package, unit))
+
+
+def units_where(package: GeneratedPackage, **fields: object) -> list[GeneratedUnit]:
+    return [
+        unit
+        for unit in package.units
+        if all(getattr(unit, name) == value for name, value in fields.items())
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Encryption, as edX does it
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_unit_is_binary_openpgp_that_decrypts_to_the_recorded_digest(
+    package: GeneratedPackage, czar: Decryptor
+) -> None:
+    # Given every decryptable unit of the generated package
+    assert len(package.units) > 100
+    for unit in package.units:
+        ciphertext = unit_ciphertext(package, unit)
+        # Then it is binary OpenPGP (not armored): session keys first, then MDC-protected data
+        assert not ciphertext.startswith(b"-----BEGIN")
+        tags = [packet.tag for packet in openpgp_packets(ciphertext)]
+        assert tags == [SESSION_KEY, SYMMETRICALLY_ENCRYPTED_MDC_TAG], unit.member_name
+        # And the czar's secret key opens it, to exactly the plaintext the generator recorded
+        plaintext = czar.decrypt(ciphertext)
+        assert hashlib.sha256(plaintext).hexdigest() == unit.plaintext_sha256
+        assert len(plaintext) == unit.plaintext_size
+
+
+def test_messages_are_encrypted_to_every_recipient_and_unsigned(
+    czar_key: ThrowawayKeyPair, stranger_key: ThrowawayKeyPair, czar: Decryptor
+) -> None:
+    # Given two recipients (edX encrypts to every czar key plus its master key)
+    ciphertext = encrypt_to_recipients(b"hello\n", [czar_key.public_key, stranger_key.public_key])
+    # Then there is one session-key packet per recipient, and either key decrypts it
+    assert [p.tag for p in openpgp_packets(ciphertext)] == [
+        SESSION_KEY,
+        SESSION_KEY,
+        SYMMETRICALLY_ENCRYPTED_MDC_TAG,
+    ]
+    result = czar.attempt(ciphertext)
+    assert result.ok and result.data == b"hello\n"
+    assert not result.valid and result.fingerprint is None  # no signature
+
+
+def test_the_encryptor_refuses_secret_keys(czar_key: ThrowawayKeyPair) -> None:
+    # edX holds public keys only; a generator holding a secret key would hide mistakes.
+    with pytest.raises(ValueError, match="public keys only"):
+        RecipientEncryptor([czar_key.secret_key])
+
+
+# --------------------------------------------------------------------------------------------
+# Names: every generated name reads back as what was generated
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_generated_name_parses_to_what_it_was_generated_as(package: GeneratedPackage) -> None:
+    for unit in package.units:
+        source = parse_source_key(unit.source_bucket, unit.source_key)
+        if unit.member_name is None:
+            assert output_key(source) == unit.output_key
+            if unit.category == "events":
+                assert source.site == unit.site
+            continue
+        member = parse_member_name(source, unit.member_name)
+        assert (member.category, member.table, member.site, member.entity) == (
+            unit.category,
+            unit.table,
+            unit.site,
+            unit.entity,
+        ), unit.member_name
+        assert output_key(member) == unit.output_key
+        assert member.failed == unit.failed
+
+
+def test_the_demo_package_has_every_awkward_name(package: GeneratedPackage) -> None:
+    entities = {unit.entity for unit in package.units if unit.entity}
+    members = [
+        parse_member_name(parse_source_key(u.source_bucket, u.source_key), u.member_name)
+        for u in package.units
+        if u.member_name
+    ]
+    # Dashes in course and run, a CCX, an md5-shortened entity, a non-ASCII course number
+    assert "MITx-6.00.1x-2-3T2024-A" in entities
+    assert "MITx-6.002x-2012_Fall-ccx-7" in entities
+    assert any(m.entity_digest for m in members)
+    assert "HarvardX-F_sica101-2T2023" in entities
+    # Both sites, the old forums spelling, a failed export, the docs' "prod" site folder
+    assert {m.site for m in members} >= {"edx", "edge", None}
+    assert any(m.failed for m in members)
+    assert any("/prod/events/" in unit.source_key for unit in package.units)
+    # And every category, plus an RDX archive
+    categories = {unit.category for unit in package.units}
+    assert categories >= {
+        "events",
+        "database",
+        "ora",
+        "forums",
+        "course-structure",
+        "course-export",
+        "email-opt-in",
+    }
+    assert None in categories  # the RDX archive
+
+
+def test_output_keys_are_unique(package: GeneratedPackage) -> None:
+    keys = [unit.output_key for unit in package.published_units]
+    duplicates = {key for key in keys if keys.count(key) > 1}
+    # The email opt-in report ships twice on purpose (old and new place): same key, same bytes.
+    for key in duplicates:
+        assert key is not None and key.startswith("email-opt-in/")
+        digests = {u.plaintext_sha256 for u in package.published_units if u.output_key == key}
+        assert len(digests) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism
+# --------------------------------------------------------------------------------------------
+
+
+def test_same_seed_and_spec_give_the_same_plaintexts_but_fresh_ciphertexts(
+    czar_key: ThrowawayKeyPair, tmp_path: Path
+) -> None:
+    # Given one spec generated twice
+    first = generate_package(small_spec(), [czar_key.public_key], tmp_path / "one")
+    second = generate_package(small_spec(), [czar_key.public_key], tmp_path / "two")
+    # Then every plaintext digest is the same
+    assert [(u.source_key, u.member_name, u.plaintext_sha256) for u in first.units] == [
+        (u.source_key, u.member_name, u.plaintext_sha256) for u in second.units
+    ]
+    # But the ciphertexts differ: OpenPGP draws a fresh session key per message
+    event_first = next(o for o in first.objects if o.key.endswith(".log.gz.gpg"))
+    event_second = next(o for o in second.objects if o.key == event_first.key)
+    assert event_first.path.read_bytes() != event_second.path.read_bytes()
+
+
+def test_another_seed_gives_other_plaintexts(czar_key: ThrowawayKeyPair, tmp_path: Path) -> None:
+    # Given two seeds
+    first = generate_package(small_spec(seed=1), [czar_key.public_key], tmp_path / "one")
+    second = generate_package(small_spec(seed=2), [czar_key.public_key], tmp_path / "two")
+
+    def seeded(package: GeneratedPackage) -> set[str]:
+        # Course structure and export follow from the course alone; a traceback is fixed text.
+        return {
+            u.plaintext_sha256
+            for u in package.units
+            if not u.failed and u.category not in ("course-structure", "course-export")
+        }
+
+    # Then no seeded plaintext is shared
+    assert seeded(first) and seeded(first).isdisjoint(seeded(second))
+
+
+# --------------------------------------------------------------------------------------------
+# Layout and formats
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_weekly_zip_has_the_documented_folder_layout(package: GeneratedPackage) -> None:
+    zip_object = next(o for o in package.objects if o.key == "harvardx-2024-01-07.zip")
+    with zipfile.ZipFile(zip_object.path) as archive:
+        infos = archive.infolist()
+    names = [info.filename for info in infos]
+    # Given the folder as edX's exporter configuration spells the org
+    folder = "HarvardX-2024-01-07/"
+    # Then the zip holds the folder and its ora/ subfolder as directory entries
+    assert [n for n in names if is_directory_entry(n)] == [folder, f"{folder}{ORA_FOLDER}/"]
+    source = parse_source_key(zip_object.bucket, zip_object.key)
+    files = [info for info in infos if not info.is_dir()]
+    assert files
+    for info in files:
+        # Every file is in the folder or ora/, is its own .gpg, is stored, and is not zip-encrypted
+        relative = info.filename.removeprefix(folder)
+        assert info.filename.startswith(folder)
+        assert relative.count("/") == (1 if relative.startswith("ora/") else 0)
+        assert info.filename.endswith(".gpg")
+        assert info.compress_type == zipfile.ZIP_STORED
+        assert not info.flag_bits & 0x1
+        # And exactly the ORA tables are in ora/
+        in_ora = parse_member_name(source, info.filename).category == "ora"
+        assert in_ora == relative.startswith(f"{ORA_FOLDER}/"), info.filename
+
+
+def test_zip64_can_be_forced_for_small_zips(czar_key: ThrowawayKeyPair, tmp_path: Path) -> None:
+    # Given the same small package with and without forced zip64
+    plain = generate_package(small_spec(), [czar_key.public_key], tmp_path / "plain")
+    forced = generate_package(small_spec(force_zip64=True), [czar_key.public_key], tmp_path / "z64")
+    plain_zip = next(o for o in plain.objects if o.key == "mitx-2024-01-07.zip")
+    forced_zip = next(o for o in forced.objects if o.key == "mitx-2024-01-07.zip")
+    # Then only the forced one has zip64 end records and zip64 fields on every entry
+    assert not read_central_directory(plain_zip.path.read_bytes()).has_zip64_end_record
+    directory = read_central_directory(forced_zip.path.read_bytes())
+    assert directory.has_zip64_end_record
+    assert all(entry.zip64 for entry in directory.entries)
+    # And it is still a valid zip, whose members are the same as in the plain one
+    with zipfile.ZipFile(forced_zip.path) as archive, zipfile.ZipFile(plain_zip.path) as other:
+        assert archive.testzip() is None
+        assert archive.namelist() == other.namelist()
+        data = forced_zip.path.read_bytes()
+        for info, entry in zip(archive.infolist(), directory.entries, strict=True):
+            assert (info.filename, info.header_offset) == (entry.name, entry.local_header_offset)
+            # Local headers carry the zip64 extra field too (id 0x0001 right after the name)
+            extra_at = entry.local_header_offset + 30 + len(entry.name.encode())
+            if not info.is_dir():
+                assert data[extra_at : extra_at + 2] == b"\x01\x00"
+
+
+def test_sql_members_follow_the_tsv_conventions(package: GeneratedPackage, czar: Decryptor) -> None:
+    unit = units_where(package, table="auth_userprofile", entity="MITx-6.002x-2012_Fall")[0]
+    text = plaintext_of(package, czar, unit).decode("utf-8")
+    lines = text.split("\n")
+    # A header row, "\n" line ends, every row as wide as the header (no raw tab or newline)
+    assert lines[0].split("\t")[:4] == ["id", "user_id", "name", "language"]
+    assert lines[-1] == "" and "\r" not in text
+    assert {line.count("\t") for line in lines[:-1]} == {lines[0].count("\t")}
+    # Literal NULL, and the two-character escapes for tab, newline, CR and backslash
+    cells = [cell for line in lines[1:-1] for cell in line.split("\t")]
+    assert "NULL" in cells
+    body = "\n".join(lines[1:])
+    for escape in ("\\t", "\\n", "\\r", "\\\\"):
+        assert escape in body, escape
+    # and no quoting
+    assert not any(cell.startswith('"') and cell.endswith('"') and len(cell) > 1 for cell in cells)
+
+
+def test_event_logs_are_gzip_json_lines_with_the_documented_fields(
+    package: GeneratedPackage, czar: Decryptor
+) -> None:
+    unit = next(u for u in package.units if u.category == "events" and u.site == "edx")
+    lines = gzip.decompress(plaintext_of(package, czar, unit)).decode().splitlines()
+    events = [json.loads(line) for line in lines]
+    for event in events:
+        assert {"event_type", "time", "username", "event_source", "ip", "agent", "event"} <= set(
+            event
+        )
+        assert {"course_id", "org_id", "user_id"} <= set(event["context"])
+        assert event["time"].endswith("+00:00")
+    times = [dt.datetime.fromisoformat(event["time"]) for event in events]
+    assert times == sorted(times)
+    assert {time.date() for time in times} == {dt.date(2024, 1, 6)}
+    assert any(event["context"]["course_id"] == "" for event in events)
+    assert {event["event_source"] for event in events} >= {"browser", "server"}
+
+
+def test_the_event_size_knob_reaches_its_target(czar_key: ThrowawayKeyPair, tmp_path: Path) -> None:
+    for target in (1, 50_000):
+        spec = small_spec(event_log_bytes=target, tables=(), ora_tables=(), email_opt_in=False)
+        generated = generate_package(spec, [czar_key.public_key], tmp_path / str(target))
+        sizes = [u.plaintext_size for u in generated.units if u.category == "events"]
+        # At least one event, and within a few hundred bytes of the target
+        assert all(target <= size < target + 1024 for size in sizes), sizes
+
+
+def test_openpgp_compression_can_be_turned_off(
+    czar_key: ThrowawayKeyPair, czar: Decryptor, tmp_path: Path
+) -> None:
+    # Given the same compressible table generated with gpg's compression on (edX's way) and off
+    def table_unit(compress: bool) -> tuple[GeneratedPackage, GeneratedUnit]:
+        spec = small_spec(rows_per_table=300, openpgp_compression=compress, email_opt_in=False)
+        generated = generate_package(spec, [czar_key.public_key], tmp_path / str(compress))
+        return generated, units_where(generated, table="auth_user", site="edx")[0]
+
+    compressed_package, compressed = table_unit(True)
+    stored_package, stored = table_unit(False)
+    # Then both decrypt to the same plaintext, but only the first is smaller than it
+    assert compressed.plaintext_sha256 == stored.plaintext_sha256
+    assert plaintext_of(stored_package, czar, stored) == plaintext_of(
+        compressed_package, czar, compressed
+    )
+    assert len(unit_ciphertext(compressed_package, compressed)) < compressed.plaintext_size
+    assert len(unit_ciphertext(stored_package, stored)) > stored.plaintext_size
+
+
+def test_large_event_logs_stream_in_flat_memory_without_plaintext_on_disk(
+    czar_key: ThrowawayKeyPair, tmp_path: Path
+) -> None:
+    def generate_traced(target: int) -> tuple[GeneratedUnit, int, Path]:
+        spec = small_spec(
+            orgs=(SyntheticOrg("mitx", (SyntheticCourse("MITx", "6.002x", "2012_Fall"),)),),
+            event_log_bytes=target,
+            event_gzip_level=1,  # keeps the test quick
+            export_dates=(),
+            email_opt_in=False,
+        )
+        output = tmp_path / str(target)
+        tracemalloc.start()
+        try:
+            generated = generate_package(spec, [czar_key.public_key], output)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return generated.units[0], peak, output
+
+    # Given event logs of 0.5 MB and 2 MB, generated while Python allocations are traced
+    small, small_peak, _ = generate_traced(512 * 1024)
+    large, large_peak, output = generate_traced(2 * 1024 * 1024)
+    # Then each reaches its size, yet the larger one needed no more memory than the smaller
+    assert small.plaintext_size >= 512 * 1024 and large.plaintext_size >= 2 * 1024 * 1024
+    assert large_peak < small_peak + 512 * 1024, (small_peak, large_peak)
+    # And no plaintext reached the disk: only ciphertext
+    assert [p.suffix for p in output.rglob("*") if p.is_file()] == [".gpg"]
+
+
+def test_forums_course_files_and_reports_have_their_formats(
+    package: GeneratedPackage, czar: Decryptor
+) -> None:
+    forums = plaintext_of(package, czar, units_where(package, category="forums")[0])
+    documents = [json.loads(line) for line in forums.decode().splitlines()]
+    assert "$oid" in documents[0]["_id"] and "$date" in documents[0]["created_at"]
+
+    structure = units_where(package, category="course-structure")[0]
+    blocks = json.loads(plaintext_of(package, czar, structure))
+    assert any(block["category"] == "course" for block in blocks.values())
+
+    export = units_where(package, category="course-export")[0]
+    with tarfile.open(fileobj=io.BytesIO(plaintext_of(package, czar, export))) as archive:
+        assert "course/course.xml" in archive.getnames()
+
+    report = next(u for u in package.units if u.category == "email-opt-in")
+    rows = list(csv.reader(io.StringIO(plaintext_of(package, czar, report).decode())))
+    assert tuple(rows[0]) == EMAIL_OPT_IN_HEADER
+    assert len(rows) > 1 and all(len(row) == len(EMAIL_OPT_IN_HEADER) for row in rows)
+
+    failed = next(u for u in package.units if u.failed)
+    assert failed.output_key is None
+    assert plaintext_of(package, czar, failed).decode().startswith(FAILED_EXPORT_TEXT)
+    assert "Traceback" in plaintext_of(package, czar, failed).decode()
+
+    rdx = next(u for u in package.units if "/rdx/" in u.source_key)
+    with tarfile.open(fileobj=io.BytesIO(plaintext_of(package, czar, rdx))) as archive:
+        assert "grades.csv" in archive.getnames()
+
+
+def test_credentials_csv_is_a_header_and_one_row() -> None:
+    rows = list(csv.reader(io.StringIO(credentials_csv().decode())))
+    assert tuple(rows[0]) == CREDENTIALS_HEADER
+    assert len(rows) == 2 and rows[1][1].startswith("AKIA")
+
+
+@mock_aws
+def test_upload_puts_every_object_in_the_edx_buckets(package: GeneratedPackage) -> None:
+    # Given an empty (moto) S3
+    s3 = boto3.client("s3", region_name="us-east-1")
+    # When the package is uploaded
+    upload_package(package, s3, create_buckets=True)
+    # Then each bucket holds exactly the generated keys, byte for byte in size
+    for bucket in {o.bucket for o in package.objects}:
+        listed = {
+            item["Key"]: item["Size"]
+            for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        }
+        assert listed == {o.key: o.size for o in package.objects if o.bucket == bucket}
+
+
+# --------------------------------------------------------------------------------------------
+# Fault builders
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def good_ciphertext(czar_key: ThrowawayKeyPair) -> bytes:
+    return encrypt_to_recipients(b"user_id\tusername\n" * 5000, [czar_key.public_key])
+
+
+def test_tampered_data_fails_decryption(good_ciphertext: bytes, czar: Decryptor) -> None:
+    # Given a ciphertext with one octet flipped in the middle of its encrypted data
+    tampered = tamper_ciphertext(good_ciphertext)
+    # Then it differs in exactly one octet, and gpg does not report DECRYPTION_OKAY
+    assert sum(a != b for a, b in zip(tampered, good_ciphertext, strict=True)) == 1
+    result = czar.attempt(tampered)
+    assert not result.ok
+    assert "DECRYPTION_OKAY" not in result.stderr
+
+
+def test_a_tampered_mdc_fails_only_after_all_plaintext_came_out(
+    good_ciphertext: bytes, czar: Decryptor
+) -> None:
+    # Given a ciphertext whose modification detection code was altered
+    result = czar.attempt(tamper_ciphertext(good_ciphertext, where="mdc"))
+    # Then gpg hands out the whole plaintext and only then reports BADMDC: publishing before
+    # gpg's verdict would publish tampered data
+    assert result.data == b"user_id\tusername\n" * 5000
+    assert not result.ok
+    assert "BADMDC" in result.stderr and "DECRYPTION_FAILED" in result.stderr
+
+
+def test_truncated_and_foreign_ciphertexts_fail(
+    good_ciphertext: bytes, stranger_key: ThrowawayKeyPair, czar: Decryptor
+) -> None:
+    assert not czar.attempt(truncate_ciphertext(good_ciphertext)).ok
+    foreign = czar.attempt(encrypt_to_other_recipient(b"secret\n", stranger_key.public_key))
+    assert not foreign.ok and "NO_SECKEY" in foreign.stderr
+
+
+@pytest.mark.parametrize("data", [not_openpgp(), empty_object()])
+def test_non_openpgp_bytes_are_not_messages(data: bytes, czar: Decryptor) -> None:
+    assert not czar.attempt(data).ok
+    if data:
+        with pytest.raises(ValueError, match="not an OpenPGP packet"):
+            openpgp_packets(data)
+
+
+def test_hostile_zip_names_are_refused_by_the_model(tmp_path: Path) -> None:
+    source = parse_source_key("course-data", "mitx-2024-01-07.zip")
+    for build in (zip_with_traversal_member, zip_with_absolute_member):
+        path = write_fault(tmp_path / f"{build.__name__}.zip", build("mitx", DAY))
+        names = [e.name for e in read_central_directory(path.read_bytes()).entries]
+        hostile = [name for name in names if not is_directory_entry(name)]
+        assert hostile
+        for name in hostile:
+            with pytest.raises(UnsafeMemberNameError):
+                parse_member_name(source, name)
+
+
+def test_the_failed_member_zip_holds_data_and_a_failed_marker(czar_key: ThrowawayKeyPair) -> None:
+    data = zip_with_failed_member("mitx", DAY, [czar_key.public_key])
+    source = parse_source_key("course-data", "mitx-2024-01-07.zip")
+    members = [
+        parse_member_name(source, e.name)
+        for e in read_central_directory(data).entries
+        if not is_directory_entry(e.name)
+    ]
+    assert [m.failed for m in members] == [False, True]
+
+
+def test_the_zip_bomb_claims_an_absurd_size_in_both_headers() -> None:
+    data = zip_with_absurd_uncompressed_size("mitx", DAY, claimed_size=2**40)
+    (entry,) = read_central_directory(data).entries
+    assert entry.uncompressed_size == 2**40
+    assert entry.compressed_size < 1024
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.infolist()[0].file_size == 2**40
+
+
+def test_a_corrupt_central_directory_is_unreadable() -> None:
+    data = zip_with_corrupt_central_directory("mitx", DAY)
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(data))
+    with pytest.raises(ValueError, match="bad central directory"):
+        read_central_directory(data)
+
+
+def test_zip_of_keeps_names_verbatim() -> None:
+    data = zip_of([("/abs/name", b"x"), ("../up", b"y")])
+    assert [e.name for e in read_central_directory(data).entries] == ["/abs/name", "../up"]
