@@ -47,7 +47,7 @@ SINK_CHUNK = 8 * 1024 * 1024
 def make_key(home: Path) -> gnupg.GPG:
     home.mkdir(mode=0o700)
     (home / "gpg-agent.conf").write_text("allow-loopback-pinentry\n")
-    gpg = gnupg.GPG(gnupghome=str(home))
+    gpg = gnupg.GPG(gnupghome=str(home), options=["--pinentry-mode", "loopback"])
     key = gpg.gen_key(
         gpg.gen_key_input(
             key_type="RSA",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -140,7 +141,9 @@ def _generate_protected_key(home: Path, email: str) -> gnupg.GPG:
     (home / "gpg-agent.conf").write_text(
         "allow-loopback-pinentry\ndefault-cache-ttl 0\nmax-cache-ttl 0\ns2k-count 65536\n"
     )
-    gpg = gnupg.GPG(gnupghome=str(home))
+    # Loopback pinentry, as in production: without it the agent asks a (curses) pinentry for the
+    # new key's passphrase, which fails wherever there is no terminal, as in CI.
+    gpg = gnupg.GPG(gnupghome=str(home), options=["--pinentry-mode", "loopback"])
     key = gpg.gen_key(
         gpg.gen_key_input(
             key_type="EDDSA",
@@ -170,13 +173,18 @@ def pipeline_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineK
         public_key=str(gpg.export_keys(fingerprint)),
         fingerprint=fingerprint,
     )
-    gnupg.GPG(gnupghome=str(home))  # keep the home alive until the end of the session
+    _stop_agent(home)
+
+
+def _stop_agent(home: Path) -> None:
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
 
 
 @pytest.fixture(scope="session")
-def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> str:
+def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A public key whose secret half the pipeline does not have."""
     home = tmp_path_factory.mktemp("stranger") / "gnupg"
     gpg = _generate_protected_key(home, "someone-else@example.edu")
     [fingerprint] = gpg.list_keys().fingerprints
-    return str(gpg.export_keys(fingerprint))
+    yield str(gpg.export_keys(fingerprint))
+    _stop_agent(home)
