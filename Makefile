@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 test: setup lint unit synth cfn-lint  ## everything CI runs
 
-setup: system-deps $(VENV)/.installed node_modules/.installed
+setup: system-deps $(VENV)/.installed node_modules/.installed build/lambda-wheels/.fetched
 
 system-deps:
 	@scripts/install-system-deps.sh
@@ -23,6 +23,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# The runtime layer installs from this wheelhouse (Lambda's platform), so `cdk synth` itself
+# needs no network once it is filled.
+build/lambda-wheels/.fetched: pyproject.toml $(VENV)/.installed
+	$(BIN)/python layers/python_runtime/bundle.py --download-only --project-root .
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -17,6 +17,11 @@ PIPELINE_KEY_SECRET_ARN: Final = "PipelineKeySecretArn"
 PIPELINE_PASSPHRASE_SECRET_ARN: Final = "PipelinePassphraseSecretArn"
 MANIFEST_TABLE: Final = "ManifestTableName"
 
+# Pipeline stack
+STATE_MACHINE_ARN: Final = "SyncStateMachineArn"
+ALERTS_TOPIC_ARN: Final = "AlertsTopicArn"
+SCHEDULE_NAME: Final = "SyncScheduleName"
+
 STORAGE_OUTPUTS: Final = (
     DATA_BUCKET,
     ACCESS_LOGS_BUCKET,
@@ -27,3 +32,14 @@ STORAGE_OUTPUTS: Final = (
     PIPELINE_PASSPHRASE_SECRET_ARN,
     MANIFEST_TABLE,
 )
+
+PIPELINE_OUTPUTS: Final = (STATE_MACHINE_ARN, ALERTS_TOPIC_ARN, SCHEDULE_NAME)
+
+# Stack names are "{stack_prefix}-{suffix}"; the CLI reads outputs from these two.
+STORAGE_STACK_SUFFIX: Final = "Storage"
+PIPELINE_STACK_SUFFIX: Final = "Pipeline"
+
+
+def stack_name(prefix: str, suffix: str) -> str:
+    """The CloudFormation stack name for a stack prefix from the config and a stack suffix."""
+    return f"{prefix}-{suffix}"

@@ -17,6 +17,12 @@ INCOMPLETE_UPLOAD_DAYS = 2
 ACCESS_LOG_PREFIX = "data-bucket/"
 
 
+def data_bucket_name(resource_prefix: str, account: str, region: str) -> str:
+    """The data bucket's name: fixed, so policies in other stacks (and researchers' scripts)
+    can name it as a plain string rather than through a cross-stack reference."""
+    return f"{resource_prefix}-data-{account}-{region}"
+
+
 class DataBucket(Construct):
     """The bucket that holds the mirror, the decrypted data, reports and the pipeline's work.
 
@@ -27,12 +33,15 @@ class DataBucket(Construct):
     ----------
     bucket
         The data bucket.
+    bucket_name
+        Its name, as a plain string.
     access_logs_bucket
         Receives the data bucket's server access logs.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, data_key: kms.IKey) -> None:
+    def __init__(self, scope: Construct, id_: str, *, data_key: kms.IKey, bucket_name: str) -> None:
         super().__init__(scope, id_)
+        self.bucket_name = bucket_name
         self.access_logs_bucket = s3.Bucket(
             self,
             "AccessLogs",
@@ -55,6 +64,7 @@ class DataBucket(Construct):
         self.bucket = s3.Bucket(
             self,
             "Data",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=data_key,
             bucket_key_enabled=True,

@@ -6,9 +6,10 @@ new resource with the same problem still fails the synth.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
+from stacks.pipeline_stack import PipelineStack
 from stacks.storage_stack import StorageStack
 
 _NO_REPLICATION = (
@@ -64,3 +65,110 @@ def acknowledge_storage_findings(storage: StorageStack) -> None:
     _acknowledge(
         storage.manifest.table, {"NIST.800.53.R5-DynamoDBInBackupPlan": _MANIFEST_PITR_ONLY}
     )
+
+
+def acknowledge_pipeline_findings(pipeline: PipelineStack) -> None:
+    """Acknowledge the pipeline stack's accepted findings."""
+    functions = pipeline.functions
+    bucket_name = pipeline.storage_bucket_name
+    for function in functions.all:
+        object_findings = {
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket_name}/{prefix}*]": (
+                f"Object access is scoped to the {prefix} prefix, which the {function.node.id} "
+                "step reads or writes; object keys below it are only known at run time."
+            )
+            for prefix in functions.object_prefixes.get(function.node.id, [])
+        }
+        _acknowledge(
+            function.role or function,
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]": _LAMBDA_BASIC_EXECUTION,
+                "AwsSolutions-IAM5[Resource::*]": _XRAY_NEEDS_STAR,
+                "NIST.800.53.R5-IAMNoInlinePolicy": _ROLE_PER_FUNCTION,
+                **object_findings,
+            },
+        )
+        _acknowledge(
+            function,
+            {
+                "AwsSolutions-L1": _RUNTIME_PINNED,
+                "NIST.800.53.R5-LambdaConcurrency": _CONCURRENCY_FROM_MAP,
+                "NIST.800.53.R5-LambdaDLQ": _INVOKED_SYNCHRONOUSLY,
+                "NIST.800.53.R5-LambdaInsideVPC": _NO_VPC,
+            },
+        )
+    state_machine = pipeline.sync.state_machine
+    stack = Stack.of(state_machine)
+    invoke_findings = {
+        f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(_cfn(function))}.Arn>:*]": (
+            "CDK's LambdaInvoke task allows the function's versions and aliases (ARN:*); "
+            "only the unqualified function is invoked."
+        )
+        for function in functions.all
+    }
+    _acknowledge(
+        state_machine.role,
+        {
+            **invoke_findings,
+            "AwsSolutions-IAM5[Resource::*]": _XRAY_NEEDS_STAR
+            + " CloudWatch Logs' log-delivery actions have the same limitation.",
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket_name}/*]": (
+                "CDK's S3 ItemReader allows reading any object because the work list's key is "
+                "only known at run time; the state machine only reads _work/ lists."
+            ),
+            "NIST.800.53.R5-IAMNoInlinePolicy": _ROLE_PER_FUNCTION,
+        },
+    )
+    execution = (
+        f"arn:aws:states:{stack.region}:{stack.account}:execution:"
+        '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"'
+        f"{stack.get_logical_id(_cfn(state_machine))}"
+        '"}]}]}'
+    )
+    map_policy = state_machine.node.find_child("DistributedMapPolicy")
+    _acknowledge(
+        map_policy,
+        {
+            f"AwsSolutions-IAM5[Resource::{execution}/*:*]": _MAP_CHILDREN,
+            f"AwsSolutions-IAM5[Resource::{execution}:*]": _MAP_CHILDREN,
+            "NIST.800.53.R5-IAMNoInlinePolicy": _ROLE_PER_FUNCTION,
+        },
+    )
+    _acknowledge(pipeline.schedule.role, {"NIST.800.53.R5-IAMNoInlinePolicy": _ROLE_PER_FUNCTION})
+
+
+def _cfn(construct: IConstruct) -> CfnElement:
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnElement)
+    return resource
+
+
+_LAMBDA_BASIC_EXECUTION = (
+    "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs."
+)
+_XRAY_NEEDS_STAR = "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level scope."
+_ROLE_PER_FUNCTION = (
+    "Each role has its own policy, written for that one function or state machine; a managed "
+    "policy would invite reuse by roles that need less."
+)
+_RUNTIME_PINNED = (
+    "Pinned to python3.12, the ABI the runtime layer's wheels are built for "
+    "(stacks/lambda_layers.py); move both together."
+)
+_CONCURRENCY_FROM_MAP = (
+    "Concurrency is bounded by the Distributed Maps' MaxConcurrency (schedule.max_concurrency "
+    "in the config); reserving concurrency would take it from the account's other functions."
+)
+_INVOKED_SYNCHRONOUSLY = (
+    "Step Functions invokes these functions synchronously and handles failures with Retry, "
+    "Catch and the Report step; a dead-letter queue only applies to asynchronous invocations."
+)
+_NO_VPC = (
+    "The functions call AWS APIs and edX's S3 buckets in edX's account; a VPC would add NAT "
+    "gateways (cost, another egress path) without narrowing what they can reach."
+)
+_MAP_CHILDREN = (
+    "CDK's Distributed Map policy lets the state machine manage its own child executions, "
+    "whose names are generated at run time."
+)

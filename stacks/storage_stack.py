@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from edx_vault import stack_outputs
-from stacks.data_bucket import DataBucket
+from stacks.data_bucket import DataBucket, data_bucket_name
 from stacks.manifest_table import ManifestTable
 from stacks.pipeline_secrets import PipelineSecrets
 from stacks.vault_keys import VaultKeys
@@ -26,7 +26,12 @@ class StorageStack(Stack):
     ) -> None:
         super().__init__(scope, id_, **stack_props)
         self.keys = VaultKeys(self, "Keys", alias_prefix=resource_prefix)
-        self.data = DataBucket(self, "Buckets", data_key=self.keys.data_key)
+        self.data = DataBucket(
+            self,
+            "Buckets",
+            data_key=self.keys.data_key,
+            bucket_name=data_bucket_name(resource_prefix, self.account, self.region),
+        )
         self.secrets = PipelineSecrets(
             self, "Secrets", secrets_key=self.keys.secrets_key, name_prefix=resource_prefix
         )

@@ -16,8 +16,13 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
+from edx_vault import stack_outputs
 from edx_vault.config import VaultConfig, load_config
-from stacks.nag_acknowledgements import acknowledge_storage_findings
+from stacks.nag_acknowledgements import (
+    acknowledge_pipeline_findings,
+    acknowledge_storage_findings,
+)
+from stacks.pipeline_stack import PipelineStack
 from stacks.storage_stack import StorageStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +37,7 @@ class VaultApp:
     app: cdk.App
     config: VaultConfig
     storage: StorageStack
+    pipeline: PipelineStack
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -45,6 +51,7 @@ def build_vault_app(
     context: Mapping[str, Any] | None = None,
     outdir: str | None = None,
     nag: bool = True,
+    bundle_assets: bool = True,
 ) -> VaultApp:
     """Create the app and every stack from the configuration named by the ``config`` context.
 
@@ -56,13 +63,17 @@ def build_vault_app(
         Where to write the cloud assembly; a temporary folder when omitted.
     nag
         Register the cdk-nag packs (AwsSolutions and NIST 800-53 rev 5) as validation plugins.
+    bundle_assets
+        Build the Lambda layers. Tests of the templates alone turn it off: the layers take
+        seconds to build and their content does not change the templates' structure.
 
     Raises
     ------
     edx_vault.config.ConfigError
         When the configuration file is missing or invalid.
     """
-    app = cdk.App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
+    no_bundling: dict[str, Any] = {} if bundle_assets else {"aws:cdk:bundling-stacks": []}
+    app = cdk.App(context={**cdk_json_context(), **no_bundling, **(context or {})}, outdir=outdir)
     config_path = Path(str(app.node.get_context(CONFIG_CONTEXT_KEY)))
     if not config_path.is_absolute():
         config_path = PROJECT_ROOT / config_path
@@ -73,15 +84,24 @@ def build_vault_app(
     prefix = deployment.stack_prefix
     storage = StorageStack(
         app,
-        f"{prefix}-Storage",
+        stack_outputs.stack_name(prefix, stack_outputs.STORAGE_STACK_SUFFIX),
         resource_prefix=prefix.lower(),
         env=env,
         description="edx-vault: data bucket, KMS keys, secrets and manifest",
         termination_protection=True,
     )
+    pipeline = PipelineStack(
+        app,
+        stack_outputs.stack_name(prefix, stack_outputs.PIPELINE_STACK_SUFFIX),
+        config=config,
+        storage=storage,
+        env=env,
+        description="edx-vault: sync functions, state machine, schedule and alarms",
+    )
     cdk.Tags.of(app).add("application", "edx-vault")
 
     acknowledge_storage_findings(storage)
+    acknowledge_pipeline_findings(pipeline)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
-    return VaultApp(app=app, config=config, storage=storage)
+    return VaultApp(app=app, config=config, storage=storage, pipeline=pipeline)

@@ -43,7 +43,9 @@ class Ids:
 
 @pytest.fixture(scope="module")
 def vault(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Ids]:
-    built = build_vault_app(outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False)
+    built = build_vault_app(
+        outdir=str(tmp_path_factory.mktemp("cdk.out")), nag=False, bundle_assets=False
+    )
     storage = built.storage
     ids = Ids(
         data_bucket=logical_id(storage.data.bucket),
@@ -204,7 +206,7 @@ def test_stack_is_placed_in_the_configured_account_and_region(
 ) -> None:
     template, _ = vault
     assert "Resources" in template.to_json()
-    built = build_vault_app(outdir=None, nag=False)
+    built = build_vault_app(outdir=None, nag=False, bundle_assets=False)
     assert built.storage.account == "123456789012"
     assert built.storage.region == "us-east-1"
     assert built.storage.stack_name == "EdxVault-Storage"
@@ -218,7 +220,7 @@ def _validation_report(outdir: Path) -> dict[str, object]:
 
 def test_cdk_nag_finds_nothing_unacknowledged(tmp_path: Path) -> None:
     # Given the app with AwsSolutions and NIST 800-53 rev 5 / When it synthesizes
-    built = build_vault_app(outdir=str(tmp_path), nag=True)
+    built = build_vault_app(outdir=str(tmp_path), nag=True, bundle_assets=False)
     built.app.synth()
     # Then no pack reports anything (a failing pack would also have raised)
     assert _validation_report(tmp_path)["pluginReports"] == []
@@ -226,7 +228,7 @@ def test_cdk_nag_finds_nothing_unacknowledged(tmp_path: Path) -> None:
 
 def test_cdk_nag_is_on_in_the_app_and_catches_a_careless_bucket(tmp_path: Path) -> None:
     # Given the same app plus one bucket built with CDK's defaults
-    built = build_vault_app(outdir=str(tmp_path), nag=True)
+    built = build_vault_app(outdir=str(tmp_path), nag=True, bundle_assets=False)
     s3.Bucket(built.storage, "Careless")
     # When it synthesizes / Then the synth fails and names the bucket's findings
     with pytest.raises(RuntimeError, match="ValidationFailed"):

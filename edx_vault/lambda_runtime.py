@@ -1,0 +1,130 @@
+"""What every pipeline Lambda sets up once per sandbox: settings, clients, the keyring.
+
+Handlers stay thin: they call :func:`run_context` and friends, then one function of
+:mod:`edx_vault.pipeline_run`. This is the one module on the Lambda side that reads the
+environment (through :meth:`PipelineSettings.from_environment`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+import gnupg
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+from edx_vault.errors import (
+    CREDENTIALS_REJECTED_CODES,
+    TRANSIENT_CODES,
+    EdxCredentialsRejectedError,
+    TransientError,
+)
+from edx_vault.gnupg_home import GnupgHome, reuse_or_open
+from edx_vault.manifest import Manifest
+from edx_vault.pipeline_run import RunContext
+from edx_vault.pipeline_settings import PipelineSettings
+from edx_vault.secret_formats import load_pipeline_keyring
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_Result = TypeVar("_Result")
+
+
+@functools.cache
+def settings() -> PipelineSettings:
+    return PipelineSettings.from_environment(os.environ)
+
+
+@functools.cache
+def run_context() -> RunContext:
+    current = settings()
+    table = boto3.resource("dynamodb").Table(current.manifest_table)
+    return RunContext(settings=current, vault_s3=boto3.client("s3"), manifest=Manifest(table))
+
+
+def edx_s3() -> S3Client:
+    """An S3 client with edX's credentials (read fresh each cold start; never logged)."""
+    secret = boto3.client("secretsmanager").get_secret_value(
+        SecretId=settings().edx_credentials_secret_arn
+    )
+    credentials = json.loads(secret["SecretString"])
+    return boto3.client(
+        "s3",
+        aws_access_key_id=credentials["access_key_id"],
+        aws_secret_access_key=credentials["secret_access_key"],
+    )
+
+
+class PipelineKeyring:
+    """The pipeline's private keys, imported once per sandbox into a private GNUPGHOME."""
+
+    def __init__(self) -> None:
+        self._home: GnupgHome | None = None
+        self._imported: tuple[str, ...] = ()
+        self._passphrase: str | None = None
+
+    def gpg(self) -> tuple[gnupg.GPG, str]:
+        """A GPG bound to the keyring, and the keys' passphrase."""
+        home = reuse_or_open(self._home)
+        if home is not self._home or self._passphrase is None:
+            current = settings()
+            armored_keys, passphrase, _ = load_pipeline_keyring(
+                boto3.client("secretsmanager"),
+                current.pipeline_key_secret_arn,
+                current.pipeline_passphrase_secret_arn,
+            )
+            gpg = home.gpg()
+            for armored in armored_keys:
+                result = gpg.import_keys(armored, passphrase=passphrase)
+                if not result.fingerprints:
+                    raise RuntimeError("the stored pipeline key could not be imported")
+            self._home, self._passphrase = home, passphrase
+        return home.gpg(), self._passphrase
+
+
+@functools.cache
+def keyring() -> PipelineKeyring:
+    return PipelineKeyring()
+
+
+@contextmanager
+def aws_errors_classified() -> Iterator[None]:
+    """Turn AWS errors that clear up by themselves into :class:`TransientError`."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in TRANSIENT_CODES:
+            raise TransientError(f"{code}: retry later") from error
+        raise
+    except (ConnectionError, ReadTimeoutError) as error:
+        raise TransientError(f"network: {type(error).__name__}") from error
+    except BotoCoreError:
+        raise
+
+
+def edx_credentials_checked(call: Callable[[], _Result]) -> _Result:
+    """Run ``call``; if edX's S3 rejects our credentials, say so in one specific error."""
+    try:
+        return call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in CREDENTIALS_REJECTED_CODES:
+            raise EdxCredentialsRejectedError(
+                "edX's S3 rejected the stored credentials "
+                f"({error.response['Error']['Code']}); import new ones with "
+                "edx-vault import-credentials"
+            ) from None
+        raise
+
+
+def event_item(event: dict[str, Any]) -> dict[str, Any]:
+    """The work item of a Map iteration (the ItemSelector puts it under ``item``)."""
+    item = event.get("item", event)
+    assert isinstance(item, dict)
+    return item

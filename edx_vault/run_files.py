@@ -1,0 +1,76 @@
+"""The pipeline's scratch files for one run, under ``_work/{run_id}/`` in the data bucket.
+
+Step Functions passes at most 256 KB between states, and a backfill can plan thousands of files,
+so work lists travel through S3: the Distributed Maps read them with an S3 ItemReader. Every task
+also writes its result here, so the Report step can check each planned item for a result itself
+instead of trusting the Map (which does not fail when items fail).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from edx_vault.bucket_layout import WORK_PREFIX
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MIRROR_ITEMS: Final = "mirror-items.json"
+DECRYPT_ITEMS: Final = "decrypt-items.json"
+PLAN_SUMMARY: Final = "plan.json"
+
+
+def item_digest(*parts: str | None) -> str:
+    """A short stable name for an item's files (keys can be long and contain anything)."""
+    return hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Reads and writes one run's files, encrypted under the data key."""
+
+    s3: S3Client
+    bucket: str
+    kms_key_arn: str
+    run_id: str
+
+    def key(self, *parts: str) -> str:
+        return "/".join((WORK_PREFIX.rstrip("/"), self.run_id, *parts))
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(value, sort_keys=True, default=str).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.kms_key_arn,
+        )
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def get_json_or(self, key: str, default: Any) -> Any:
+        try:
+            return self.get_json(key)
+        except self.s3.exceptions.NoSuchKey:
+            return default
+
+    def list_json(self, *prefix_parts: str) -> list[Any]:
+        """Every JSON document under a folder of this run, in key order."""
+        prefix = self.key(*prefix_parts) + "/"
+        documents = []
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                documents.append(self.get_json(entry["Key"]))
+        return documents
+
+    def unit_list_key(self, source_bucket: str, source_key: str) -> str:
+        return self.key("units", f"{item_digest(source_bucket, source_key)}.json")
+
+    def result_key(self, stage: str, source_key: str, member: str | None = None) -> str:
+        return self.key("results", stage, f"{item_digest(source_key, member)}.json")

@@ -1,0 +1,151 @@
+"""The run report: what a sync did, checked item by item, written to ``reports/{run_id}.json``.
+
+The Report step does not trust the Distributed Maps (a Map succeeds even when its items fail):
+it takes the planned work lists and looks for each item's own result file. An item without one
+(its Lambda failed after every retry) is a failure with code ``no-result``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Final
+
+from edx_vault.bucket_layout import REPORTS_PREFIX
+from edx_vault.cost_model import RunVolume, estimate_run_cost_usd
+from edx_vault.manifest import Manifest
+from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
+from edx_vault.sync_steps import settle_source
+
+NO_RESULT_REASON: Final = (
+    "the task failed after its retries and left no result; see the execution's history"
+)
+KEY_EXPIRY_WARNING_DAYS: Final = 30
+
+
+@dataclass(frozen=True)
+class KeyExpiry:
+    fingerprint: str
+    expires: dt.date | None
+
+    def days_left(self, today: dt.date) -> int | None:
+        return None if self.expires is None else (self.expires - today).days
+
+
+def report_key(run_id: str) -> str:
+    return f"{REPORTS_PREFIX}{run_id}.json"
+
+
+def _failure(item: dict[str, Any], stage: str, code: str, reason: str) -> dict[str, Any]:
+    return {
+        "source_key": item["source_key"],
+        "member": item.get("member"),
+        "stage": stage,
+        "code": code,
+        "reason": reason,
+    }
+
+
+def build_report(
+    files: RunFiles,
+    manifest: Manifest,
+    *,
+    finished: dt.datetime,
+    key_expiry: KeyExpiry | None,
+) -> dict[str, Any]:
+    """Check every planned item's result, settle the sources, and summarise the run."""
+    summary = files.get_json(files.key(PLAN_SUMMARY))
+    mirror_items = files.get_json_or(files.key(MIRROR_ITEMS), [])
+    decrypt_items = files.get_json_or(files.key(DECRYPT_ITEMS), [])
+    failures: list[dict[str, Any]] = []
+    categories: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "bytes": 0})
+    mirrored_bytes = 0
+    skipped = 0
+
+    for item in mirror_items:
+        result = files.get_json_or(files.result_key("mirror", item["source_key"]), None)
+        if result is None:
+            failures.append(_failure(item, "mirror", "no-result", NO_RESULT_REASON))
+        elif result["status"] == "failed":
+            failures.append(_failure(item, result["stage"], result["code"], result["reason"]))
+        elif result["status"] == "done":
+            mirrored_bytes += int(result.get("bytes", 0))
+        settle_source(manifest, item["source_bucket"], item["source_key"])
+
+    for item in decrypt_items:
+        key = files.result_key("decrypt", item["source_key"], item.get("member"))
+        result = files.get_json_or(key, None)
+        if result is None:
+            failures.append(_failure(item, "decrypt", "no-result", NO_RESULT_REASON))
+        elif result["status"] == "failed":
+            failures.append(_failure(item, "decrypt", result["code"], result["reason"]))
+        elif result["status"] == "done":
+            bucket = categories[result.get("category") or "unknown"]
+            bucket["count"] += 1
+            bucket["bytes"] += int(result.get("bytes", 0))
+        else:
+            skipped += 1
+
+    started = dt.datetime.fromisoformat(summary["started"])
+    decrypted = sum(c["count"] for c in categories.values())
+    expiry = None
+    if key_expiry is not None:
+        expiry = {
+            "fingerprint": key_expiry.fingerprint,
+            "expires": key_expiry.expires.isoformat() if key_expiry.expires else None,
+            "days_left": key_expiry.days_left(finished.date()),
+        }
+    return {
+        "run_id": summary["run_id"],
+        "started": summary["started"],
+        "finished": finished.isoformat(),
+        "status": "failed" if failures else "succeeded",
+        "window": {"first_date": summary["first_date"], "last_date": summary["last_date"]},
+        "planned": summary["planned"],
+        "up_to_date": summary["up_to_date"],
+        "skipped": skipped,
+        "files": dict(sorted(categories.items())),
+        "failures": failures,
+        "previously_failed": summary["previously_failed"],
+        "missing": summary["missing"],
+        "unknown": summary["unknown"],
+        "key_expiry": expiry,
+        "duration_seconds": round((finished - started).total_seconds(), 1),
+        "estimated_cost_usd": estimate_run_cost_usd(
+            RunVolume(
+                mirrored_objects=len(mirror_items),
+                mirrored_bytes=mirrored_bytes,
+                decrypted_units=decrypted,
+                decrypted_bytes=sum(c["bytes"] for c in categories.values()),
+            )
+        ),
+    }
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    """A short plain-text summary for email (counts and reasons; no learner data)."""
+    lines = [
+        f"edx-vault sync {report['run_id']}: {report['status'].upper()}",
+        f"window {report['window']['first_date']} .. {report['window']['last_date']}, "
+        f"{report['planned']} new or changed files, {report['up_to_date']} already up to date",
+    ]
+    for category, totals in report["files"].items():
+        lines.append(f"  published {category}: {totals['count']} files, {totals['bytes']} bytes")
+    if report["failures"]:
+        lines.append(f"{len(report['failures'])} failures:")
+        lines.extend(
+            f"  {f['code']}: {f['source_key']}{' :: ' + f['member'] if f['member'] else ''}"
+            f" ({f['reason']})"
+            for f in report["failures"][:50]
+        )
+    if report["missing"]:
+        lines.append(f"{len(report['missing'])} expected files missing at edX")
+    expiry = report["key_expiry"]
+    if expiry and expiry["days_left"] is not None and expiry["days_left"] < KEY_EXPIRY_WARNING_DAYS:
+        lines.append(
+            f"WARNING: the pipeline key expires in {expiry['days_left']} days ({expiry['expires']}):"
+            " edX stops exporting to expired keys; run edx-vault keygen --rotate"
+        )
+    lines.append(f"estimated cost: ${report['estimated_cost_usd']}")
+    return "\n".join(lines)

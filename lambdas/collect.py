@@ -1,0 +1,21 @@
+"""Collect step: join every mirrored object's units into the decrypt work list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from edx_vault import lambda_runtime
+from edx_vault.pipeline_run import collect_units
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    with lambda_runtime.aws_errors_classified():
+        return collect_units(lambda_runtime.run_context(), event["run_id"])

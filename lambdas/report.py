@@ -1,0 +1,57 @@
+"""Report step: check every item's result, write reports/{run}.json, notify, emit metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from edx_vault import lambda_runtime
+from edx_vault.pipeline_run import finish_run
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = lambda_runtime.settings()
+    with lambda_runtime.aws_errors_classified():
+        report = finish_run(
+            lambda_runtime.run_context(),
+            boto3.client("secretsmanager"),
+            boto3.client("sns"),
+            run_id=event["run_id"],
+            finished=dt.datetime.now(dt.UTC),
+            topic_arn=settings.alerts_topic_arn,
+            key_secret_arn=settings.pipeline_key_secret_arn,
+        )
+    published = sum(totals["count"] for totals in report["files"].values())
+    metrics.add_metric(name="FailedItems", unit=MetricUnit.Count, value=len(report["failures"]))
+    metrics.add_metric(name="PublishedFiles", unit=MetricUnit.Count, value=published)
+    metrics.add_metric(
+        name="PublishedBytes",
+        unit=MetricUnit.Bytes,
+        value=sum(totals["bytes"] for totals in report["files"].values()),
+    )
+    metrics.add_metric(name="MissingFiles", unit=MetricUnit.Count, value=len(report["missing"]))
+    if report["key_expiry"] and report["key_expiry"]["days_left"] is not None:
+        metrics.add_metric(
+            name="PipelineKeyDaysLeft",
+            unit=MetricUnit.Count,
+            value=report["key_expiry"]["days_left"],
+        )
+    logger.info("reported", extra={"run_id": report["run_id"], "status": report["status"]})
+    return {
+        "run_id": report["run_id"],
+        "status": report["status"],
+        "failed": len(report["failures"]),
+        "published": published,
+    }

@@ -1,0 +1,169 @@
+"""The alerts topic and the alarms that publish to it."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from edx_vault.pipeline_settings import METRICS_NAMESPACE
+from edx_vault.run_report import KEY_EXPIRY_WARNING_DAYS
+
+
+class OperationsKey(Construct):
+    """The pipeline's own KMS key, for its log groups and its alerts topic.
+
+    Neither holds learner data (logs carry file names and counts), but both are encrypted at
+    rest under a key this stack controls. CloudWatch alarms cannot publish to a topic under the
+    AWS-managed SNS key, and CloudWatch Logs needs a key policy naming its service.
+
+    Attributes
+    ----------
+    key
+        The key.
+    """
+
+    def __init__(self, scope: Construct, id_: str) -> None:
+        super().__init__(scope, id_)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="edx-vault: encrypts the pipeline's logs and alerts topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.key.grant_encrypt_decrypt(iam.ServicePrincipal("cloudwatch.amazonaws.com"))
+        stack = Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
+                        )
+                    }
+                },
+            )
+        )
+
+
+class AlertsTopic(Construct):
+    """One SNS topic for run summaries and alarms, encrypted, TLS-only, optional email.
+
+    Attributes
+    ----------
+    topic
+        The topic.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, email: str | None, key: kms.IKey) -> None:
+        super().__init__(scope, id_)
+        self.topic = sns.Topic(
+            self, "Topic", display_name="edx-vault alerts", master_key=key, enforce_ssl=True
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+
+class SyncAlarms(Construct):
+    """Failed executions, failed items, no new data, key expiring, edX credentials rejected."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        topic: sns.ITopic,
+        state_machine: sfn.IStateMachine,
+        no_new_data_days: int,
+    ) -> None:
+        super().__init__(scope, id_)
+        action = actions.SnsAction(topic)
+
+        def metric(name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": "edx-vault"},
+                statistic=statistic,
+                period=period,
+            )
+
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "ExecutionsFailed",
+                alarm_description="A sync execution failed (see the run report in reports/)",
+                metric=state_machine.metric_failed(period=Duration.hours(1), statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "ItemsFailed",
+                alarm_description="Files failed to mirror or decrypt in the last run",
+                metric=metric("FailedItems", "Sum", Duration.hours(1)),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "NoNewData",
+                alarm_description=(
+                    f"No new file was published for {no_new_data_days} days: edX may have stopped "
+                    "exporting (expired key?) or the schedule is not running"
+                ),
+                metric=metric("PublishedFiles", "Sum", Duration.days(1)),
+                threshold=1,
+                evaluation_periods=no_new_data_days,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "PipelineKeyExpiring",
+                alarm_description=(
+                    f"The pipeline's OpenPGP key expires within {KEY_EXPIRY_WARNING_DAYS} days; "
+                    "edX stops exporting to expired keys. Run edx-vault keygen --rotate"
+                ),
+                metric=metric("PipelineKeyDaysLeft", "Minimum", Duration.days(1)),
+                threshold=KEY_EXPIRY_WARNING_DAYS,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "EdxCredentialsRejected",
+                alarm_description=(
+                    "edX's S3 rejected the stored credentials; import the new credentials.csv.gpg"
+                ),
+                metric=metric("EdxCredentialsRejected", "Maximum", Duration.hours(1)),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for alarm in alarms:
+            alarm.add_alarm_action(action)
+        self.alarms = alarms

@@ -1,0 +1,278 @@
+"""The pipeline's Lambda functions, each with only the permissions its step needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from edx_vault import bucket_layout, pipeline_settings
+from edx_vault.config import VaultConfig
+from stacks.lambda_layers import LambdaLayers
+from stacks.storage_stack import StorageStack
+
+HANDLERS_DIR: Final = Path(__file__).resolve().parent.parent / "lambdas"
+LOG_RETENTION: Final = logs.RetentionDays.THIRTEEN_MONTHS
+
+
+class SyncFunctions(Construct):
+    """plan, mirror, collect, decrypt and report.
+
+    Attributes
+    ----------
+    plan, mirror, collect, decrypt, report
+        The functions, for the state machine to invoke.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: VaultConfig,
+        storage: StorageStack,
+        topic: sns.ITopic,
+        logs_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, id_)
+        self._storage = storage
+        self._logs_key = logs_key
+        # Every object prefix each function may touch, for the cdk-nag acknowledgements.
+        self.object_prefixes: dict[str, list[str]] = {}
+        self._layers = LambdaLayers(self, "Layers")
+        self._code = lambda_.Code.from_asset(str(HANDLERS_DIR), exclude=["__pycache__", "*.pyc"])
+        edx = config.edx
+        base_environment = {
+            pipeline_settings.DATA_BUCKET: storage.data.bucket.bucket_name,
+            pipeline_settings.DATA_KEY_ARN: storage.keys.data_key.key_arn,
+            pipeline_settings.MANIFEST_TABLE: storage.manifest.table.table_name,
+            "POWERTOOLS_SERVICE_NAME": "edx-vault",
+            "POWERTOOLS_METRICS_NAMESPACE": pipeline_settings.METRICS_NAMESPACE,
+        }
+        scope_environment = {
+            pipeline_settings.ORG_GROUPS: json.dumps([list(org.all_ids) for org in edx.orgs]),
+            pipeline_settings.SITES: json.dumps(list(edx.sites)),
+            pipeline_settings.CATEGORIES: json.dumps(list(edx.categories)),
+            pipeline_settings.BACKFILL_FROM: edx.backfill_from.isoformat(),
+            pipeline_settings.EVENT_BUCKET: edx.source_buckets.events,
+            pipeline_settings.DATABASE_BUCKET: edx.source_buckets.database,
+        }
+        edx_credentials = {
+            pipeline_settings.EDX_CREDENTIALS_SECRET_ARN: storage.secrets.edx_credentials.secret_arn
+        }
+        self.plan = self._function(
+            "Plan",
+            "plan",
+            environment={**base_environment, **scope_environment, **edx_credentials},
+            timeout=Duration.minutes(10),
+            memory_mb=1024,
+        )
+        self.mirror = self._function(
+            "Mirror",
+            "mirror",
+            environment={**base_environment, **edx_credentials},
+            timeout=Duration.minutes(15),
+            memory_mb=1024,
+        )
+        self.collect = self._function(
+            "Collect", "collect", environment=base_environment, timeout=Duration.minutes(5)
+        )
+        self.decrypt = self._function(
+            "Decrypt",
+            "decrypt",
+            environment={
+                **base_environment,
+                pipeline_settings.PIPELINE_KEY_SECRET_ARN: storage.secrets.pipeline_key.secret_arn,
+                pipeline_settings.PIPELINE_PASSPHRASE_SECRET_ARN: (
+                    storage.secrets.pipeline_passphrase.secret_arn
+                ),
+            },
+            timeout=Duration.minutes(15),
+            # 1769 MB is one full vCPU: gpg and the Python threads feeding it need it.
+            memory_mb=1769,
+            ephemeral_mb=512,
+        )
+        self.report = self._function(
+            "Report",
+            "report",
+            environment={
+                **base_environment,
+                pipeline_settings.ALERTS_TOPIC_ARN: topic.topic_arn,
+                pipeline_settings.PIPELINE_KEY_SECRET_ARN: storage.secrets.pipeline_key.secret_arn,
+            },
+            timeout=Duration.minutes(10),
+        )
+        self._grant(topic)
+
+    def _function(
+        self,
+        id_: str,
+        module: str,
+        *,
+        environment: dict[str, str],
+        timeout: Duration,
+        memory_mb: int = 512,
+        ephemeral_mb: int = 512,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{id_}Logs",
+            retention=LOG_RETENTION,
+            encryption_key=self._logs_key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        return lambda_.Function(
+            self,
+            id_,
+            description=f"edx-vault sync: {module} step",
+            code=self._code,
+            handler=f"{module}.handler",
+            runtime=self._layers.runtime,
+            architecture=self._layers.architecture,
+            layers=self._layers.layers,
+            environment=environment,
+            timeout=timeout,
+            memory_size=memory_mb,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_mb),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+        )
+
+    def _grant_secret_value(self, function: lambda_.Function, secret_arn: str) -> None:
+        """Read one secret, and decrypt with the secrets key only through Secrets Manager.
+
+        Written as identity policy on purpose: ``Secret.grant_read`` would also add this role to
+        the secrets key's policy in the storage stack, a reference back to this stack that makes
+        the two stacks depend on each other. The key policy already lets IAM policies grant.
+        """
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=[secret_arn],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self._storage.keys.secrets_key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"
+                    }
+                },
+            )
+        )
+
+    def _grant(self, topic: sns.ITopic) -> None:
+        """Each function gets exactly the actions its step uses, on exactly its prefixes.
+
+        Written out rather than with CDK's ``grant_*`` helpers, whose action groups
+        (``s3:GetObject*``, ``s3:DeleteObject*``, ``kms:ReEncrypt*``...) allow more than any step
+        does; a step that never deletes gets no delete.
+        """
+        storage = self._storage
+        work = bucket_layout.WORK_PREFIX
+        raw = bucket_layout.RAW_PREFIX
+
+        secrets = storage.secrets
+        for function, secret in (
+            (self.plan, secrets.edx_credentials),
+            (self.mirror, secrets.edx_credentials),
+            (self.decrypt, secrets.pipeline_key),
+            (self.decrypt, secrets.pipeline_passphrase),
+        ):
+            self._grant_secret_value(function, secret.secret_arn)
+
+        read, write = ["s3:GetObject", "s3:GetObjectVersion"], ["s3:PutObject"]
+        multipart = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+        self._allow_objects(self.plan, write, [work])
+        self._allow_objects(self.mirror, read + multipart, [raw, work])
+        self._allow_objects(self.collect, read + write, [work])
+        self._allow_list(self.collect, work)
+        self._allow_objects(self.decrypt, read, [raw, work])
+        self._allow_objects(
+            self.decrypt, ["s3:GetObject", *multipart], list(bucket_layout.PUBLISHED_PREFIXES)
+        )
+        self._allow_objects(self.decrypt, write, [work])
+        self._allow_objects(self.report, read + write, [work])
+        self._allow_list(self.report, work)
+        self._allow_objects(self.report, write, [bucket_layout.REPORTS_PREFIX])
+
+        table_arn = storage.manifest.table.table_arn
+        for function, actions in (
+            (self.plan, ["dynamodb:BatchGetItem", "dynamodb:GetItem"]),
+            (self.mirror, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
+            (self.decrypt, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
+            (self.report, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
+        ):
+            function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table_arn]))
+
+        # Objects and the manifest are under the data key: S3 and DynamoDB ask KMS on our behalf.
+        for function in (self.plan, self.mirror, self.collect, self.decrypt, self.report):
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                    resources=[storage.keys.data_key.key_arn],
+                )
+            )
+
+        # The report warns before the key expires from the secret's tags: describe, never read.
+        self.report.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:DescribeSecret"],
+                resources=[storage.secrets.pipeline_key.secret_arn],
+            )
+        )
+        # Publishing to an encrypted topic needs the topic's key (SNS encrypts on our behalf).
+        self.report.add_to_role_policy(
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn])
+        )
+        self.report.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self._logs_key.key_arn]
+            )
+        )
+
+    @property
+    def all(self) -> tuple[lambda_.Function, ...]:
+        return (self.plan, self.mirror, self.collect, self.decrypt, self.report)
+
+    def _allow_objects(
+        self, function: lambda_.Function, actions: list[str], prefixes: list[str]
+    ) -> None:
+        known = self.object_prefixes.setdefault(function.node.id, [])
+        known.extend(prefix for prefix in prefixes if prefix not in known)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=actions,
+                resources=[
+                    object_arn(self._storage.data.bucket_name, prefix) for prefix in prefixes
+                ],
+            )
+        )
+
+    def _allow_list(self, function: lambda_.Function, prefix: str) -> None:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn(self._storage.data.bucket_name)],
+                conditions={"StringLike": {"s3:prefix": f"{prefix}*"}},
+            )
+        )
+
+
+def bucket_arn(bucket_name: str) -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{bucket_name}"
+
+
+def object_arn(bucket_name: str, prefix: str) -> str:
+    """The ARN pattern of every object under ``prefix`` (IAM needs the trailing wildcard)."""
+    return f"{bucket_arn(bucket_name)}/{prefix}*"
