@@ -141,7 +141,6 @@ class SyncStateMachine(Construct):
             self,
             f"{id_}Task",
             lambda_function=function,
-            payload=sfn.TaskInput.from_json_path_at("$"),
             payload_response_only=True,
             retry_on_service_exceptions=False,
         )

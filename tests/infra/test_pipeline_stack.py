@@ -1,0 +1,250 @@
+"""PipelineStack: the state machine's shape, least privilege per function, schedule, alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Match, Template
+
+from edx_vault import bucket_layout
+from stacks.sync_state_machine import TRANSIENT_ERRORS
+from stacks.vault_app import VaultApp, build_vault_app
+
+FUNCTIONS = ("Plan", "Mirror", "Collect", "Decrypt", "Report")
+
+
+@pytest.fixture(scope="module")
+def vault() -> VaultApp:
+    return build_vault_app(nag=False, bundle_assets=False)
+
+
+@pytest.fixture(scope="module")
+def template(vault: VaultApp) -> Template:
+    return Template.from_stack(vault.pipeline)
+
+
+def definition_of(template: Template) -> dict[str, Any]:
+    """The state machine's ASL, with the Fn::Join tokens replaced by placeholders."""
+    [machine] = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(part if isinstance(part, str) else "TOKEN" for part in parts)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
+
+
+def role_statements(template: Template) -> dict[str, list[dict[str, Any]]]:
+    """Every IAM statement of every role policy, by the function (or role) it belongs to."""
+    statements: dict[str, list[dict[str, Any]]] = {}
+    for logical_id, policy in template.find_resources("AWS::IAM::Policy").items():
+        owner = next((name for name in FUNCTIONS if f"Functions{name}" in logical_id), logical_id)
+        statements.setdefault(owner, []).extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def resources_of(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def secret_readers(template: Template) -> dict[str, set[str]]:
+    """Which owners may read (GetSecretValue) which storage secret."""
+    readers: dict[str, set[str]] = {}
+    for owner, statements in role_statements(template).items():
+        for statement in statements:
+            if "secretsmanager:GetSecretValue" in actions_of(statement):
+                for resource in resources_of(statement):
+                    secret = next(
+                        name
+                        for name in ("EdxCredentials", "PipelineKey", "PipelinePassphrase")
+                        if f"Secrets{name}" in json.dumps(resource)
+                    )
+                    readers.setdefault(secret, set()).add(owner)
+    return readers
+
+
+def assert_each_secret_read_only_by_its_step(template: Template) -> None:
+    assert secret_readers(template) == {
+        "EdxCredentials": {"Plan", "Mirror"},
+        "PipelineKey": {"Decrypt"},
+        "PipelinePassphrase": {"Decrypt"},
+    }
+
+
+def test_state_machine_runs_plan_maps_collect_report_then_a_verdict(template: Template) -> None:
+    # Given the synthesized definition / Then the states run in this order
+    definition = definition_of(template)
+    states = definition["States"]
+    order, state = [], definition["StartAt"]
+    while "Next" in states[state]:
+        order.append(state)
+        state = states[state]["Next"]
+    order.append(state)
+    assert order == [
+        "Plan",
+        "MirrorFiles",
+        "CollectUnits",
+        "DecryptFiles",
+        "Report",
+        "AnyItemFailed",
+    ]
+    verdict = states["AnyItemFailed"]
+    assert verdict["Choices"][0]["Variable"] == "$.report.failed"
+    assert states[verdict["Choices"][0]["Next"]]["Type"] == "Fail"
+    assert states[verdict["Default"]]["Type"] == "Succeed"
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine", {"StateMachineType": "STANDARD"}
+    )
+
+
+@pytest.mark.parametrize("map_state", ["MirrorFiles", "DecryptFiles"])
+def test_maps_are_distributed_over_an_s3_work_list(template: Template, map_state: str) -> None:
+    state = definition_of(template)["States"][map_state]
+    processor = state["ItemProcessor"]
+    assert processor["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert state["ItemReader"]["Resource"] == "arn:TOKEN:states:::s3:getObject"  # partition
+    assert state["ItemReader"]["ReaderConfig"] == {"InputType": "JSON"}
+    assert state["MaxConcurrency"] == 8  # schedule.max_concurrency in the example config
+    # A failing task is caught inside the iteration, so the Map runs every item
+    task = processor["States"][processor["StartAt"]]
+    assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    assert processor["States"][task["Catch"][0]["Next"]]["Type"] == "Pass"
+
+
+def test_only_transient_errors_are_retried(template: Template) -> None:
+    definition = definition_of(template)
+    tasks = [s for s in definition["States"].values() if s["Type"] == "Task"]
+    for state in definition["States"].values():
+        if state["Type"] == "Map":
+            tasks.extend(
+                s for s in state["ItemProcessor"]["States"].values() if s["Type"] == "Task"
+            )
+    assert len(tasks) == 5
+    for task in tasks:
+        [retry] = task["Retry"]
+        assert retry["ErrorEquals"] == TRANSIENT_ERRORS
+        assert retry["BackoffRate"] == 2
+        assert retry["MaxAttempts"] <= 5
+
+
+def test_each_secret_is_readable_only_by_the_function_that_needs_it(template: Template) -> None:
+    assert_each_secret_read_only_by_its_step(template)
+
+
+def test_a_grant_to_the_wrong_function_is_caught() -> None:
+    # Given the same app where someone also let the Report step read the private key
+    careless = build_vault_app(nag=False, bundle_assets=False)
+    careless.pipeline.functions.report.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue"],
+            resources=[careless.storage.secrets.pipeline_key.secret_arn],
+        )
+    )
+    # Then the same check fails
+    with pytest.raises(AssertionError):
+        assert_each_secret_read_only_by_its_step(Template.from_stack(careless.pipeline))
+
+
+def test_no_function_may_delete_and_none_uses_wildcard_actions(template: Template) -> None:
+    for owner, statements in role_statements(template).items():
+        for statement in statements:
+            for action in actions_of(statement):
+                if owner in FUNCTIONS:
+                    assert "*" not in action, (owner, action)
+                assert not action.startswith("s3:Delete"), (owner, action)
+
+
+def _object_prefixes(statements: list[dict[str, Any]], action: str) -> set[str]:
+    prefixes = set()
+    for statement in statements:
+        if action in actions_of(statement):
+            for resource in resources_of(statement):
+                text = json.dumps(resource)
+                prefixes.update(
+                    p
+                    for p in (
+                        *bucket_layout.PUBLISHED_PREFIXES,
+                        *bucket_layout.PIPELINE_ONLY_PREFIXES,
+                    )
+                    if f"/{p}*" in text
+                )
+    return prefixes
+
+
+def test_steps_write_only_where_they_must(template: Template) -> None:
+    statements = role_statements(template)
+
+    def writes(owner: str) -> set[str]:
+        return _object_prefixes(statements[owner], "s3:PutObject")
+
+    assert writes("Plan") == {"_work/"}
+    assert writes("Mirror") == {"raw/", "_work/"}
+    assert writes("Collect") == {"_work/"}
+    assert writes("Decrypt") == {"_work/", *bucket_layout.PUBLISHED_PREFIXES}
+    assert writes("Report") == {"_work/", "reports/"}
+    assert "raw/" not in writes("Decrypt")
+
+
+def test_functions_run_the_layers_runtime_with_tracing(template: Template) -> None:
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 5
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.12"
+        assert properties["Architectures"] == ["x86_64"]
+        assert len(properties["Layers"]) == 2
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_schedule_starts_the_state_machine_on_the_configured_expression(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "cron(0 6 ? * SUN *)",
+            "ScheduleExpressionTimezone": "UTC",
+            "Target": Match.object_like(
+                {"Arn": {"Ref": Match.string_like_regexp("SyncStateMachine")}}
+            ),
+        },
+    )
+
+
+def test_five_alarms_notify_the_encrypted_topic(template: Template) -> None:
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    described = sorted(alarm["Properties"]["AlarmDescription"] for alarm in alarms.values())
+    assert len(described) == 5
+    assert any("expires within 30 days" in text for text in described)
+    assert any("rejected the stored credentials" in text for text in described)
+    [topic_id] = template.find_resources("AWS::SNS::Topic")
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "research-data@example.edu"}
+    )
+
+
+def test_every_log_group_is_encrypted_and_kept(template: Template) -> None:
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 6
+    for group in groups.values():
+        assert "KmsKeyId" in group["Properties"]
+        assert group["DeletionPolicy"] == "Retain"
+
+
+def test_pipeline_outputs_name_what_the_cli_reads(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    assert {"SyncStateMachineArn", "AlertsTopicArn", "SyncScheduleName"} <= set(outputs)
+
+
+def test_pipeline_cannot_be_deployed_before_storage(vault: VaultApp) -> None:
+    assert vault.storage in vault.pipeline.dependencies
+    assert isinstance(vault.pipeline, cdk.Stack)
