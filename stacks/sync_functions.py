@@ -16,6 +16,7 @@ from constructs import Construct
 
 from edx_vault import bucket_layout, pipeline_settings
 from edx_vault.config import VaultConfig
+from edx_vault.iam_paths import PIPELINE_ROLE_PATH
 from stacks.lambda_layers import LambdaLayers
 from stacks.storage_stack import StorageStack
 
@@ -129,9 +130,21 @@ class SyncFunctions(Construct):
             encryption_key=self._logs_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        role = iam.Role(
+            self,
+            f"{id_}Role",
+            path=PIPELINE_ROLE_PATH,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AWSLambdaBasicExecutionRole"
+                )
+            ],
+        )
         return lambda_.Function(
             self,
             id_,
+            role=role,
             description=f"edx-vault sync: {module} step",
             code=self._code,
             handler=f"{module}.handler",

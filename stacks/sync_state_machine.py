@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -18,6 +19,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+
+from edx_vault.iam_paths import PIPELINE_ROLE_PATH
 
 # Retried with back-off: throttling and network trouble (raised by the handlers as
 # TransientError) and Lambda's own transient failures. Nothing else is retried.
@@ -120,6 +123,12 @@ class SyncStateMachine(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            role=iam.Role(
+                self,
+                "Role",
+                path=PIPELINE_ROLE_PATH,
+                assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            ),
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=Duration.hours(24),
