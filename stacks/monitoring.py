@@ -104,65 +104,81 @@ class SyncAlarms(Construct):
                 period=period,
             )
 
+        at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        below = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+        quiet = cloudwatch.TreatMissingData.NOT_BREACHING
+        # (id, description, metric, threshold, periods, comparison, missing data)
+        specs: list[
+            tuple[
+                str,
+                str,
+                cloudwatch.IMetric,
+                int,
+                int,
+                cloudwatch.ComparisonOperator,
+                cloudwatch.TreatMissingData,
+            ]
+        ] = [
+            (
+                "ExecutionsFailed",
+                "A sync execution failed (see the run report in reports/)",
+                state_machine.metric_failed(period=Duration.hours(1), statistic="Sum"),
+                1,
+                1,
+                at_least,
+                quiet,
+            ),
+            (
+                "ItemsFailed",
+                "Files failed to mirror or decrypt in the last run",
+                metric("FailedItems", "Sum", Duration.hours(1)),
+                1,
+                1,
+                at_least,
+                quiet,
+            ),
+            (
+                "NoNewData",
+                f"No new file was published for {no_new_data_days} days: edX may have stopped "
+                "exporting (expired key?) or the schedule is not running",
+                metric("PublishedFiles", "Sum", Duration.days(1)),
+                1,
+                no_new_data_days,
+                below,
+                cloudwatch.TreatMissingData.BREACHING,
+            ),
+            (
+                "PipelineKeyExpiring",
+                f"The pipeline's OpenPGP key expires within {KEY_EXPIRY_WARNING_DAYS} days; "
+                "edX stops exporting to expired keys. Run edx-vault keygen --rotate",
+                metric("PipelineKeyDaysLeft", "Minimum", Duration.days(1)),
+                KEY_EXPIRY_WARNING_DAYS,
+                1,
+                below,
+                quiet,
+            ),
+            (
+                "EdxCredentialsRejected",
+                "edX's S3 rejected the stored credentials; import the new credentials.csv.gpg",
+                metric("EdxCredentialsRejected", "Maximum", Duration.hours(1)),
+                1,
+                1,
+                at_least,
+                quiet,
+            ),
+        ]
         alarms = [
             cloudwatch.Alarm(
                 self,
-                "ExecutionsFailed",
-                alarm_description="A sync execution failed (see the run report in reports/)",
-                metric=state_machine.metric_failed(period=Duration.hours(1), statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "ItemsFailed",
-                alarm_description="Files failed to mirror or decrypt in the last run",
-                metric=metric("FailedItems", "Sum", Duration.hours(1)),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "NoNewData",
-                alarm_description=(
-                    f"No new file was published for {no_new_data_days} days: edX may have stopped "
-                    "exporting (expired key?) or the schedule is not running"
-                ),
-                metric=metric("PublishedFiles", "Sum", Duration.days(1)),
-                threshold=1,
-                evaluation_periods=no_new_data_days,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "PipelineKeyExpiring",
-                alarm_description=(
-                    f"The pipeline's OpenPGP key expires within {KEY_EXPIRY_WARNING_DAYS} days; "
-                    "edX stops exporting to expired keys. Run edx-vault keygen --rotate"
-                ),
-                metric=metric("PipelineKeyDaysLeft", "Minimum", Duration.days(1)),
-                threshold=KEY_EXPIRY_WARNING_DAYS,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "EdxCredentialsRejected",
-                alarm_description=(
-                    "edX's S3 rejected the stored credentials; import the new credentials.csv.gpg"
-                ),
-                metric=metric("EdxCredentialsRejected", "Maximum", Duration.hours(1)),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
+                alarm_id,
+                alarm_description=description,
+                metric=alarm_metric,
+                threshold=threshold,
+                evaluation_periods=periods,
+                comparison_operator=comparison,
+                treat_missing_data=missing,
+            )
+            for alarm_id, description, alarm_metric, threshold, periods, comparison, missing in specs
         ]
         for alarm in alarms:
             alarm.add_alarm_action(action)

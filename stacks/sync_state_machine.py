@@ -8,6 +8,7 @@ because of its items (each iteration catches its task's error), so the verdict i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy
@@ -55,48 +56,25 @@ class SyncStateMachine(Construct):
         logs_key: kms.IKey,
     ) -> None:
         super().__init__(scope, id_)
-        plan_task = tasks.LambdaInvoke(
-            self,
+        plan_task = self._step(
             "Plan",
-            lambda_function=plan,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
-                    "start_time": sfn.JsonPath.string_at("$$.Execution.StartTime"),
-                    "input": sfn.JsonPath.object_at("$"),
-                }
-            ),
-            payload_response_only=True,
+            plan,
+            {
+                "execution_name": sfn.JsonPath.string_at("$$.Execution.Name"),
+                "start_time": sfn.JsonPath.string_at("$$.Execution.StartTime"),
+                "input": sfn.JsonPath.object_at("$"),
+            },
             result_path="$.plan",
-            retry_on_service_exceptions=False,
         )
-        _retry_transient(plan_task)
+        run_id = {"run_id": sfn.JsonPath.string_at("$.plan.run_id")}
         mirror_map = self._item_map(
             "MirrorFiles", bucket, "$.plan.mirror_items_key", mirror, max_concurrency
         )
-        collect_task = tasks.LambdaInvoke(
-            self,
-            "CollectUnits",
-            lambda_function=collect,
-            payload=sfn.TaskInput.from_object({"run_id": sfn.JsonPath.string_at("$.plan.run_id")}),
-            payload_response_only=True,
-            result_path="$.collect",
-            retry_on_service_exceptions=False,
-        )
-        _retry_transient(collect_task)
+        collect_task = self._step("CollectUnits", collect, run_id, result_path="$.collect")
         decrypt_map = self._item_map(
             "DecryptFiles", bucket, "$.plan.decrypt_items_key", decrypt, max_concurrency
         )
-        report_task = tasks.LambdaInvoke(
-            self,
-            "Report",
-            lambda_function=report,
-            payload=sfn.TaskInput.from_object({"run_id": sfn.JsonPath.string_at("$.plan.run_id")}),
-            payload_response_only=True,
-            result_path="$.report",
-            retry_on_service_exceptions=False,
-        )
-        _retry_transient(report_task)
+        report_task = self._step("Report", report, run_id, result_path="$.report")
         verdict = (
             sfn.Choice(self, "AnyItemFailed")
             .when(
@@ -138,6 +116,33 @@ class SyncStateMachine(Construct):
             ),
         )
 
+    def _step(
+        self,
+        id_: str,
+        function: lambda_.IFunction,
+        payload: Mapping[str, object] | None,
+        *,
+        result_path: str | None = None,
+    ) -> tasks.LambdaInvoke:
+        """A Lambda task that passes the handler's dict on and retries only transient errors."""
+        task = tasks.LambdaInvoke(
+            self,
+            id_,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload) if payload is not None else None,
+            payload_response_only=True,
+            result_path=result_path,
+            retry_on_service_exceptions=False,
+        )
+        task.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(5),
+            max_attempts=5,
+            backoff_rate=2.0,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
     def _item_map(
         self,
         id_: str,
@@ -146,14 +151,7 @@ class SyncStateMachine(Construct):
         function: lambda_.IFunction,
         max_concurrency: int,
     ) -> sfn.DistributedMap:
-        task = tasks.LambdaInvoke(
-            self,
-            f"{id_}Task",
-            lambda_function=function,
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
-        )
-        _retry_transient(task)
+        task = self._step(f"{id_}Task", function, None)
         # A task that still fails leaves no result file; the Report step turns that into a
         # "no-result" failure. The iteration itself succeeds, so the Map runs every item.
         task.add_catch(sfn.Pass(self, f"{id_}LeftNoResult"), result_path="$.error")
@@ -172,13 +170,3 @@ class SyncStateMachine(Construct):
         )
         item_map.item_processor(task)
         return item_map
-
-
-def _retry_transient(task: tasks.LambdaInvoke) -> None:
-    task.add_retry(
-        errors=TRANSIENT_ERRORS,
-        interval=Duration.seconds(5),
-        max_attempts=5,
-        backoff_rate=2.0,
-        jitter_strategy=sfn.JitterType.FULL,
-    )
