@@ -53,6 +53,9 @@ _FEDERATED_PRINCIPAL_ARN = re.compile(
 )
 _RESEARCHER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$")
 _COURSE_PATTERN = re.compile(r"^[\w.+:*?\[\]-]{1,255}$")
+# What STS accepts as an external id.
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
 
 
 class ConfigError(Exception):
@@ -200,6 +203,16 @@ class AlertsConfig(_Strict):
 
 
 class ResearcherScope(_Strict):
+    """One slice of an approval: orgs x courses x sites x categories, optionally tables and dates.
+
+    The access stack (``edx_vault/grants.py``) checks what pydantic cannot: that the orgs are
+    configured, that ``events`` and ``email-opt-in`` (files holding every course of an org) come
+    with ``courses = ["*"]``, that tables belong to the categories named, and that identifying
+    data (``email-opt-in``, ``forums``, ``ora``, and the ``database`` tables ``auth_user``,
+    ``auth_userprofile``, ``certificates_generatedcertificate``, ``wiki_articlerevision``) is only
+    granted to a researcher with ``identifiable = true``. See ``docs/researchers.md``.
+    """
+
     orgs: tuple[OrgId, ...] = Field(min_length=1)
     courses: tuple[
         Annotated[
@@ -214,6 +227,22 @@ class ResearcherScope(_Strict):
     ] = ("*",)
     sites: tuple[Site, ...] = ("edx", "edge")
     categories: tuple[GrantCategory, ...] = Field(min_length=1)
+    # database / ora only: the tables granted; all tables of those categories when absent.
+    tables: (
+        tuple[
+            Annotated[
+                str,
+                _check(
+                    _TABLE_NAME,
+                    "a table name",
+                    "use the table as edX names it, e.g. 'student_courseenrollment'",
+                ),
+            ],
+            ...,
+        ]
+        | None
+    ) = Field(default=None, min_length=1)
+    # The data's own date (an event log's day, a weekly export's date), both days included.
     date_from: dt.date | None = None
     date_to: dt.date | None = None
 
@@ -232,7 +261,15 @@ class ResearcherScope(_Strict):
 
 
 class ResearcherConfig(_Strict):
-    """One researcher's approved access (enforced by the access stack)."""
+    """One researcher's approved access (enforced by the access stack).
+
+    ``principal`` is who may assume the researcher's role: an IAM user or role (in this or
+    another account; ``external_id`` and ``mfa`` then apply), or a SAML or OIDC identity
+    provider, in which case ``subject`` names the one federated user (required for OIDC, where
+    any holder of a token from the provider could otherwise assume the role; recommended for
+    SAML). ``expires`` is the first day without access (UTC), normally the approval's end.
+    ``identifiable`` must be true for any identifying data (see :class:`ResearcherScope`).
+    """
 
     name: Annotated[
         str,
@@ -243,7 +280,18 @@ class ResearcherConfig(_Strict):
         ),
     ]
     principal: str
-    external_id: str | None = Field(default=None, min_length=2, max_length=1224)
+    external_id: (
+        Annotated[
+            str,
+            _check(
+                _EXTERNAL_ID,
+                "an STS external id",
+                "use 2-1224 letters, digits or any of _+=,.@:/-",
+            ),
+        ]
+        | None
+    ) = None
+    subject: str | None = Field(default=None, min_length=1, max_length=255)
     mfa: bool = False
     identifiable: bool = False
     expires: dt.date

@@ -87,6 +87,13 @@ class PipelineKeyring:
             self._home, self._passphrase = home, passphrase
         return home.gpg(), self._passphrase
 
+    def close(self) -> None:
+        """Stop the agent and delete the home (the keys with it); for tests and local runs."""
+        if self._home is not None:
+            self._home.close()
+            self._home = None
+            self._passphrase = None
+
 
 @functools.cache
 def keyring() -> PipelineKeyring:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from edx_vault import bucket_layout
+from edx_vault.iam_paths import PIPELINE_ROLE_PATH, RESEARCHER_ROLE_PATH
 
 # How long replaced or deleted versions stay recoverable before S3 expires them.
 NONCURRENT_VERSION_DAYS = 90
@@ -15,6 +21,22 @@ ACCESS_LOG_RETENTION_DAYS = 400
 # A multipart upload the pipeline aborted (or that died with its Lambda) is not billed for long.
 INCOMPLETE_UPLOAD_DAYS = 2
 ACCESS_LOG_PREFIX = "data-bucket/"
+# Everything that reads or changes objects (and lists them). Bucket configuration actions
+# (PutBucketPolicy, GetBucketLocation...) are left alone: CloudFormation needs them, and the
+# account's root user must always be able to repair the policy.
+OBJECT_ACTIONS = (
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:ListBucket*",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+    "s3:RestoreObject",
+    "s3:ReplicateObject",
+    "s3:ReplicateDelete",
+)
+# The only things a researcher role may do with this bucket, whatever its own policy says.
+RESEARCHER_ACTIONS = ("s3:GetObject", "s3:ListBucket")
 
 
 def data_bucket_name(resource_prefix: str, account: str, region: str) -> str:
@@ -86,35 +108,149 @@ class DataBucket(Construct):
         )
         self._deny_wrong_encryption(data_key)
 
-    def _deny_wrong_encryption(self, data_key: kms.IKey) -> None:
-        # "IfExists": a put without encryption headers gets the bucket default (the data key),
-        # and UploadPart requests never carry the headers, so requiring them would break
-        # multipart uploads. What is refused is asking for anything other than the data key.
-        put_object = "s3:PutObject"
-        objects = self.bucket.arn_for_objects("*")
-        self.bucket.add_to_resource_policy(
+    def restrict_to_vault_principals(
+        self, *, data_key: kms.IKey, admin_principal_arns: Sequence[str]
+    ) -> None:
+        """Keep every object away from principals that are not the vault's, and researchers in
+        their lane.
+
+        The policy names IAM paths, not roles: the pipeline's and researchers' roles live in
+        later stacks, and naming them here would tie the stacks into a cycle. Only roles under
+        :data:`~edx_vault.iam_paths.PIPELINE_ROLE_PATH` or
+        :data:`~edx_vault.iam_paths.RESEARCHER_ROLE_PATH` of this account, and the admin roles,
+        may touch objects (each still needs its own policy to allow it); the account's root and
+        CloudFormation's deploy role need none. A researcher role can only read and list, never
+        in ``raw/``, ``_work/`` or ``reports/``, and lists only below the published prefixes;
+        with the data key it can only decrypt, and only through S3.
+
+        Parameters
+        ----------
+        data_key
+            The bucket's KMS key.
+        admin_principal_arns
+            The deployment's admin roles (``deployment.admin_role_arns``).
+        """
+        stack = Stack.of(self)
+        role_arn = f"arn:{stack.partition}:iam::{stack.account}:role"
+        pipeline_roles = f"{role_arn}{PIPELINE_ROLE_PATH}*"
+        researcher_roles = f"{role_arn}{RESEARCHER_ROLE_PATH}*"
+        is_researcher = {"ArnLike": {"aws:PrincipalArn": researcher_roles}}
+        bucket = self.bucket
+        everything = [bucket.bucket_arn, bucket.arn_for_objects("*")]
+        statements = [
             iam.PolicyStatement(
-                sid="DenyPutsNotEncryptedWithKms",
+                sid="DenyObjectAccessOutsideTheVault",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
-                actions=[put_object],
-                resources=[objects],
+                actions=list(OBJECT_ACTIONS),
+                resources=everything,
                 conditions={
-                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
-                },
-            )
-        )
-        self.bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyPutsWithAnotherKmsKey",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=[put_object],
-                resources=[objects],
-                conditions={
-                    "StringNotEqualsIfExists": {
-                        "s3:x-amz-server-side-encryption-aws-kms-key-id": data_key.key_arn
+                    "ArnNotLike": {
+                        "aws:PrincipalArn": [
+                            pipeline_roles,
+                            researcher_roles,
+                            *admin_principal_arns,
+                        ]
                     }
                 },
+            ),
+            iam.PolicyStatement(
+                sid="DenyResearchersAnythingButReading",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                not_actions=list(RESEARCHER_ACTIONS),
+                resources=everything,
+                conditions=is_researcher,
+            ),
+            iam.PolicyStatement(
+                sid="DenyResearchersPipelineOnlyPrefixes",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:*"],
+                resources=[
+                    bucket.arn_for_objects(f"{prefix}*")
+                    for prefix in bucket_layout.PIPELINE_ONLY_PREFIXES
+                ],
+                conditions=is_researcher,
+            ),
+            iam.PolicyStatement(
+                # A list without a prefix, or under raw/ or reports/, would show key names
+                # outside any grant. "Not like" is also true when s3:prefix is absent.
+                sid="DenyResearchersListingOutsidePublishedData",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:ListBucket*"],
+                resources=[bucket.bucket_arn],
+                conditions={
+                    **is_researcher,
+                    "StringNotLike": {
+                        "s3:prefix": [
+                            f"{prefix}*"
+                            for prefix in bucket_layout.GRANT_CATEGORY_PREFIXES.values()
+                        ]
+                    },
+                },
+            ),
+        ]
+        for statement in statements:
+            bucket.add_to_resource_policy(statement)
+        self._limit_researchers_on_key(data_key, is_researcher)
+
+    @staticmethod
+    def _limit_researchers_on_key(data_key: kms.IKey, is_researcher: Mapping[str, Any]) -> None:
+        # The key policy delegates to IAM (it trusts the account), so researcher roles can
+        # only do what their own policies allow; these statements hold even if someone
+        # attaches a broader policy to a researcher role by hand.
+        region = Stack.of(data_key).region
+        data_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyResearchersAnythingButDecrypt",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                not_actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions=is_researcher,
             )
         )
+        data_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyResearchersDecryptOutsideS3",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    **is_researcher,
+                    "StringNotEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                },
+            )
+        )
+
+    def _deny_wrong_encryption(self, data_key: kms.IKey) -> None:
+        # Deny only a request that *asks* for something else: "StringNotEquals" plus "Null:
+        # false" (the header is present). A request without the headers gets the bucket default,
+        # the data key, and UploadPart requests never carry them; "...IfExists" would be true
+        # for a missing header and so deny those too, breaking multipart uploads.
+        put_object = "s3:PutObject"
+        objects = self.bucket.arn_for_objects("*")
+        for sid, header, required in (
+            ("DenyPutsNotEncryptedWithKms", "s3:x-amz-server-side-encryption", "aws:kms"),
+            (
+                "DenyPutsWithAnotherKmsKey",
+                "s3:x-amz-server-side-encryption-aws-kms-key-id",
+                data_key.key_arn,
+            ),
+        ):
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=[put_object],
+                    resources=[objects],
+                    conditions={
+                        "StringNotEquals": {header: required},
+                        "Null": {header: "false"},
+                    },
+                )
+            )

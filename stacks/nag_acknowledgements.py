@@ -9,6 +9,7 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
+from stacks.access_stack import AccessStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.storage_stack import StorageStack
 
@@ -136,6 +137,38 @@ def acknowledge_pipeline_findings(pipeline: PipelineStack) -> None:
         },
     )
     _acknowledge(pipeline.schedule.role, {"NIST.800.53.R5-IAMNoInlinePolicy": _ROLE_PER_FUNCTION})
+
+
+def acknowledge_access_findings(access: AccessStack) -> None:
+    """Acknowledge the access stack's accepted findings: the grants' own prefix patterns."""
+    for researcher, role in access.roles.items():
+        for policy in role.policies:
+            resources = sorted(
+                {
+                    resource
+                    for statement in policy.document.to_json().get("Statement", [])
+                    if statement.get("Effect") == "Allow"
+                    for resource in _as_list(statement.get("Resource", []))
+                    if isinstance(resource, str) and "*" in resource
+                }
+            )
+            _acknowledge(
+                policy,
+                {
+                    f"AwsSolutions-IAM5[Resource::{resource}]": (
+                        f"Research grant {researcher} reads objects by key pattern: the "
+                        "wildcards stand for the partitions and files inside its approved "
+                        "orgs, sites, courses, tables and dates (edx_vault/grants.py), and "
+                        "the data bucket's policy keeps researchers out of raw/, _work/ and "
+                        "reports/."
+                    )
+                    for resource in resources
+                },
+            )
+
+
+def _as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
 
 
 def _cfn(construct: IConstruct) -> CfnElement:

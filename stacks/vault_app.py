@@ -7,7 +7,9 @@ factory passes its context in, and context given on the command line still wins.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,10 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from edx_vault import stack_outputs
 from edx_vault.config import VaultConfig, load_config
+from edx_vault.grants import ACCESS_STACK_SUFFIX, ResearcherGrant, compile_grants
+from stacks.access_stack import AccessStack
 from stacks.nag_acknowledgements import (
+    acknowledge_access_findings,
     acknowledge_pipeline_findings,
     acknowledge_storage_findings,
 )
@@ -38,6 +43,8 @@ class VaultApp:
     config: VaultConfig
     storage: StorageStack
     pipeline: PipelineStack
+    access: AccessStack
+    grants: tuple[ResearcherGrant, ...]
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -52,6 +59,7 @@ def build_vault_app(
     outdir: str | None = None,
     nag: bool = True,
     bundle_assets: bool = True,
+    today: dt.date | None = None,
 ) -> VaultApp:
     """Create the app and every stack from the configuration named by the ``config`` context.
 
@@ -66,6 +74,9 @@ def build_vault_app(
     bundle_assets
         Build the Lambda layers. Tests of the templates alone turn it off: the layers take
         seconds to build and their content does not change the templates' structure.
+    today
+        The day researcher grants are judged against (expired grants read nothing); today in
+        UTC when omitted.
 
     Raises
     ------
@@ -78,6 +89,9 @@ def build_vault_app(
     if not config_path.is_absolute():
         config_path = PROJECT_ROOT / config_path
     config = load_config(config_path)
+    grants = compile_grants(
+        config, today=today or dt.datetime.now(dt.UTC).date(), source=config_path
+    )
 
     deployment = config.deployment
     env = cdk.Environment(account=deployment.account, region=deployment.region)
@@ -98,10 +112,33 @@ def build_vault_app(
         env=env,
         description="edx-vault: sync functions, state machine, schedule and alarms",
     )
+    storage.data.restrict_to_vault_principals(
+        data_key=storage.keys.data_key, admin_principal_arns=deployment.admin_role_arns
+    )
+    access = AccessStack(
+        app,
+        stack_outputs.stack_name(prefix, ACCESS_STACK_SUFFIX),
+        grants=grants,
+        storage=storage,
+        env=env,
+        description="edx-vault: researchers' roles, one per grant in the configuration",
+    )
+    for grant in grants:
+        if grant.expired:
+            # Also an annotation on the role (in the validation report); printed here so that
+            # every synth says it, whatever its settings.
+            print(
+                f"warning: research grant {grant.name!r} expired on {grant.expires}: its role "
+                "can read nothing. Remove it from the configuration.",
+                file=sys.stderr,
+            )
     cdk.Tags.of(app).add("application", "edx-vault")
 
     acknowledge_storage_findings(storage)
     acknowledge_pipeline_findings(pipeline)
+    acknowledge_access_findings(access)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
-    return VaultApp(app=app, config=config, storage=storage, pipeline=pipeline)
+    return VaultApp(
+        app=app, config=config, storage=storage, pipeline=pipeline, access=access, grants=grants
+    )

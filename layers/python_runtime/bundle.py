@@ -31,7 +31,8 @@ from pathlib import Path
 
 PACKAGE = "edx_vault"
 # The admin CLI runs on an administrator's machine, never in Lambda.
-EXCLUDED_MODULES = ("cli", "cli.py")
+# The admin CLI and the embedded AWS (which imports moto) never run in Lambda.
+EXCLUDED_MODULES = ("cli", "cli.py", "local_aws")
 # Lambda's Python runtimes ship the AWS SDK; a second copy would add tens of MB to every cold
 # start. Domain code takes its clients as arguments, so only long-standing APIs are used.
 PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore"})
@@ -171,6 +172,7 @@ def assemble_runtime_layer(
         )
     # Console scripts of the dependencies: nothing in Lambda runs them.
     shutil.rmtree(site_packages / "bin", ignore_errors=True)
+    _remove_provided_by_runtime(site_packages)
     shutil.copytree(
         project_root / PACKAGE,
         site_packages / PACKAGE,
@@ -178,6 +180,15 @@ def assemble_runtime_layer(
         dirs_exist_ok=True,
     )
     return site_packages
+
+
+def _remove_provided_by_runtime(site_packages: Path) -> None:
+    """Drop the SDK that a dependency pulled in (aws-xray-sdk needs botocore): Lambda has it."""
+    # s3transfer and jmespath come only with boto3/botocore; the runtime ships them too.
+    for name in (*PROVIDED_BY_RUNTIME, "s3transfer", "jmespath"):
+        for path in site_packages.glob(f"{name}*"):
+            if path.name == name or path.name.startswith(f"{name}-"):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _install_from_wheelhouse(

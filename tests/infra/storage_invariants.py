@@ -7,6 +7,7 @@ silently stopped checking would be noticed.
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
@@ -96,9 +97,9 @@ def _bucket_policy_statements(template: Template, bucket_id: str) -> list[dict[s
 
 
 def _denies(statement: dict[str, Any], action: str) -> bool:
-    actions = (
-        statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-    )
+    # A NotAction statement (researchers' "anything but reading") is not a blanket deny.
+    raw = statement.get("Action", [])
+    actions = raw if isinstance(raw, list) else [raw]
     return (
         statement["Effect"] == "Deny"
         and statement.get("Principal") in ({"AWS": "*"}, "*")
@@ -129,7 +130,12 @@ def bucket_denies_puts_without_key(template: Template, bucket_id: str, key_id: s
     statements = [
         s for s in _bucket_policy_statements(template, bucket_id) if _denies(s, "s3:PutObject")
     ]
-    conditions = [s.get("Condition", {}).get("StringNotEqualsIfExists", {}) for s in statements]
+    # Only when the header is present ("Null": false): a put without headers gets the default.
+    conditions = [
+        s.get("Condition", {}).get("StringNotEquals", {})
+        for s in statements
+        if set(s.get("Condition", {}).get("Null", {}).values()) == {"false"}
+    ]
     assert any(c.get("s3:x-amz-server-side-encryption") == "aws:kms" for c in conditions), (
         f"{bucket_id}: puts with another encryption type are not denied"
     )
@@ -180,3 +186,154 @@ def table_encrypted_and_recoverable(template: Template, table_id: str, key_id: s
         _matching(template, "AWS::DynamoDB::Table", props),
         "not KMS-encrypted with the data key, without point-in-time recovery or deletable",
     )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _covers_action(statement: dict[str, Any], action: str) -> bool:
+    """Whether a statement's Action (or NotAction) covers ``action``, IAM wildcards included."""
+    if "NotAction" in statement:
+        return not any(
+            fnmatch.fnmatchcase(action.lower(), pattern.lower())
+            for pattern in _as_list(statement["NotAction"])
+        )
+    return any(
+        fnmatch.fnmatchcase(action.lower(), pattern.lower())
+        for pattern in _as_list(statement.get("Action", []))
+    )
+
+
+def _for_everyone(statement: dict[str, Any]) -> bool:
+    return statement["Effect"] == "Deny" and statement.get("Principal") in ({"AWS": "*"}, "*")
+
+
+def _objects_arn(bucket_id: str, pattern: str = "*") -> dict[str, Any]:
+    return {"Fn::Join": ["", [_get_att_arn(bucket_id), f"/{pattern}"]]}
+
+
+def bucket_objects_only_for(template: Template, bucket_id: str, principals: set[str]) -> None:
+    """Object reads, writes and listings are denied to every principal not in ``principals``
+    (the vault's role paths and the admin roles), on the bucket and on every object."""
+    resources = [_get_att_arn(bucket_id), _objects_arn(bucket_id)]
+    matching = [
+        s
+        for s in _bucket_policy_statements(template, bucket_id)
+        if _for_everyone(s)
+        and all(
+            _covers_action(s, action)
+            for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket")
+        )
+        and all(resource in _as_list(s["Resource"]) for resource in resources)
+        and set(_as_list(s.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", [])))
+        == principals
+        and set(s.get("Condition", {})) == {"ArnNotLike"}
+    ]
+    assert matching, f"{bucket_id}: objects are not denied to principals outside {principals}"
+
+
+def bucket_policy_spares_configuration(
+    template: Template, bucket_id: str, researcher_roles: str
+) -> None:
+    """No statement denies bucket configuration (CloudFormation and the root user need it) to
+    anyone but researcher roles, except over insecure transport."""
+    for statement in _bucket_policy_statements(template, bucket_id):
+        if statement["Effect"] != "Deny" or not _covers_action(statement, "s3:PutBucketPolicy"):
+            continue
+        conditions = statement.get("Condition", {})
+        transport_only = conditions in (
+            {"Bool": {"aws:SecureTransport": "false"}},
+            {"NumericLessThan": {"s3:TlsVersion": 1.2}},
+        )
+        researchers_only = conditions.get("ArnLike", {}).get("aws:PrincipalArn") == researcher_roles
+        assert transport_only or researchers_only, (
+            f"{bucket_id}: {statement.get('Sid')} denies bucket configuration to "
+            "principals that need it"
+        )
+
+
+def _researcher_statements(
+    template: Template, bucket_id: str, researcher_roles: str
+) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in _bucket_policy_statements(template, bucket_id)
+        if _for_everyone(s)
+        and s.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn") == researcher_roles
+    ]
+
+
+def bucket_keeps_researchers_out_of(
+    template: Template, bucket_id: str, researcher_roles: str, prefixes: tuple[str, ...]
+) -> None:
+    """Researcher roles are denied everything on objects under ``prefixes``, unconditionally."""
+    for prefix in prefixes:
+        resource = _objects_arn(bucket_id, f"{prefix}*")
+        assert any(
+            _covers_action(s, "s3:GetObject")
+            and resource in _as_list(s["Resource"])
+            and set(s["Condition"]) == {"ArnLike"}
+            for s in _researcher_statements(template, bucket_id, researcher_roles)
+        ), f"{bucket_id}: researchers are not kept out of {prefix}"
+
+
+def bucket_lets_researchers_only_read(
+    template: Template, bucket_id: str, researcher_roles: str
+) -> None:
+    """Researcher roles may only GetObject and ListBucket; anything else is denied."""
+    resources = [_get_att_arn(bucket_id), _objects_arn(bucket_id)]
+    denied = [
+        s
+        for s in _researcher_statements(template, bucket_id, researcher_roles)
+        if set(s["Condition"]) == {"ArnLike"}
+        and all(resource in _as_list(s["Resource"]) for resource in resources)
+    ]
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion", "s3:PutBucketAcl"):
+        assert any(_covers_action(s, action) for s in denied), (
+            f"{bucket_id}: researcher roles are not denied {action}"
+        )
+    for action in ("s3:GetObject", "s3:ListBucket"):
+        assert not any(_covers_action(s, action) for s in denied), (
+            f"{bucket_id}: researcher roles cannot even {action}"
+        )
+
+
+def bucket_lists_for_researchers_only_published(
+    template: Template, bucket_id: str, researcher_roles: str, published: tuple[str, ...]
+) -> None:
+    """A researcher's listing must name a prefix under a published category."""
+    wanted = {f"{prefix}*" for prefix in published}
+    assert any(
+        _covers_action(s, "s3:ListBucket")
+        and set(_as_list(s["Condition"].get("StringNotLike", {}).get("s3:prefix", []))) == wanted
+        for s in _researcher_statements(template, bucket_id, researcher_roles)
+    ), f"{bucket_id}: researchers may list outside the published prefixes"
+
+
+def key_lets_researchers_only_decrypt_through_s3(
+    template: Template, key_id: str, researcher_roles: str, region: str
+) -> None:
+    """In the key policy: researcher roles are denied every KMS action but Decrypt, and
+    Decrypt unless it comes through S3."""
+    [key] = [
+        resource
+        for logical_id, resource in template.find_resources("AWS::KMS::Key").items()
+        if logical_id == key_id
+    ]
+    statements = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if _for_everyone(s)
+        and s.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn") == researcher_roles
+    ]
+    assert any(
+        s.get("NotAction") == "kms:Decrypt" and set(s["Condition"]) == {"ArnLike"}
+        for s in statements
+    ), f"{key_id}: researcher roles may use the key for more than Decrypt"
+    assert any(
+        _covers_action(s, "kms:Decrypt")
+        and s["Condition"].get("StringNotEquals", {}).get("kms:ViaService")
+        == f"s3.{region}.amazonaws.com"
+        for s in statements
+    ), f"{key_id}: researcher roles may decrypt outside S3"

@@ -17,10 +17,16 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import IConstruct
 
-from edx_vault import stack_outputs
+from edx_vault import bucket_layout, stack_outputs
 from stacks.storage_stack import StorageStack
 from stacks.vault_app import build_vault_app, cdk_json_context
 from tests.infra import storage_invariants as check
+
+# From config/example.toml: the account, the region and the admin role.
+ROLES = "arn:aws:iam::123456789012:role"
+PIPELINE_ROLES = f"{ROLES}/edx-vault/pipeline/*"
+RESEARCHER_ROLES = f"{ROLES}/edx-vault/researcher/*"
+VAULT_PRINCIPALS = {PIPELINE_ROLES, RESEARCHER_ROLES, f"{ROLES}/DataCzar"}
 
 
 def logical_id(construct: IConstruct) -> str:
@@ -86,6 +92,17 @@ def careless() -> tuple[Template, Ids]:
             resources=[bucket.arn_for_objects("*")],
         )
     )
+    # Locking out everyone but the pipeline, bucket configuration included: CloudFormation
+    # could no longer update the bucket policy.
+    bucket.add_to_resource_policy(
+        cdk.aws_iam.PolicyStatement(
+            effect=cdk.aws_iam.Effect.DENY,
+            actions=["s3:*"],
+            principals=[cdk.aws_iam.AnyPrincipal()],
+            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+            conditions={"ArnNotLike": {"aws:PrincipalArn": PIPELINE_ROLES}},
+        )
+    )
     secret = secretsmanager.Secret(stack, "Secret")
     table = dynamodb.Table(
         stack,
@@ -145,6 +162,33 @@ INVARIANTS: dict[str, Invariant] = {
     ),
     "manifest is KMS-encrypted, recoverable, deletion-protected": lambda t, i: (
         check.table_encrypted_and_recoverable(t, i.table, i.data_key)
+    ),
+    "data bucket objects only for vault roles and admins": lambda t, i: (
+        check.bucket_objects_only_for(t, i.data_bucket, VAULT_PRINCIPALS)
+    ),
+    "data bucket policy never denies configuration to CloudFormation": lambda t, i: (
+        check.bucket_policy_spares_configuration(t, i.data_bucket, RESEARCHER_ROLES)
+    ),
+    "researchers are kept out of raw/, _work/ and reports/": lambda t, i: (
+        check.bucket_keeps_researchers_out_of(
+            t, i.data_bucket, RESEARCHER_ROLES, bucket_layout.PIPELINE_ONLY_PREFIXES
+        )
+    ),
+    "researchers may only read and list": lambda t, i: check.bucket_lets_researchers_only_read(
+        t, i.data_bucket, RESEARCHER_ROLES
+    ),
+    "researchers list only under published prefixes": lambda t, i: (
+        check.bucket_lists_for_researchers_only_published(
+            t,
+            i.data_bucket,
+            RESEARCHER_ROLES,
+            tuple(bucket_layout.GRANT_CATEGORY_PREFIXES.values()),
+        )
+    ),
+    "researchers may only decrypt, and only through S3": lambda t, i: (
+        check.key_lets_researchers_only_decrypt_through_s3(
+            t, i.data_key, RESEARCHER_ROLES, "us-east-1"
+        )
     ),
 }
 

@@ -118,6 +118,7 @@ def deployed(
     package = generate_package(spec, [pipeline_key.public_key], tmp_path / "package")
     upload_package(package, vault.s3)
     yield {"package": package, "topic": topic, "aws": aws}
+    lambda_runtime.keyring().close()  # no gpg-agent outlives the test
     for cached in (lambda_runtime.settings, lambda_runtime.run_context, lambda_runtime.keyring):
         cached.cache_clear()
 

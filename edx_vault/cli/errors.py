@@ -1,0 +1,26 @@
+"""The errors a command raises for expected failures; ``main`` prints them as one line."""
+
+from __future__ import annotations
+
+from typing import Final
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+# What a shell reports for a process stopped by Ctrl-C.
+EXIT_INTERRUPTED: Final = 130
+
+
+class CliError(Exception):
+    """An expected failure: printed as ``error: <message>``, exit status ``exit_code``.
+
+    Messages say what went wrong and what to do; they never include secret values.
+    """
+
+    exit_code: int = EXIT_FAILURE
+
+
+class UsageError(CliError):
+    """The command line itself is wrong (a bad option value): exit status 2."""
+
+    exit_code = EXIT_USAGE

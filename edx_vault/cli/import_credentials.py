@@ -1,0 +1,83 @@
+"""``edx-vault import-credentials``: store the S3 keys edX emails the data czar.
+
+edX sends ``credentials.csv.gpg`` encrypted to the czar keys it knows, the pipeline's included.
+The file is decrypted in memory with the pipeline key from Secrets Manager (in a throwaway
+GnuPG home), checked, and stored as JSON in the edX credentials secret. Nothing is written to
+disk. A plain CSV is accepted too, from a file or, better, from a pipe (``-``), for a czar who
+decrypted it with their own key: ``gpg -d credentials.csv.gpg | edx-vault import-credentials -``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from edx_vault.cli.context import CliContext
+from edx_vault.cli.credentials_csv import looks_like_openpgp, parse_credentials_csv
+from edx_vault.cli.errors import CliError
+from edx_vault.cli.input_files import read_input_file
+from edx_vault.cli.openpgp import decrypt_message
+from edx_vault.secret_formats import load_pipeline_keyring, store_edx_credentials
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``import-credentials`` command."""
+    parser = subparsers.add_parser(
+        "import-credentials",
+        help="decrypt edX's credentials.csv.gpg in memory and store the keys",
+        description=(
+            "Decrypt edX's credentials.csv.gpg with the pipeline key (in memory), check it is "
+            "edX's one-row CSV and store the keys in the edX credentials secret. A plain CSV is "
+            "accepted too; '-' reads standard input."
+        ),
+    )
+    parser.add_argument("file", help="credentials.csv.gpg, or the plain CSV, or - for stdin")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="before storing, check AWS accepts the keys (sts get-caller-identity)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, context: CliContext) -> int:
+    """Decrypt if needed, validate, optionally check with STS, store."""
+    data = read_input_file(args.file, stdin=context.stdin, what="the credentials file")
+    storage = context.deployment().storage
+    client = context.secretsmanager()
+    if looks_like_openpgp(data):
+        keys, passphrase, _ = load_pipeline_keyring(
+            client, storage.pipeline_key_secret_arn, storage.pipeline_passphrase_secret_arn
+        )
+        plaintext = decrypt_message(data, keys, passphrase)
+    else:
+        plaintext = data
+    credentials = parse_credentials_csv(plaintext, imported_at=context.now())
+
+    if args.check:
+        sts = context.sts_with(
+            access_key_id=credentials.access_key_id,
+            secret_access_key=credentials.secret_access_key,
+        )
+        try:
+            identity = sts.get_caller_identity()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "error")
+            raise CliError(
+                f"AWS rejected edX's keys ({code}); nothing was stored. The file may hold "
+                "retired keys: ask edX for current ones"
+            ) from None
+        context.note(f"AWS accepts the keys: they belong to {identity.get('Arn', '?')}")
+
+    store_edx_credentials(client, storage.edx_credentials_secret_arn, credentials)
+    context.out(
+        f"Stored edX's credentials for IAM user {credentials.user_name} (access key "
+        f"{credentials.masked_access_key_id}) in {storage.edx_credentials_secret_arn}."
+    )
+    context.out(
+        "The previous value, if any, is kept as version AWSPREVIOUS. The next sync uses the "
+        "new keys."
+    )
+    return 0

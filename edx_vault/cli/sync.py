@@ -1,0 +1,194 @@
+"""``edx-vault sync``: start a sync now, outside the schedule, and optionally follow it.
+
+The execution is named ``manual-{UTC timestamp}``; its report is ``reports/{that name}.json``.
+With ``--wait`` the execution is polled every two seconds. Progress comes from what Step
+Functions offers: the state the run is in (execution history) and, for Distributed Maps, their
+item counts (``ListMapRuns``/``DescribeMapRun``). Either may be unavailable (permissions, or an
+embedded AWS that lacks the call); the wait then shows the execution status alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from edx_vault.cli.context import CliContext
+from edx_vault.cli.errors import CliError
+from edx_vault.cli.run_reports import load_report, report_key, summary_lines
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+POLL_INTERVAL_SECONDS: Final = 2.0
+EXECUTION_NAME_PREFIX: Final = "manual-"
+TERMINAL_STATES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# Execution causes can be long JSON; a report line needs the start of it only.
+MAX_CAUSE_CHARACTERS: Final = 500
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sync`` command."""
+    parser = subparsers.add_parser(
+        "sync",
+        help="start a sync now (optionally wait for it and show its report)",
+        description="Start the sync state machine now, outside the schedule.",
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="follow the run, then print its report summary"
+    )
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="try again files that failed permanently before (e.g. after importing a key)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the execution (and report) as JSON"
+    )
+    parser.set_defaults(func=run)
+
+
+def execution_name(context: CliContext) -> str:
+    """``manual-YYYYMMDDTHHMMSSZ`` for now (Step Functions names allow no ``:``)."""
+    return f"{EXECUTION_NAME_PREFIX}{context.now().strftime('%Y%m%dT%H%M%SZ')}"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How an execution ended."""
+
+    status: str
+    error: str | None
+    cause: str | None
+
+
+def describe_progress(sfn: SFNClient, execution_arn: str) -> str:
+    """One line: the state the run is in and each Distributed Map's item counts.
+
+    Whatever cannot be read is left out: progress is a courtesy, never a reason to fail.
+    """
+    parts: list[str] = []
+    try:
+        events = sfn.get_execution_history(
+            executionArn=execution_arn, reverseOrder=True, maxResults=50
+        )["events"]
+        entered = next(
+            (e for e in events if "stateEnteredEventDetails" in e),
+            None,
+        )
+        if entered is not None:
+            parts.append(f"in {entered['stateEnteredEventDetails']['name']}")
+    except (ClientError, BotoCoreError, KeyError):
+        pass
+    try:
+        for map_run in sfn.list_map_runs(executionArn=execution_arn).get("mapRuns", []):
+            counts = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])["itemCounts"]
+            parts.append(
+                f"{_map_label(map_run['mapRunArn'])}: {counts['succeeded']}/{counts['total']} done, "
+                f"{counts['failed'] + counts['timedOut'] + counts['aborted']} failed, "
+                f"{counts['pending'] + counts['running']} pending"
+            )
+    except (ClientError, BotoCoreError, KeyError, TypeError):
+        pass
+    return ", ".join(parts)
+
+
+def _map_label(map_run_arn: str) -> str:
+    # arn:aws:states:REGION:ACCOUNT:mapRun:STATE_MACHINE/MAP_LABEL:ID
+    parts = map_run_arn.split(":")
+    return parts[6].split("/", 1)[-1] if len(parts) > 7 else "map"
+
+
+def wait_for(
+    sfn: SFNClient, execution_arn: str, context: CliContext, *, show_progress: bool
+) -> Finished:
+    """Poll until the execution ends, writing progress lines to stderr when they change."""
+    last = ""
+    started = time.monotonic()
+    while True:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        status = execution["status"]
+        if status in TERMINAL_STATES:
+            return Finished(
+                status=status, error=execution.get("error"), cause=execution.get("cause")
+            )
+        if show_progress:
+            detail = describe_progress(sfn, execution_arn)
+            line = f"{status.lower()}{': ' + detail if detail else ''}"
+            if line != last:
+                elapsed = int(time.monotonic() - started)
+                context.note(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {line}")
+                last = line
+        time.sleep(POLL_INTERVAL_SECONDS)
+
+
+def run(args: argparse.Namespace, context: CliContext) -> int:
+    """Start the execution; with ``--wait``, follow it and report."""
+    deployment = context.deployment()
+    pipeline = deployment.require_pipeline()
+    sfn = context.stepfunctions()
+    name = execution_name(context)
+    try:
+        started = sfn.start_execution(
+            stateMachineArn=pipeline.state_machine_arn,
+            name=name,
+            input=json.dumps({"retry_failed": bool(args.retry_failed)}),
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            raise CliError(
+                f"a sync named {name} already exists (started this second); try again"
+            ) from None
+        raise
+    execution_arn = started["executionArn"]
+    if not args.json:
+        context.out(f"Started sync {name}")
+        context.out(f"  execution  {execution_arn}")
+    if not args.wait:
+        if args.json:
+            context.out(json.dumps({"name": name, "execution_arn": execution_arn}, indent=2))
+        else:
+            context.out("Follow it with `edx-vault status`, or start it with --wait next time.")
+        return 0
+
+    try:
+        finished = wait_for(sfn, execution_arn, context, show_progress=not args.json)
+    except KeyboardInterrupt:
+        context.note(f"stopped waiting; the sync {name} goes on (see `edx-vault status`)")
+        raise
+
+    bucket = deployment.storage.data_bucket
+    report = load_report(context.s3(), bucket, report_key(name))
+    report_failed = report is not None and report.status != "succeeded"
+    exit_code = 0 if finished.status == "SUCCEEDED" and not report_failed else 1
+    if args.json:
+        context.out(
+            json.dumps(
+                {
+                    "name": name,
+                    "execution_arn": execution_arn,
+                    "status": finished.status,
+                    "error": finished.error,
+                    "cause": finished.cause,
+                    "report": None if report is None else report.document,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return exit_code
+
+    context.out(f"Sync {name} {finished.status}")
+    if finished.status != "SUCCEEDED":
+        cause = (finished.cause or "")[:MAX_CAUSE_CHARACTERS]
+        context.out(f"  {finished.error or 'error'}: {cause}".rstrip(": "))
+    if report is None:
+        context.note(f"warning: no report at s3://{bucket}/{report_key(name)}")
+    else:
+        for line in summary_lines(report):
+            context.out(line)
+    return exit_code

@@ -1,0 +1,446 @@
+"""Lambda functions run in-process: the real handler modules, called like Lambda calls them.
+
+moto runs a function's code in a Docker container, and has no hook to do anything else. The
+server replaces that one method (``LambdaFunction._invoke_lambda``, see
+:mod:`edx_vault.local_aws.moto_patches`) with :meth:`InProcessLambda.invoke`, which:
+
+- finds the handler from the function's ``Handler`` string: ``"plan.handler"`` is the function
+  ``handler`` of the first of ``{package}.plan`` (packages from ``--handler-package``, default
+  ``lambdas``) that exists. The working tree's code runs, not the uploaded zip;
+- applies the function's environment variables, plus what Lambda sets (function name, memory,
+  region) and what reaches the embedded AWS (``AWS_ENDPOINT_URL``, dummy credentials), for the
+  duration of the call, so a handler that builds ``boto3.client("s3")`` talks to this server;
+- returns the result as JSON, or Lambda's error payload (``errorType``, ``errorMessage``,
+  ``stackTrace``) with ``FunctionError: Unhandled``, so Step Functions' Retry and Catch see the
+  exception's class name exactly as on AWS.
+
+A Lambda function has a process of its own; here all functions share one, and Step Functions
+calls them from many threads at once (a Distributed Map runs up to MaxConcurrency iterations).
+Two things make that safe. :class:`FunctionGate` lets calls of one function run together (so
+concurrency within a Map is real) and makes a call of another function wait until they are done,
+since ``os.environ`` holds one function's variables at a time. :class:`ModuleSandboxes` gives each
+function its own instances of the project's modules, so module-level state (a cached settings
+object read from the environment, a GnuPG home) is never shared between functions. What still
+differs from Lambda is in ``docs/embedded-aws.md`` (no timeout, no memory limit, concurrent
+calls of one function share its module state, third-party modules are shared).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Final
+
+LOGGER = logging.getLogger("edx_vault.local_aws.lambda")
+
+# Credentials a handler must not inherit from the server's own environment: the embedded AWS's
+# dummy keys replace them, and a session token or profile from the host would not belong to them.
+_HOST_CREDENTIAL_VARIABLES: Final = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SECURITY_TOKEN")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What a call needs to know about the function, taken from moto's ``LambdaFunction``.
+
+    Attributes
+    ----------
+    name, arn, version
+        The function's name, ARN and version (``$LATEST``).
+    handler
+        The ``Handler`` string, ``"module.function"``.
+    environment
+        The function's environment variables.
+    memory_size, timeout
+        As configured (reported to the handler through the context; not enforced).
+    region
+        The function's region.
+    """
+
+    name: str
+    arn: str
+    version: str
+    handler: str
+    environment: Mapping[str, str]
+    memory_size: int
+    timeout: int
+    region: str
+
+    @classmethod
+    def from_moto(cls, function: Any) -> FunctionSpec:
+        """Read a ``moto.awslambda.models.LambdaFunction``."""
+        return cls(
+            name=str(function.function_name),
+            arn=str(function.function_arn),
+            version=str(function.version),
+            handler=str(function.handler),
+            environment={str(k): str(v) for k, v in (function.environment_vars or {}).items()},
+            memory_size=int(function.memory_size or 128),
+            timeout=int(function.timeout or 3),
+            region=str(function.region),
+        )
+
+
+@dataclass
+class LambdaContext:
+    """The context object a Python handler receives, with the attributes Lambda's has."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float = field(repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's timeout (which is not enforced here)."""
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The outcome of one call, in the shape moto's ``_invoke_lambda`` returns.
+
+    Attributes
+    ----------
+    payload
+        The JSON response: the handler's result, or Lambda's error document.
+    errored
+        The handler raised (or could not be found, or returned something not JSON).
+    logs
+        The log tail Lambda would return with ``LogType: Tail``.
+    """
+
+    payload: str
+    errored: bool
+    logs: str
+
+
+class FunctionGate:
+    """Lets calls of the same function run together; a call of another one waits its turn.
+
+    While calls of one function run, the process is set up for it (its environment, its
+    modules); :meth:`entered` sets it up when the first call comes in and undoes it when the
+    last one leaves. Waiting calls are served in order of arrival: once a call of another
+    function waits, later calls of the running one queue behind it, so none starves.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._current: Hashable | None = None
+        self._undo: Callable[[], None] = lambda: None
+        self._active = 0
+        self._queue: list[tuple[object, Hashable]] = []
+
+    @contextmanager
+    def entered(self, key: Hashable, set_up: Callable[[], Callable[[], None]]) -> Iterator[None]:
+        """Run the block with the process set up for ``key``.
+
+        Parameters
+        ----------
+        key
+            Identifies what the block needs (equal keys may share the set-up).
+        set_up
+            Called when the first holder of ``key`` enters; returns the function that undoes
+            it, called when the last one leaves.
+        """
+        ticket = object()
+        with self._condition:
+            self._queue.append((ticket, key))
+            while not self._may_enter(ticket, key):
+                self._condition.wait()
+            self._queue.remove((ticket, key))
+            if self._active == 0:
+                self._undo = set_up()
+                self._current = key
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._active -= 1
+                if self._active == 0:
+                    self._undo()
+                    self._current = None
+                self._condition.notify_all()
+
+    def _may_enter(self, ticket: object, key: Hashable) -> bool:
+        if self._active > 0 and key != self._current:
+            return False
+        # Only calls with the same key may be ahead of this one in the queue.
+        for waiting, waiting_key in self._queue:
+            if waiting is ticket:
+                return True
+            if waiting_key != key:
+                return False
+        return False
+
+
+def apply_environment(environment: Mapping[str, str | None]) -> Callable[[], None]:
+    """Set (or, for ``None``, remove) variables in ``os.environ``; return what restores them."""
+    saved: dict[str, str | None] = {}
+    for name, value in environment.items():
+        saved[name] = os.environ.get(name)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+    def restore() -> None:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    return restore
+
+
+class ModuleSandboxes:
+    """Gives each function its own instances of the project's modules, as its own process would.
+
+    Lambda runs every function in its own process, so module-level state (a
+    ``functools.cache`` of settings read from the environment, a client, a GnuPG home) belongs to
+    one function. Here all functions share one interpreter: without this, the first function to
+    import ``edx_vault.lambda_runtime`` would fix its cached settings for every other function.
+
+    The modules of the given top-level packages (the handler packages' and ``edx_vault``) are
+    swapped in and out of ``sys.modules`` (and their parent packages' attributes) per function:
+    a function's first call imports them afresh, later calls get the same instances back.
+    Modules already imported when the sandboxes were made (the server's own, such as
+    ``edx_vault.local_aws``) stay shared. Third-party packages are shared, as they would be
+    from a layer (their state is not the function's).
+    """
+
+    def __init__(self, packages: Sequence[str], *, shared: Sequence[str] = ()) -> None:
+        self._packages = frozenset(package.split(".")[0] for package in packages)
+        self._shared = tuple(shared)
+        self._baseline = self._isolated_now()
+        self._saved: dict[Hashable, dict[str, ModuleType]] = {}
+
+    def _isolated(self, name: str) -> bool:
+        if name.split(".")[0] not in self._packages:
+            return False
+        return not any(name == shared or name.startswith(f"{shared}.") for shared in self._shared)
+
+    def _isolated_now(self) -> dict[str, ModuleType]:
+        return {
+            name: module
+            for name, module in list(sys.modules.items())
+            if module is not None and self._isolated(name)
+        }
+
+    @staticmethod
+    def _link(name: str, module: ModuleType) -> None:
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is not None:
+            setattr(parent, child, module)
+
+    @staticmethod
+    def _unlink(name: str, module: ModuleType) -> None:
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is not None and getattr(parent, child, None) is module:
+            delattr(parent, child)
+
+    def activate(self, key: Hashable) -> Callable[[], None]:
+        """Install ``key``'s modules; return what puts them away again."""
+        for name, module in sorted(self._saved.pop(key, {}).items()):
+            sys.modules[name] = module
+            self._link(name, module)
+
+        def deactivate() -> None:
+            own = {
+                name: module
+                for name, module in self._isolated_now().items()
+                if self._baseline.get(name) is not module
+            }
+            self._saved[key] = own
+            for name, module in sorted(own.items(), reverse=True):
+                del sys.modules[name]
+                self._unlink(name, module)
+            for name, module in sorted(self._baseline.items()):
+                sys.modules[name] = module
+                self._link(name, module)
+
+        return deactivate
+
+
+class HandlerNotFoundError(Exception):
+    """The Handler string names no module or function in the handler packages."""
+
+
+@dataclass
+class InProcessLambda:
+    """Runs Lambda invocations in this process.
+
+    Parameters
+    ----------
+    endpoint
+        This server's URL, given to handlers as ``AWS_ENDPOINT_URL``.
+    handler_packages
+        Packages searched, in order, for the module a Handler string names.
+    access_key_id, secret_access_key
+        The credentials handlers get.
+    """
+
+    endpoint: str
+    handler_packages: Sequence[str]
+    access_key_id: str
+    secret_access_key: str
+    gate: FunctionGate = field(default_factory=FunctionGate)
+    _sandboxes: ModuleSandboxes | None = field(default=None, init=False)
+    _handlers: dict[Hashable, Callable[..., Any]] = field(default_factory=dict, init=False)
+    _import_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def sandboxes(self) -> ModuleSandboxes:
+        """The per-function module sets (made on first use, when the server is set up)."""
+        if self._sandboxes is None:
+            self._sandboxes = ModuleSandboxes(
+                (*self.handler_packages, "edx_vault"), shared=("edx_vault.local_aws",)
+            )
+        return self._sandboxes
+
+    def resolve(self, key: Hashable, handler: str) -> Callable[..., Any]:
+        """The function a Handler string names, for the function ``key`` (imported once)."""
+        with self._import_lock:
+            if key in self._handlers:
+                return self._handlers[key]
+            module_name, _, function_name = handler.rpartition(".")
+            if not module_name or not function_name:
+                raise HandlerNotFoundError(f"Bad handler '{handler}': not module.function")
+            tried = []
+            for package in self.handler_packages:
+                qualified = f"{package}.{module_name}"
+                tried.append(qualified)
+                try:
+                    module = importlib.import_module(qualified)
+                except ModuleNotFoundError as error:
+                    if error.name is not None and qualified.startswith(error.name):
+                        continue  # this package has no such module: try the next one
+                    raise
+                function = getattr(module, function_name, None)
+                if not callable(function):
+                    raise HandlerNotFoundError(
+                        f"Handler '{function_name}' missing on module '{qualified}'"
+                    )
+                resolved: Callable[..., Any] = function
+                self._handlers[key] = resolved
+                return resolved
+            raise HandlerNotFoundError(
+                f"Unable to import module '{module_name}': none of {', '.join(tried)} exists"
+            )
+
+    def environment_for(self, function: FunctionSpec) -> dict[str, str | None]:
+        """The variables set while ``function`` runs (``None``: removed)."""
+        environment: dict[str, str | None] = dict.fromkeys(_HOST_CREDENTIAL_VARIABLES)
+        environment.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+                "_HANDLER": function.handler,
+                "AWS_REGION": function.region,
+                "AWS_DEFAULT_REGION": function.region,
+                "AWS_ACCESS_KEY_ID": self.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+                "AWS_ENDPOINT_URL": self.endpoint,
+            }
+        )
+        # The function's own variables win, as on Lambda (except the reserved ones above,
+        # which Lambda does not let a function set).
+        for name, value in function.environment.items():
+            if name not in environment:
+                environment[name] = value
+        return environment
+
+    def invoke(self, function: FunctionSpec, event: Any) -> Invocation:
+        """Call the function's handler with ``event``, as Lambda's Python runtime does."""
+        request_id = str(uuid.uuid4())
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        context = LambdaContext(
+            function_name=function.name,
+            function_version=function.version,
+            invoked_function_arn=function.arn,
+            memory_limit_in_mb=function.memory_size,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{function.name}",
+            log_stream_name=f"embedded/[{function.version}]{request_id.replace('-', '')}",
+            deadline=time.monotonic() + function.timeout,
+        )
+        started = time.monotonic()
+        try:
+            environment = self.environment_for(function)
+            key = (function.arn, tuple(sorted(environment.items(), key=lambda item: item[0])))
+            sandboxes = self.sandboxes()
+
+            def set_up() -> Callable[[], None]:
+                restore_environment = apply_environment(environment)
+                put_modules_away = sandboxes.activate(key)
+
+                def undo() -> None:
+                    put_modules_away()
+                    restore_environment()
+
+                return undo
+
+            with self.gate.entered(key, set_up):
+                # Imported with the function's environment applied, as on a cold start:
+                # module-level code (a Powertools Logger or Metrics) reads it at import.
+                handler = self.resolve(key, function.handler)
+                result = handler(event, context)
+            payload = json.dumps(result)
+        except Exception as error:
+            payload = json.dumps(_error_document(error, request_id))
+            errored = True
+            LOGGER.warning(
+                "%s %s failed: %s: %s",
+                function.name,
+                request_id,
+                _error_type(error),
+                error,
+            )
+        else:
+            errored = False
+        duration_ms = (time.monotonic() - started) * 1000
+        LOGGER.info("%s %s took %.0f ms", function.name, request_id, duration_ms)
+        logs = (
+            f"START RequestId: {request_id} Version: {function.version}\n"
+            f"END RequestId: {request_id}\n"
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Memory Size: {function.memory_size} MB\n"
+        )
+        return Invocation(payload=payload, errored=errored, logs=logs)
+
+
+def _error_type(error: Exception) -> str:
+    if isinstance(error, HandlerNotFoundError):
+        return "Runtime.ImportModuleError" if "import" in str(error) else "Runtime.HandlerNotFound"
+    if isinstance(error, TypeError | ValueError) and "JSON serializable" in str(error):
+        return "Runtime.MarshalError"
+    return type(error).__name__
+
+
+def _error_document(error: Exception, request_id: str) -> dict[str, Any]:
+    """Lambda's Python runtime's document for an unhandled exception."""
+    return {
+        "errorMessage": str(error),
+        "errorType": _error_type(error),
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(error.__traceback__),
+    }

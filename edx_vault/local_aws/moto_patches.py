@@ -1,0 +1,553 @@
+"""Every change the embedded AWS makes to moto 5.2.5, each one naming the gap it closes.
+
+Applied once, by :func:`install`, in the server process only (never in tests that use moto's
+decorators, never in product code). Each function patches one thing; ``docs/embedded-aws.md``
+lists them for users.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import types
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from edx_vault.local_aws.in_process_lambda import FunctionSpec, InProcessLambda
+
+LOGGER = logging.getLogger("edx_vault.local_aws")
+# Lambda's header for an exception the function did not catch; moto always says "Handled".
+_FUNCTION_ERROR_HEADER: Final = "x-amz-function-error"
+
+
+@dataclass(frozen=True)
+class PatchSettings:
+    """What the patches need to know.
+
+    Attributes
+    ----------
+    lambda_runtime
+        Runs Lambda invocations in-process.
+    retry_sleep_scale
+        Step Functions Retry intervals are multiplied by this (1.0: real time).
+    retry_sleep_cap_seconds
+        And capped at this many seconds.
+    """
+
+    lambda_runtime: InProcessLambda
+    retry_sleep_scale: float = 0.01
+    retry_sleep_cap_seconds: float = 0.5
+
+
+def enable_state_machine_execution() -> None:
+    """Make Step Functions execute definitions (moto only records executions by default).
+
+    The same switch as ``POST /moto-api/config`` with
+    ``{"stepfunctions": {"execute_state_machine": true}}``, set in-process before serving.
+    """
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+
+def use_python_jsonata() -> None:
+    """Evaluate JSONata with the pure-Python ``jsonata-python``.
+
+    moto's interpreter (from LocalStack) evaluates JSONata through a JVM bridge it does not ship:
+    without this, any JSONata state fails. Results go through JSON, as the JVM bridge's did, so
+    jsonata-python's list subclasses become plain lists.
+    """
+    import jsonata
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+
+    def evaluate(expression: str) -> Any:
+        try:
+            result = jsonata.Jsonata(expression).evaluate(None)
+        except Exception as error:
+            raise moto_jsonata.JSONataException("UNKNOWN", str(error)) from error
+        return None if result is None else json.loads(json.dumps(result))
+
+    moto_jsonata._eval_jsonata = evaluate
+
+
+def shorten_retry_sleeps(scale: float, cap_seconds: float) -> None:
+    """Make Step Functions Retry back-off sleeps short.
+
+    moto's interpreter sleeps for each Retry's real interval (``IntervalSeconds`` times
+    ``BackoffRate`` to the attempt): a definition that retries throttling for minutes would
+    take minutes here too. The interval is multiplied by ``scale`` and capped at ``cap_seconds``.
+    The number of attempts, the order and the errors matched are unchanged.
+    """
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    def sleep(seconds: float) -> None:
+        time.sleep(min(seconds * scale, cap_seconds))
+
+    retrier_decl.time = types.SimpleNamespace(sleep=sleep)  # type: ignore[attr-defined,assignment]
+
+
+class InvalidDefinitionError(Exception):
+    """A state machine definition the Step Functions interpreter cannot parse."""
+
+
+# The parser's error positions: "line 1:1295" (the definition is one line of JSON).
+_PARSER_POSITION: Final = re.compile(r"line (\d+):(\d+)")
+
+
+def _explain_invalid_definition(message: str, definition: str) -> str:
+    """The parser's message, plus the definition's text at each position it names.
+
+    The parser reports character offsets into the minified definition, which say nothing to
+    someone reading the CDK code; the text around them does.
+    """
+    lines = definition.splitlines() or [""]
+    excerpts = []
+    for line_number, column in _PARSER_POSITION.findall(message):
+        line = lines[min(int(line_number), len(lines)) - 1]
+        start = max(0, int(column) - 60)
+        excerpts.append(f"...{line[start : int(column) + 20]}...")
+    if not excerpts:
+        return f"the definition is not valid ASL: {message}"
+    return "the definition is not valid ASL, near " + " and ".join(excerpts) + f" ({message})"
+
+
+def create_state_machines_in_the_executing_backend() -> None:
+    """Create CloudFormation's state machines where StartExecution will find and run them.
+
+    With execution on, the Step Functions API is served by ``stepfunctions_parser_backends``,
+    but moto's CloudFormation creates state machines in ``stepfunctions_backends``: the
+    deployed machine would not exist for the API. It also drops ``StateMachineType``, the
+    ``Definition`` object form, ``DefinitionSubstitutions``, ``LoggingConfiguration`` and
+    ``TracingConfiguration``. The definition is created exactly as synthesized (after
+    CloudFormation's substitutions), and the interpreter's parser validates it at deploy time.
+    """
+    from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.api import InvalidDefinition
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.stepfunctions.utils import cfn_to_api_tags
+
+    def create(
+        cls: type[Any],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        definition = properties.get("DefinitionString")
+        if definition is None:
+            definition = json.dumps(properties.get("Definition", {}))
+        for name, value in properties.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + name + "}", str(value))
+        try:
+            return stepfunctions_parser_backends[account_id][region_name].create_state_machine(
+                name=properties.get("StateMachineName", resource_name),
+                definition=definition,
+                roleArn=properties.get("RoleArn", ""),
+                tags=cfn_to_api_tags(properties.get("Tags", [])),
+                loggingConfiguration=properties.get("LoggingConfiguration"),
+                tracingConfiguration=properties.get("TracingConfiguration"),
+                encryptionConfiguration=properties.get("EncryptionConfiguration"),
+                sm_type=properties.get("StateMachineType", "STANDARD"),
+            )
+        except InvalidDefinition as error:
+            raise InvalidDefinitionError(
+                _explain_invalid_definition(str(error), definition)
+            ) from None
+
+    def delete(
+        cls: type[Any],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        stepfunctions_parser_backends[account_id][region_name].delete_state_machine(resource_name)
+
+    StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    StateMachine.delete_from_cloudformation_json = classmethod(delete)  # type: ignore[method-assign,assignment]
+
+
+def name_unnamed_executions() -> None:
+    """Give an execution started without a name a unique one, as Step Functions does.
+
+    moto's interpreter names it ``None``: the second unnamed StartExecution of a state machine
+    then fails with ExecutionAlreadyExists.
+    """
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original: Callable[..., Any] = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: StepFunctionsParserBackend,
+        state_machine_arn: str,
+        name: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def fix_kms_keys_from_cloudformation() -> None:
+    """Let moto's CloudFormation create KMS keys with tags and a key policy.
+
+    moto hands CloudFormation's ``Tags`` (``Key``/``Value``) to a tagger that expects KMS's
+    ``TagKey``/``TagValue`` (the create raises ``KeyError``), and stores ``KeyPolicy`` as an
+    object where the API stores a JSON string (``GetKeyPolicy`` and the policy check on
+    ``DescribeKey`` then fail). Both are converted before moto's own handler runs.
+    """
+    from moto.kms.models import Key
+
+    original: Callable[..., Any] = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: type[Any],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        properties["Tags"] = [
+            {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties.get("Tags", [])
+        ]
+        if not isinstance(properties.get("KeyPolicy"), str):
+            properties["KeyPolicy"] = json.dumps(properties.get("KeyPolicy", {}))
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    Key.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """One CloudFormation lifecycle rule in the API's shape, as moto's PutBucketLifecycle reads it."""
+    converted: dict[str, Any] = {
+        "ID": rule.get("Id", ""),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    elif "ExpirationDate" in rule:
+        converted["Expiration"] = {"Date": rule["ExpirationDate"]}
+    elif "ExpiredObjectDeleteMarker" in rule:
+        converted["Expiration"] = {"ExpiredObjectDeleteMarker": rule["ExpiredObjectDeleteMarker"]}
+    noncurrent = rule.get("NoncurrentVersionExpiration")
+    if noncurrent is None and "NoncurrentVersionExpirationInDays" in rule:
+        noncurrent = {"NoncurrentDays": rule["NoncurrentVersionExpirationInDays"]}
+    if noncurrent is not None:
+        converted["NoncurrentVersionExpiration"] = noncurrent
+    if "AbortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    transitions = [
+        {"StorageClass": item["StorageClass"], "Days": item.get("TransitionInDays")}
+        for item in rule.get("Transitions", [])
+    ]
+    if transitions:
+        converted["Transition"] = transitions
+    noncurrent_transitions = [
+        {"StorageClass": item["StorageClass"], "NoncurrentDays": item.get("TransitionInDays")}
+        for item in rule.get("NoncurrentVersionTransitions", [])
+    ]
+    if noncurrent_transitions:
+        converted["NoncurrentVersionTransition"] = noncurrent_transitions
+    return converted
+
+
+def complete_s3_buckets_from_cloudformation() -> None:
+    """Keep the S3 bucket properties moto's CloudFormation drops.
+
+    moto's handler applies only BucketEncryption and Tags: the data bucket would not be
+    versioned (the engine records and checks object versions), and GetBucketVersioning,
+    GetPublicAccessBlock, GetBucketOwnershipControls, GetBucketLifecycleConfiguration and
+    GetBucketLogging would all disagree with the template. They are applied to the bucket moto
+    created. The logging target is set directly: moto's PutBucketLogging insists the target
+    already grants the logging service access, which its bucket policy (a separate resource,
+    created later in the stack) only does afterwards. moto never expires objects by lifecycle
+    rule and never writes access logs: the configuration is stored, not acted on.
+    """
+    from moto.s3.models import FakeBucket, s3_backends
+    from moto.utilities.utils import get_partition
+
+    original: Callable[..., Any] = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: type[Any],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        bucket = original(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        properties = cloudformation_json.get("Properties", {})
+        backend = s3_backends[account_id][get_partition(region_name)]
+        name = bucket.name
+        versioning = properties.get("VersioningConfiguration")
+        if versioning:
+            backend.put_bucket_versioning(name, versioning["Status"])
+        if "PublicAccessBlockConfiguration" in properties:
+            backend.put_public_access_block(name, properties["PublicAccessBlockConfiguration"])
+        for rule in properties.get("OwnershipControls", {}).get("Rules", []):
+            backend.put_bucket_ownership_controls(name, ownership=rule["ObjectOwnership"])
+        lifecycle = properties.get("LifecycleConfiguration", {}).get("Rules", [])
+        if lifecycle:
+            backend.put_bucket_lifecycle(name, [_lifecycle_rule(rule) for rule in lifecycle])
+        logging_configuration = properties.get("LoggingConfiguration")
+        if logging_configuration and "DestinationBucketName" in logging_configuration:
+            bucket.logging = {
+                "TargetBucket": logging_configuration["DestinationBucketName"],
+                "TargetPrefix": logging_configuration.get("LogFilePrefix", ""),
+            }
+        return bucket
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def complete_dynamodb_tables_from_cloudformation() -> None:
+    """Apply a table's PointInTimeRecoverySpecification, which moto's CloudFormation drops."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    original: Callable[..., Any] = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: type[Any],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        table = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        recovery = cloudformation_json["Properties"].get("PointInTimeRecoverySpecification", {})
+        if recovery.get("PointInTimeRecoveryEnabled"):
+            dynamodb_backends[account_id][region_name].update_continuous_backups(
+                table.name, {"PointInTimeRecoveryEnabled": True}
+            )
+        return table
+
+    Table.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+def complete_lambda_functions_from_cloudformation() -> None:
+    """Keep the Lambda function properties moto's CloudFormation drops.
+
+    moto's handler passes on only Code, Handler, Role, Runtime, Description, MemorySize,
+    Timeout, VpcConfig, Environment and ReservedConcurrentExecutions: GetFunction would show no
+    layers, the default architecture and log group. Layers, Architectures, LoggingConfig
+    (the log group invocations are logged to), TracingConfig, EphemeralStorage and KmsKeyArn
+    are applied to the function moto created. moto's layer versions also lack a physical id,
+    so ``Ref`` to one gave the model object instead of the LayerVersionArn CloudFormation gives.
+    """
+    from moto.awslambda.models import LambdaFunction, LayerVersion
+
+    LayerVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
+
+    original: Callable[..., Any] = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(
+        cls: type[Any],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        function = original(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        properties = cloudformation_json["Properties"]
+        if "Layers" in properties:
+            function.layers = function._get_layers_data(properties["Layers"])
+        if "Architectures" in properties:
+            function.architectures = properties["Architectures"]
+        if "TracingConfig" in properties:
+            function.tracing_config = properties["TracingConfig"]
+        if "EphemeralStorage" in properties:
+            function.ephemeral_storage = properties["EphemeralStorage"]["Size"]
+        if "KmsKeyArn" in properties:
+            function.kms_key_arn = properties["KmsKeyArn"]
+        log_group = properties.get("LoggingConfig", {}).get("LogGroup")
+        if log_group:
+            function.logs_group_name = log_group
+        return function
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
+class ResourceCreationFailedError(Exception):
+    """One resource of a stack could not be created."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str) -> None:
+        super().__init__(f"{logical_id} ({resource_type}): {reason}")
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.reason = reason
+
+
+def report_failed_resources_as_cloudformation_does() -> None:
+    """Turn a resource that fails to create into a ``CREATE_FAILED`` stack, with the reason.
+
+    moto creates a stack's resources inside the CreateStack request: when one raises, the
+    request fails with an HTTP 500 and no message, and the stack stays ``CREATE_IN_PROGRESS``
+    forever. Here the stack becomes ``CREATE_FAILED``, with a ``CREATE_FAILED`` event naming the
+    resource, its type and the error, as CloudFormation reports it. (There is no rollback: what
+    was created stays, as with ``--disable-rollback``.)
+    """
+    from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original_create: Callable[..., Any] = parsing.parse_and_create_resource
+
+    def parse_and_create_resource(
+        logical_id: str,
+        resource_json: dict[str, Any],
+        resources_map: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        try:
+            return original_create(
+                logical_id, resource_json, resources_map, account_id, region_name
+            )
+        except ResourceCreationFailedError:
+            raise
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            raise ResourceCreationFailedError(
+                logical_id, str(resource_json.get("Type")), reason
+            ) from error
+
+    parsing.parse_and_create_resource = parse_and_create_resource
+
+    # Resources are created lazily, from wherever moto first needs one: CreateStack's export
+    # check as well as Stack.create_resources. So the failure is caught around CreateStack.
+    original_create_stack: Callable[..., Any] = CloudFormationBackend.create_stack
+
+    def create_stack(self: CloudFormationBackend, name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_create_stack(self, name, *args, **kwargs)
+        except ResourceCreationFailedError as failure:
+            LOGGER.warning("stack %s: %s", name, failure)
+            stack = next((stack for stack in self.stacks.values() if stack.name == name), None)
+            if stack is None:  # failed before moto recorded the stack
+                raise ValidationError(message=f"{name}: {failure}") from failure
+            _mark_failed(stack, failure)
+            return stack
+
+    CloudFormationBackend.create_stack = create_stack  # type: ignore[method-assign]
+
+
+class _NoOutputs(dict[str, Any]):
+    """The outputs of a stack that failed: none, and no exports."""
+
+    @property
+    def exports(self) -> list[Any]:
+        return []
+
+
+def _mark_failed(stack: Any, failure: ResourceCreationFailedError) -> None:
+    from moto.cloudformation.models import Event
+
+    stack.status = "CREATE_FAILED"
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=failure.logical_id,
+            physical_resource_id="",
+            resource_type=failure.resource_type,
+            resource_status="CREATE_FAILED",
+            resource_status_reason=failure.reason,
+            resource_properties=None,
+        )
+    )
+    # A failed stack has no outputs; moto would evaluate them, and so retry the failed resource.
+    stack.output_map = _NoOutputs()
+    stack._add_stack_event(
+        "CREATE_FAILED",
+        resource_status_reason=f"The following resource failed to create: [{failure.logical_id}].",
+    )
+
+
+def stop_bucket_policy_checks() -> None:
+    """Store bucket policies without moto's condition-blind enforcement.
+
+    moto denies an object request when any Deny statement for principal ``*`` matches its
+    action, ignoring the statement's Condition: the data bucket's "deny unless TLS" statement
+    would refuse every request. Nothing else is access-checked on the embedded AWS either (moto
+    does not evaluate IAM by default), so bucket policies are kept for GetBucketPolicy only.
+    """
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        return PermissionResult.NEUTRAL
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def run_lambda_in_process(runtime: InProcessLambda) -> None:
+    """Run Lambda functions' handlers in this process instead of in Docker.
+
+    ``_invoke_lambda`` is the one place moto runs function code (in a container); it is
+    replaced by :meth:`InProcessLambda.invoke`. moto marks every failed invocation
+    ``X-Amz-Function-Error: Handled``, where Lambda says ``Unhandled`` for an exception the
+    handler did not catch; the header is corrected.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        self.logs_backend.ensure_log_group(self.logs_group_name)
+        invocation = runtime.invoke(FunctionSpec.from_moto(self), event or {})
+        self.save_logs(invocation.logs)
+        return invocation.payload, invocation.errored, invocation.logs
+
+    original_invoke: Callable[..., Any] = LambdaFunction.invoke
+
+    def invoke(
+        self: LambdaFunction, body: str, request_headers: Any, response_headers: Any
+    ) -> str | bytes:
+        result: str | bytes = original_invoke(self, body, request_headers, response_headers)
+        if _FUNCTION_ERROR_HEADER in response_headers:
+            response_headers[_FUNCTION_ERROR_HEADER] = "Unhandled"
+        return result
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+
+
+def install(settings: PatchSettings) -> None:
+    """Apply every patch, and register the CloudFormation handlers of emulated types."""
+    from edx_vault.local_aws import cfn_resources
+
+    enable_state_machine_execution()
+    use_python_jsonata()
+    shorten_retry_sleeps(settings.retry_sleep_scale, settings.retry_sleep_cap_seconds)
+    create_state_machines_in_the_executing_backend()
+    name_unnamed_executions()
+    fix_kms_keys_from_cloudformation()
+    complete_s3_buckets_from_cloudformation()
+    complete_dynamodb_tables_from_cloudformation()
+    complete_lambda_functions_from_cloudformation()
+    report_failed_resources_as_cloudformation_does()
+    stop_bucket_policy_checks()
+    run_lambda_in_process(settings.lambda_runtime)
+    cfn_resources.register()

@@ -1,0 +1,118 @@
+"""The state file of a running embedded AWS, and the environment that points at it.
+
+``local up`` writes it (default ``.edx-vault/local.json`` in the current directory) once the
+server answers and the stacks are deployed; ``local seed``, ``local env`` and ``local down``
+read it. It holds no secret: moto accepts any credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edx_vault.local_aws import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
+
+class LocalStateError(Exception):
+    """The state file is unreadable, or names no running server."""
+
+
+@dataclass(frozen=True)
+class LocalState:
+    """A running embedded AWS.
+
+    Attributes
+    ----------
+    pid
+        The server process.
+    port, endpoint
+        Where it listens.
+    region
+        The region the app was deployed to (from the config).
+    config
+        Absolute path of the configuration deployed.
+    log_file
+        The server's output (handlers' logs included).
+    started_at
+        ISO 8601 time the server started.
+    stacks
+        The stacks deployed, in order.
+    """
+
+    pid: int
+    port: int
+    endpoint: str
+    region: str
+    config: str
+    log_file: str
+    started_at: str
+    stacks: tuple[str, ...] = field(default=())
+
+    def environment(self) -> dict[str, str]:
+        """What a shell, boto3, the AWS CLI and every ``edx-vault`` command need to use it."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "EDX_VAULT_CONFIG": self.config,
+        }
+
+    def shell_exports(self) -> str:
+        """``export NAME=value ...`` for ``eval "$(edx-vault local env)"``."""
+        pairs = " ".join(
+            f"{name}={shlex.quote(value)}" for name, value in self.environment().items()
+        )
+        return f"export {pairs}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The state file's content."""
+        document = asdict(self)
+        document["stacks"] = list(self.stacks)
+        document["environment"] = self.environment()
+        return document
+
+
+def write_state(path: Path, state: LocalState) -> None:
+    """Write the state file atomically (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(state.to_json(), indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def read_state(path: Path) -> LocalState | None:
+    """The state in ``path``, or ``None`` when there is no file.
+
+    Raises
+    ------
+    LocalStateError
+        When the file exists but is not a state file.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise LocalStateError(f"{path} is not an embedded AWS state file: {error}") from None
+    try:
+        return LocalState(
+            pid=int(document["pid"]),
+            port=int(document["port"]),
+            endpoint=str(document["endpoint"]),
+            region=str(document["region"]),
+            config=str(document["config"]),
+            log_file=str(document["log_file"]),
+            started_at=str(document["started_at"]),
+            stacks=tuple(document.get("stacks", ())),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise LocalStateError(f"{path} is not an embedded AWS state file: {error}") from None
+
+
+def remove_state(path: Path) -> None:
+    """Delete the state file, if any."""
+    path.unlink(missing_ok=True)

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# `make demo`: the whole product, end to end, on the embedded AWS. No AWS account is used.
+#
+#   1. start the embedded AWS (moto) and deploy the app's synthesized stacks into it
+#   2. generate the pipeline's OpenPGP key (private half into Secrets Manager)
+#   3. play edX: a synthetic data package encrypted to that key, and credentials.csv.gpg
+#   4. import the credentials, as a data czar would
+#   5. run a sync and wait for it: mirror, decrypt in "Lambda", re-encrypt under KMS, report
+#   6. list what was published in the institutional bucket
+#
+# The embedded AWS is always stopped at the end, whatever happens. Everything the demo writes
+# goes to a temporary directory; a server you started yourself with `edx-vault local up` is
+# left alone. Options through the environment:
+#   DEMO_CORRUPT=1   also tamper with one event log and ship a failed export (the failing run)
+#   DEMO_SIZE=small  a smaller package (default: demo, every awkward name edX produces)
+#   DEMO_KEEP=1      leave the embedded AWS running at the end (stop it with the printed command)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="$ROOT/.venv/bin/python"
+EDX="$ROOT/.venv/bin/edx-vault"
+
+fail() {
+  echo "demo: $*" >&2
+  exit 1
+}
+step() {
+  echo
+  echo "==> $*"
+}
+
+[ -x "$EDX" ] || fail "the edx-vault command is not installed in .venv: run \`make setup\` first"
+"$EDX" --help >/dev/null 2>&1 || fail "\`edx-vault --help\` fails: the admin CLI is not usable yet"
+for command in local keygen import-credentials sync; do
+  "$EDX" "$command" --help >/dev/null 2>&1 \
+    || fail "the admin CLI has no \`$command\` command yet (edx_vault/cli/$command.py, COMMAND_MODULES)"
+done
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/edx-vault-demo.XXXXXX")"
+STATE="$WORK/state/local.json"
+PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+if [ -n "${EDX_VAULT_CONFIG:-}" ]; then
+  CONFIG="$EDX_VAULT_CONFIG"
+else
+  # The example configuration, backfilling from last Saturday: the seeded package is that
+  # weekend's, so the report's "expected but missing" lists this week's days, not every day
+  # since the example's 2024-01-01.
+  SINCE="$("$PYTHON" -c 'import datetime as d; t = d.date.today(); print(t - d.timedelta(days=(t.weekday() - 5) % 7 or 7))')"
+  CONFIG="$WORK/vault.toml"
+  sed "s/^backfill_from = .*/backfill_from = $SINCE/" "$ROOT/config/example.toml" >"$CONFIG"
+fi
+
+cleanup() {
+  local status=$?
+  if [ "${DEMO_KEEP:-0}" = 1 ] && [ -f "$STATE" ]; then
+    echo
+    echo "The embedded AWS is still running. Use it with:"
+    echo "  eval \"\$($EDX local env --state-file $STATE)\""
+    echo "Stop it with:"
+    echo "  $EDX local down --state-file $STATE && rm -rf $WORK"
+    exit "$status"
+  fi
+  "$EDX" local down --state-file "$STATE" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "1/6 Starting the embedded AWS on port $PORT and deploying $(basename "$CONFIG")"
+environment="$("$EDX" local up --port "$PORT" --state-file "$STATE" --config "$CONFIG")" \
+  || fail "\`edx-vault local up\` failed (its log: $WORK/state/local.log)"
+eval "$environment"
+echo "$environment"
+deployed="$("$EDX" local env --json --state-file "$STATE")"
+[[ "$deployed" == *'-Pipeline"'* ]] \
+  || fail "the Pipeline stack is not in the app yet (stacks/pipeline_stack.py): nothing can sync"
+
+step "2/6 Generating the pipeline's OpenPGP key (edx-vault keygen)"
+"$EDX" keygen --email czar@example.edu --out "$WORK/pipeline.asc"
+
+step "3/6 Playing edX: a synthetic package encrypted to that key (edx-vault local seed)"
+seed_options=(--state-file "$STATE" --out "$WORK/credentials.csv.gpg" --size "${DEMO_SIZE:-demo}")
+if [ "${DEMO_CORRUPT:-0}" = 1 ]; then
+  seed_options+=(--corrupt)
+fi
+"$EDX" local seed "${seed_options[@]}"
+
+step "4/6 Importing edX's credentials (edx-vault import-credentials)"
+"$EDX" import-credentials "$WORK/credentials.csv.gpg"
+
+step "5/6 Syncing: mirror, decrypt, re-encrypt under KMS, report (edx-vault sync --wait)"
+sync_status=0
+"$EDX" sync --wait || sync_status=$?
+
+step "6/6 What the institutional bucket holds now"
+"$PYTHON" - <<'PY'
+"""List the published prefixes of the data bucket: category, then the first partition level."""
+
+import collections
+import sys
+
+import boto3
+
+bucket = None
+for stack in boto3.client("cloudformation").describe_stacks()["Stacks"]:
+    for output in stack.get("Outputs", []):
+        if output["OutputKey"] == "DataBucketName":
+            bucket = output["OutputValue"]
+if bucket is None:
+    sys.exit("no DataBucketName output: is the storage stack deployed?")
+counts: collections.Counter[str] = collections.Counter()
+sizes: collections.Counter[str] = collections.Counter()
+for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for item in page.get("Contents", []):
+        if item["Key"].startswith("_work/"):  # the pipeline's scratch space
+            continue
+        parts = item["Key"].split("/")
+        prefix = "/".join(parts[:2]) + "/" if len(parts) > 2 else parts[0]
+        counts[prefix] += 1
+        sizes[prefix] += item["Size"]
+print(f"s3://{bucket}/")
+for prefix in sorted(counts):
+    print(f"  {prefix:<60} {counts[prefix]:>5} objects {sizes[prefix]:>10} bytes")
+PY
+
+echo
+if [ "$sync_status" -eq 0 ]; then
+  echo "Demo complete: the sync succeeded. Reports are under reports/ in the bucket above."
+elif [ "${DEMO_CORRUPT:-0}" = 1 ]; then
+  echo "Demo complete: the sync failed as it must on a tampered file; its report says which and why."
+  sync_status=0
+else
+  echo "Demo finished, but the sync failed (exit $sync_status): see its report above and $WORK/state/local.log"
+fi
+exit "$sync_status"

@@ -1,0 +1,60 @@
+"""AccessStack: one IAM role per researcher grant in the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from edx_vault.grants import ResearcherGrant, construct_name, role_output_name
+from stacks.researcher_role import ResearcherRole
+from stacks.storage_stack import StorageStack
+
+
+class AccessStack(Stack):
+    """Researchers' roles. Grants are configuration: ``cdk deploy`` adds, changes and removes them.
+
+    Kept apart from storage so that granting or revoking access never touches a resource that
+    holds data. The data bucket's policy (storage stack) lets object requests through only from
+    roles under the vault's IAM paths and the admin roles, so it needs no change when a grant
+    does; it also keeps researcher roles out of ``raw/``, ``_work/`` and ``reports/`` whatever
+    their own policies say.
+
+    Attributes
+    ----------
+    roles
+        Each researcher's role construct, by researcher name.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        grants: Sequence[ResearcherGrant],
+        storage: StorageStack,
+        **stack_props: Any,
+    ) -> None:
+        super().__init__(scope, id_, **stack_props)
+        # Declared before the key is referenced, as in the pipeline stack: the data key's
+        # policy trusts the account rather than naming these roles, and the roles' own
+        # policies name the key.
+        self.add_stack_dependency(storage)
+        self.roles: dict[str, ResearcherRole] = {}
+        for grant in grants:
+            role = ResearcherRole(
+                self,
+                f"Researcher{construct_name(grant.name)}",
+                grant=grant,
+                bucket_name=storage.data.bucket_name,
+                data_key=storage.keys.data_key,
+            )
+            self.roles[grant.name] = role
+            CfnOutput(
+                self,
+                role_output_name(grant.name),
+                value=role.role.role_arn,
+                description=f"Role for research grant {grant.name} (expires {grant.expires})",
+            )

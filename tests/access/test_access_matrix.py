@@ -1,0 +1,807 @@
+"""Every researcher x what they may and may not do, judged on the synthesized policies.
+
+The judge is ``edx_vault.policy_evaluator`` (moto ignores Condition keys, and the grants'
+promises live in conditions). Each cell evaluates the researcher role's identity policies
+together with the data bucket's policy and the data key's policy, as AWS would for a request
+in the same account, and names the expected outcome exactly: ``allow``, ``implicit-deny`` (no
+statement grants it) or ``explicit-deny`` with the statement that refuses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from edx_vault.access_check import (
+    check_assume,
+    check_bucket_action,
+    check_key,
+    check_list,
+    check_read,
+)
+from edx_vault.grants import GRANT_TAG
+from edx_vault.policy_evaluator import Decision, Statement
+from edx_vault.template_policies import RolePolicies, VaultPolicies
+from tests.access.conftest import SynthesizedGrants
+from tests.access.grant_config import (
+    ADMIN_ROLE,
+    ANN_CALLER,
+    ANN_EXTERNAL_ID,
+    NOW,
+    OIDC_PROVIDER,
+    REGION,
+    SAML_PROVIDER,
+)
+
+Probe = Callable[[VaultPolicies, RolePolicies], Decision]
+
+
+@dataclass(frozen=True)
+class Cell:
+    researcher: str
+    what: str
+    probe: Probe
+    outcome: str
+    # For an explicit deny, the Sid of a statement that must be among the deciding ones.
+    by: str | None = None
+
+
+def read(key: str, *, at: dt.datetime = NOW, **context: str | None) -> Probe:
+    def probe(policies: VaultPolicies, role: RolePolicies) -> Decision:
+        check = check_read(policies, role, key, at=at, region=REGION, context=context)
+        return check.deciding
+
+    return probe
+
+
+def listing(prefix: str | None, *, at: dt.datetime = NOW) -> Probe:
+    return lambda policies, role: check_list(policies, role, prefix, at=at)
+
+
+def s3_action(action: str, key: str | None) -> Probe:
+    return lambda policies, role: check_bucket_action(policies, role, action, key=key, at=NOW)
+
+
+def kms(action: str, **context: str | None) -> Probe:
+    return lambda policies, role: check_key(policies, role, action, at=NOW, context=context)
+
+
+def assume(
+    caller: str, action: str = "sts:AssumeRole", *, at: dt.datetime = NOW, **ctx: str
+) -> Probe:
+    context = {key.replace("__", ":"): value for key, value in ctx.items()}
+    return lambda policies, role: check_assume(
+        role, caller=caller, action=action, at=at, context=context
+    )
+
+
+def db(table: str, course: str, date: str, *, org: str = "examplex", site: str = "edx") -> str:
+    return (
+        f"database/{table}/org={org}/site={site}/course={course}/export_date={date}/"
+        f"{course}-{table}-prod-analytics.sql"
+    )
+
+
+def events(org: str, site: str, date: str) -> str:
+    return f"events/org={org}/site={site}/date={date}/{org}-{site}-events-{date}.log.gz"
+
+
+CS101 = "ExampleX-CS101-2025_T1"
+ANN_MFA = {"aws__MultiFactorAuthPresent": "true", "sts__ExternalId": ANN_EXTERNAL_ID}
+SAML_SESSION = {"SAML__aud": "https://signin.aws.amazon.com/saml", "SAML__sub": "ben@example.edu"}
+OIDC_SUB = "login.example.edu/realms/research__sub"
+ANN_EXPIRY = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+
+CELLS = [
+    # --- ann-course: course-limited, de-identified, dated ------------------------------------
+    Cell(
+        "ann-course",
+        "granted table, course, date",
+        read(db("student_courseenrollment", CS101, "2025-03-02")),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "granted table on the first day",
+        read(db("courseware_studentmodule", CS101, "2025-01-01")),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "granted table on the last day",
+        read(db("courseware_studentmodule", CS101, "2025-06-30")),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "course structure of a granted course",
+        read(
+            f"course-structure/org=examplex/site=edx/course={CS101}/export_date=2025-05-04/{CS101}-course_structure-prod-analytics.json"
+        ),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "events of a granted day, edge",
+        read(events("examplex", "edge", "2025-03-31")),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "events of a granted day, edx",
+        read(events("examplex", "edx", "2025-03-01")),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "a day before the date range",
+        read(db("student_courseenrollment", CS101, "2024-12-31")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "a day after the date range",
+        read(db("student_courseenrollment", CS101, "2025-07-01")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "events the day before the range",
+        read(events("examplex", "edx", "2025-02-28")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "events the day after the range",
+        read(events("examplex", "edx", "2025-04-01")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "ungranted course",
+        read(db("student_courseenrollment", "ExampleX-CS202-2025_T1", "2025-03-02")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "ungranted table",
+        read(db("grades_persistentcoursegrade", CS101, "2025-03-02")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "ungranted site",
+        read(db("student_courseenrollment", CS101, "2025-03-02", site="edge")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "identifying table without identifiable",
+        read(db("auth_user", CS101, "2025-03-02")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "email opt-in without identifiable",
+        read(
+            "email-opt-in/org=examplex/export_date=2025-03-02/examplex-email_opt_in-prod-analytics.csv"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "forums without identifiable",
+        read(
+            f"forums/org=examplex/site=edx/course={CS101}/export_date=2025-03-02/{CS101}-prod.mongo"
+        ),
+        "implicit-deny",
+    ),
+    Cell("ann-course", "another org", read(events("otheru", "edx", "2025-03-10")), "implicit-deny"),
+    Cell(
+        "ann-course",
+        "the alias org is not implied",
+        read(events("examplexpro", "edx", "2025-03-10")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "raw/ mirror",
+        read(
+            "raw/edx-course-data/examplex/edx/events/2025/examplex-edx-events-2025-03-10.log.gz.gpg"
+        ),
+        "explicit-deny",
+        "DenyResearchersPipelineOnlyPrefixes",
+    ),
+    Cell(
+        "ann-course",
+        "reports/",
+        read("reports/2025-03-09T06-00-00Z.json"),
+        "explicit-deny",
+        "DenyResearchersPipelineOnlyPrefixes",
+    ),
+    Cell(
+        "ann-course",
+        "_work/",
+        read("_work/run-1/plan.jsonl"),
+        "explicit-deny",
+        "DenyResearchersPipelineOnlyPrefixes",
+    ),
+    Cell(
+        "ann-course",
+        "rdx/ (not a grant category)",
+        read("rdx/org=examplex/request=R1/examplex_CS101_2025.tar.gz"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "granted key over plain HTTP",
+        read(
+            db("student_courseenrollment", CS101, "2025-03-02"), **{"aws:SecureTransport": "false"}
+        ),
+        "explicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "granted key, last second before expiry",
+        read(
+            db("student_courseenrollment", CS101, "2025-03-02"),
+            at=ANN_EXPIRY - dt.timedelta(seconds=1),
+        ),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "granted key at expiry",
+        read(db("student_courseenrollment", CS101, "2025-03-02"), at=ANN_EXPIRY),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "granted key a year after expiry",
+        read(events("examplex", "edx", "2025-03-10"), at=ANN_EXPIRY + dt.timedelta(days=365)),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list a granted course folder",
+        listing(f"database/student_courseenrollment/org=examplex/site=edx/course={CS101}/"),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list the granted courses by glob",
+        listing("database/courseware_studentmodule/org=examplex/site=edx/course=ExampleX-CS101-"),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list an org's events (both sites granted)",
+        listing("events/org=examplex/"),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list without a prefix",
+        listing(None),
+        "explicit-deny",
+        "DenyResearchersListingOutsidePublishedData",
+    ),
+    Cell(
+        "ann-course",
+        "list with an empty prefix",
+        listing(""),
+        "explicit-deny",
+        "DenyResearchersListingOutsidePublishedData",
+    ),
+    Cell(
+        "ann-course",
+        "list raw/",
+        listing("raw/"),
+        "explicit-deny",
+        "DenyResearchersListingOutsidePublishedData",
+    ),
+    Cell(
+        "ann-course",
+        "list reports/",
+        listing("reports/"),
+        "explicit-deny",
+        "DenyResearchersListingOutsidePublishedData",
+    ),
+    Cell("ann-course", "list a whole category", listing("database/"), "implicit-deny"),
+    Cell(
+        "ann-course",
+        "list another course",
+        listing(
+            "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS202-2025_T1/"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list an ungranted table",
+        listing("database/auth_user/org=examplex/site=edx/"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list another org whose id starts the same",
+        listing("events/org=examplexpro/"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list after expiry",
+        lambda p, r: check_list(p, r, "events/org=examplex/", at=ANN_EXPIRY),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "write to a granted prefix",
+        s3_action("s3:PutObject", db("student_courseenrollment", CS101, "2025-03-02")),
+        "explicit-deny",
+        "DenyResearchersAnythingButReading",
+    ),
+    Cell(
+        "ann-course",
+        "delete a granted object",
+        s3_action("s3:DeleteObject", db("student_courseenrollment", CS101, "2025-03-02")),
+        "explicit-deny",
+        "DenyResearchersAnythingButReading",
+    ),
+    Cell(
+        "ann-course",
+        "read an old version",
+        s3_action("s3:GetObjectVersion", db("student_courseenrollment", CS101, "2025-03-02")),
+        "explicit-deny",
+        "DenyResearchersAnythingButReading",
+    ),
+    Cell(
+        "ann-course",
+        "read the bucket policy",
+        s3_action("s3:GetBucketPolicy", None),
+        "explicit-deny",
+        "DenyResearchersAnythingButReading",
+    ),
+    Cell(
+        "ann-course",
+        "decrypt directly with KMS",
+        kms("kms:Decrypt"),
+        "explicit-deny",
+        "DenyResearchersDecryptOutsideS3",
+    ),
+    Cell(
+        "ann-course",
+        "decrypt through S3 for another bucket",
+        kms(
+            "kms:Decrypt",
+            **{
+                "kms:ViaService": "s3.us-east-1.amazonaws.com",
+                "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::elsewhere",
+            },
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "decrypt through S3 in another region",
+        kms("kms:Decrypt", **{"kms:ViaService": "s3.eu-west-1.amazonaws.com"}),
+        "explicit-deny",
+        "DenyResearchersDecryptOutsideS3",
+    ),
+    Cell(
+        "ann-course",
+        "encrypt with the data key",
+        kms("kms:Encrypt", **{"kms:ViaService": "s3.us-east-1.amazonaws.com"}),
+        "explicit-deny",
+        "DenyResearchersAnythingButDecrypt",
+    ),
+    Cell(
+        "ann-course",
+        "describe the data key",
+        kms("kms:DescribeKey"),
+        "explicit-deny",
+        "DenyResearchersAnythingButDecrypt",
+    ),
+    Cell("ann-course", "assume with external id and MFA", assume(ANN_CALLER, **ANN_MFA), "allow"),
+    Cell(
+        "ann-course",
+        "assume without the external id",
+        assume(ANN_CALLER, aws__MultiFactorAuthPresent="true"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "assume with a wrong external id",
+        assume(ANN_CALLER, aws__MultiFactorAuthPresent="true", sts__ExternalId="guess"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "assume without MFA",
+        assume(ANN_CALLER, sts__ExternalId=ANN_EXTERNAL_ID),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "assume after expiry",
+        assume(ANN_CALLER, at=ANN_EXPIRY, **ANN_MFA),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "assumed by someone else",
+        assume("arn:aws:iam::210987654321:role/mallory", **ANN_MFA),
+        "implicit-deny",
+    ),
+    Cell("ann-course", "assumed by the admin", assume(ADMIN_ROLE, **ANN_MFA), "implicit-deny"),
+    # --- ben-identified: identifying categories, whole org, SAML ------------------------------
+    Cell(
+        "ben-identified",
+        "email opt-in",
+        read(
+            "email-opt-in/org=otheru/export_date=2025-03-02/otheru-email_opt_in-prod-analytics.csv"
+        ),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "auth_user",
+        read(db("auth_user", "OtherU-X1-2025", "2025-03-02", org="otheru", site="edge")),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "forums whose site is unspecified",
+        read(
+            "forums/org=otheru/site=unspecified/course=OtherU-X1-2014/export_date=2016-01-03/OtherU-X1-2014.mongo"
+        ),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "any date (no range)",
+        read(db("student_courseenrollment", "OtherU-X1-2013", "2013-09-01", org="otheru")),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "ungranted category",
+        read(events("otheru", "edx", "2025-03-10")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "another org's email opt-in",
+        read(
+            "email-opt-in/org=examplex/export_date=2025-03-02/examplex-email_opt_in-prod-analytics.csv"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "ora is not granted",
+        read(
+            "ora/submissions_submission/org=otheru/site=edx/course=OtherU-X1-2025/export_date=2025-03-02/f.sql"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "raw/ email opt-in zip",
+        read("raw/course-data/email-opt-in/otheru-2025-03-02.zip"),
+        "explicit-deny",
+        "DenyResearchersPipelineOnlyPrefixes",
+    ),
+    Cell(
+        "ben-identified",
+        "list the org's tables' folder",
+        listing("database/auth_user/org=otheru/"),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "assume through SAML as ben",
+        assume(SAML_PROVIDER, "sts:AssumeRoleWithSAML", **SAML_SESSION),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "assume through SAML as someone else",
+        assume(
+            SAML_PROVIDER,
+            "sts:AssumeRoleWithSAML",
+            SAML__aud="https://signin.aws.amazon.com/saml",
+            SAML__sub="eve@example.edu",
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "assume through SAML for another audience",
+        assume(
+            SAML_PROVIDER,
+            "sts:AssumeRoleWithSAML",
+            SAML__aud="https://other.example/saml",
+            SAML__sub="ben@example.edu",
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "plain AssumeRole by the provider",
+        assume(SAML_PROVIDER, **SAML_SESSION),
+        "implicit-deny",
+    ),
+    # --- cat-oidc: one ORA table of one course of the alias org, edge only, OIDC -------------
+    Cell(
+        "cat-oidc",
+        "granted ORA table",
+        read(
+            "ora/submissions_submission/org=examplexpro/site=edge/course=ExampleXPRO-DS1-2025/export_date=2025-11-02/ExampleXPRO-DS1-2025-submissions_submission-prod-edge-analytics.sql"
+        ),
+        "allow",
+    ),
+    Cell(
+        "cat-oidc",
+        "another ORA table",
+        read(
+            "ora/assessment_assessment/org=examplexpro/site=edge/course=ExampleXPRO-DS1-2025/export_date=2025-11-02/f.sql"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "cat-oidc",
+        "another run of the course",
+        read(
+            "ora/submissions_submission/org=examplexpro/site=edge/course=ExampleXPRO-DS1-2024/export_date=2025-11-02/f.sql"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "cat-oidc",
+        "the other site",
+        read(
+            "ora/submissions_submission/org=examplexpro/site=edx/course=ExampleXPRO-DS1-2025/export_date=2025-11-02/f.sql"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "cat-oidc",
+        "the partner's main org",
+        read(
+            "ora/submissions_submission/org=examplex/site=edge/course=ExampleXPRO-DS1-2025/export_date=2025-11-02/f.sql"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "cat-oidc",
+        "granted table after expiry",
+        read(
+            "ora/submissions_submission/org=examplexpro/site=edge/course=ExampleXPRO-DS1-2025/export_date=2025-11-02/f.sql",
+            at=dt.datetime(2026, 6, 30, tzinfo=dt.UTC),
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "cat-oidc",
+        "assume with the subject's token",
+        assume(OIDC_PROVIDER, "sts:AssumeRoleWithWebIdentity", **{OIDC_SUB: "f:1234:cat"}),
+        "allow",
+    ),
+    Cell(
+        "cat-oidc",
+        "assume with another subject's token",
+        assume(OIDC_PROVIDER, "sts:AssumeRoleWithWebIdentity", **{OIDC_SUB: "f:1234:eve"}),
+        "implicit-deny",
+    ),
+    Cell(
+        "cat-oidc",
+        "assume with a token without a subject",
+        assume(OIDC_PROVIDER, "sts:AssumeRoleWithWebIdentity"),
+        "implicit-deny",
+    ),
+    # --- dan-expired: expired at synth, so the role reads nothing, even "before" expiry -------
+    Cell(
+        "dan-expired",
+        "events it once had, before its expiry",
+        read(events("examplex", "edx", "2025-03-10"), at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC)),
+        "explicit-deny",
+        "GrantExpired",
+    ),
+    Cell(
+        "dan-expired",
+        "events now",
+        read(events("examplex", "edx", "2025-03-10")),
+        "explicit-deny",
+        "GrantExpired",
+    ),
+    Cell(
+        "dan-expired",
+        "list its org's events",
+        listing("events/org=examplex/"),
+        "explicit-deny",
+        "GrantExpired",
+    ),
+    Cell(
+        "dan-expired",
+        "assume after expiry",
+        assume("arn:aws:iam::123456789012:user/dan"),
+        "implicit-deny",
+    ),
+]
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=[f"{c.researcher}: {c.what}" for c in CELLS])
+def test_every_cell_of_the_access_matrix(synthesized: SynthesizedGrants, cell: Cell) -> None:
+    # Given the researcher's synthesized role, the bucket policy and the key policy
+    policies = synthesized.policies
+    role = policies.role_tagged(GRANT_TAG, cell.researcher)
+    # When the request is evaluated
+    decision = cell.probe(policies, role)
+    # Then the outcome is exactly the expected one, decided by the expected statement
+    assert decision.outcome == cell.outcome, [s.label for s in decision.deciding]
+    if cell.by is not None:
+        assert cell.by in {s.sid for s in decision.deciding}
+
+
+def test_the_bucket_and_key_policies_hold_even_if_a_researcher_role_is_given_everything(
+    synthesized: SynthesizedGrants,
+) -> None:
+    # Given a researcher role to which someone attached "Allow * on *" by hand
+    policies = synthesized.policies
+    role = policies.role_tagged(GRANT_TAG, "ann-course")
+    everything = Statement(effect="Allow", actions=("*",), resources=("*",), source="by-hand")
+    broadened = dataclasses.replace(role, identity=(*role.identity, everything))
+    # When it reaches into raw/, writes, lists the bucket root or uses KMS directly
+    raw = check_read(
+        policies, broadened, "raw/course-data/examplex-2025-03-02.zip", at=NOW, region=REGION
+    )
+    put = check_bucket_action(policies, broadened, "s3:PutObject", key="events/x", at=NOW)
+    root_listing = check_list(policies, broadened, None, at=NOW)
+    encrypt = check_key(policies, broadened, "kms:Encrypt", at=NOW)
+    # Then the storage stack's policies still refuse each one
+    for decision in (raw.s3, put, root_listing, encrypt):
+        assert decision.outcome == "explicit-deny"
+        assert {s.source for s in decision.deciding} <= {"bucket", "key"}
+    # And what the identity policy alone now allows is only reads of published data
+    assert check_read(
+        policies, broadened, events("otheru", "edx", "2025-03-10"), at=NOW, region=REGION
+    ).allowed
+
+
+def pipeline_put_headers(key_arn: str) -> dict[str, str | None]:
+    return {
+        "s3:x-amz-server-side-encryption": "aws:kms",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn,
+    }
+
+
+def outside_role(arn: str, *, tags: dict[str, str] | None = None) -> RolePolicies:
+    """A role of the same account, outside the vault, whose own policy allows everything."""
+    everything = Statement(effect="Allow", actions=("*",), resources=("*",), source="identity")
+    return RolePolicies(arn=arn, trust=(), identity=(everything,), tags=tags or {})
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        "arn:aws:iam::123456789012:role/AnalyticsTeam",
+        "arn:aws:iam::123456789012:role/edx-vault-lookalike/x",
+        "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::123456789012:user/intern",
+    ],
+)
+def test_principals_outside_the_vault_cannot_touch_objects(
+    synthesized: SynthesizedGrants, principal: str
+) -> None:
+    # Given a same-account principal whose own policy allows everything
+    policies = synthesized.policies
+    role = outside_role(principal)
+    # When it reads, writes or lists the data bucket's objects
+    decisions = [
+        check_read(
+            policies, role, events("examplex", "edx", "2025-03-10"), at=NOW, region=REGION
+        ).s3,
+        check_bucket_action(policies, role, "s3:PutObject", key="events/x", at=NOW),
+        check_list(policies, role, "events/", at=NOW),
+    ]
+    # Then the bucket policy refuses, by the statement that names the vault's principals
+    for decision in decisions:
+        assert decision.outcome == "explicit-deny"
+        assert "DenyObjectAccessOutsideTheVault" in {s.sid for s in decision.deciding}
+    # But bucket configuration stays possible (CloudFormation updates the policy)
+    assert check_bucket_action(policies, role, "s3:PutBucketPolicy", key=None, at=NOW).allowed
+
+
+def test_the_admin_role_from_the_config_may_read_everything(synthesized: SynthesizedGrants) -> None:
+    # Given the configured admin role with an allow-everything policy of its own
+    policies = synthesized.policies
+    admin = outside_role(ADMIN_ROLE)
+    # Then it reads raw/ and reports/ and lists the bucket
+    assert check_read(
+        policies, admin, "raw/course-data/otheru-2025-03-02.zip", at=NOW, region=REGION
+    ).allowed
+    assert check_read(policies, admin, "reports/run.json", at=NOW, region=REGION).allowed
+    assert check_list(policies, admin, None, at=NOW).allowed
+
+
+def test_every_pipeline_permission_on_the_data_survives_the_bucket_and_key_policies(
+    synthesized: SynthesizedGrants,
+) -> None:
+    # Given every pipeline role and each thing its own policy allows on the bucket or data key
+    policies = synthesized.policies
+    pipeline = [role for arn, role in policies.roles.items() if "/edx-vault/pipeline/" in arn]
+    assert len(pipeline) >= 6
+    checked = 0
+    for role in pipeline:
+        for statement in role.identity:
+            if statement.effect != "Allow" or statement.actions is None:
+                continue
+            for action in statement.actions:
+                for resource in statement.resources or ():
+                    # When the allowed request is made (wildcards filled in)
+                    concrete = resource.replace("*", "probe")
+                    context: dict[str, str | None] = {
+                        key: values[0].replace("*", "probe")
+                        for block in statement.conditions.values()
+                        for key, values in block.items()
+                    }
+                    if action == "s3:PutObject":
+                        # What the pipeline sends on every put (edx_vault/publish.py).
+                        context |= pipeline_put_headers(policies.key_arn)
+                    if concrete.startswith(policies.bucket_arn):
+                        key = concrete.removeprefix(policies.bucket_arn).removeprefix("/") or None
+                        decision = check_bucket_action(
+                            policies, role, action, key=key, at=NOW, context=context
+                        )
+                    elif concrete == policies.key_arn:
+                        decision = check_key(policies, role, action, at=NOW, context=context)
+                    else:
+                        continue
+                    # Then the bucket and key policies let it through
+                    assert decision.allowed, (role.arn, action, concrete, decision)
+                    checked += 1
+    assert checked >= 30
+
+
+def test_puts_are_denied_only_when_they_ask_for_another_encryption(
+    synthesized: SynthesizedGrants,
+) -> None:
+    """The storage stack denies a put that names another encryption or key; a put without
+    encryption headers (as every UploadPart request is) gets the bucket default, the data key,
+    and must pass. (An earlier "...IfExists" form denied those too: found by this evaluator.)"""
+    # Given the Decrypt function's role, which may write events/
+    policies = synthesized.policies
+    [decrypt] = [role for arn, role in policies.roles.items() if "FunctionsDecryptRole" in arn]
+    key = "events/org=examplex/site=edx/date=2025-03-10/x.log.gz"
+    # When it puts with the data key's headers, without headers, and asking for SSE-S3
+    with_headers = check_bucket_action(
+        policies,
+        decrypt,
+        "s3:PutObject",
+        key=key,
+        at=NOW,
+        context=pipeline_put_headers(policies.key_arn),
+    )
+    without = check_bucket_action(policies, decrypt, "s3:PutObject", key=key, at=NOW)
+    sse_s3 = check_bucket_action(
+        policies,
+        decrypt,
+        "s3:PutObject",
+        key=key,
+        at=NOW,
+        context={
+            **pipeline_put_headers(policies.key_arn),
+            "s3:x-amz-server-side-encryption": "AES256",
+        },
+    )
+    # Then only the request asking for another encryption is refused
+    assert with_headers.allowed
+    assert without.allowed
+    assert sse_s3.outcome == "explicit-deny"
+    assert {s.sid for s in sse_s3.deciding} == {"DenyPutsNotEncryptedWithKms"}

@@ -1,0 +1,454 @@
+"""Researcher grants from the configuration: what is refused at synth, and what is granted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import tomllib
+from typing import Any
+
+import pytest
+
+from edx_vault import bucket_layout
+from edx_vault.config import ConfigError, parse_config
+from edx_vault.grants import (
+    IDENTIFYING_TABLES,
+    MANAGED_POLICIES_PER_ROLE,
+    compile_grants,
+    is_identifying,
+    role_output_name,
+)
+from edx_vault.policy_evaluator import matches_glob
+from tests.access.grant_config import GRANTS_TOML, TODAY
+
+
+def document() -> dict[str, Any]:
+    return tomllib.loads(GRANTS_TOML)
+
+
+def researcher(document: dict[str, Any], name: str) -> dict[str, Any]:
+    [entry] = [r for r in document["researchers"] if r["name"] == name]
+    return entry
+
+
+def problems(document: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        compile_grants(parse_config(document), today=TODAY, source="vault.toml")
+    assert str(raised.value).startswith("vault.toml: the configuration is not valid")
+    return raised.value.problems
+
+
+def grant(document: dict[str, Any], name: str) -> Any:
+    grants = compile_grants(parse_config(document), today=TODAY)
+    return next(g for g in grants if g.name == name)
+
+
+# --- refused at synth time, each with one line naming the field and the fix ----------------
+
+
+def test_the_test_configuration_compiles() -> None:
+    grants = compile_grants(parse_config(document()), today=TODAY)
+    assert [g.name for g in grants] == ["ann-course", "ben-identified", "cat-oidc", "dan-expired"]
+    assert [g.expired for g in grants] == [False, False, False, True]
+
+
+def test_an_unknown_org_is_named() -> None:
+    config = document()
+    researcher(config, "ann-course")["scopes"][1]["orgs"] = ["ExampleX", "MITx"]
+    [problem] = problems(config)
+    assert problem.startswith("researchers[0].scopes[1].orgs[1]: 'MITx' is not a configured org id")
+    assert "Fix: add it under [[edx.orgs]]" in problem
+
+
+def test_an_unknown_category_is_named() -> None:
+    # (pydantic's Literal check, reported by parse_config before grants are compiled)
+    config = document()
+    researcher(config, "ann-course")["scopes"][0]["categories"] = ["database", "grades"]
+    with pytest.raises(ConfigError) as raised:
+        parse_config(config)
+    [problem] = raised.value.problems
+    assert problem.startswith("researchers[0].scopes[0].categories[1]: 'grades' is not allowed")
+
+
+@pytest.mark.parametrize("category", ["events", "email-opt-in"])
+def test_org_wide_files_cannot_be_limited_to_courses(category: str) -> None:
+    config = document()
+    scope = researcher(config, "ben-identified")["scopes"][0]
+    scope["courses"] = ["OtherU-X1-*"]
+    scope["categories"] = [category]
+    [problem] = problems(config)
+    assert problem.startswith(f"researchers[1].scopes[0]: '{category}' files hold every course")
+    assert f"Fix: move '{category}' to a scope of its own with courses = ['*']" in problem
+
+
+@pytest.mark.parametrize(
+    ("categories", "tables", "named"),
+    [
+        (["email-opt-in"], None, "['email-opt-in']"),
+        (["forums"], None, "['forums']"),
+        (["ora"], ["submissions_score"], "['ora']"),
+        (["database"], None, "['database']"),  # all tables include auth_user
+        (["database"], ["student_courseenrollment", "auth_userprofile"], "['database']"),
+    ],
+)
+def test_identifying_data_needs_identifiable(
+    categories: list[str], tables: list[str] | None, named: str
+) -> None:
+    config = document()
+    scope = researcher(config, "ann-course")["scopes"][0]
+    scope["categories"] = categories
+    scope["courses"] = ["*"]
+    scope.pop("tables")
+    if tables is not None:
+        scope["tables"] = tables
+    [problem] = problems(config)
+    assert problem.startswith(f"researchers[0].scopes[0]: {named} hold identifying data")
+    assert "Fix: set identifiable = true" in problem
+
+
+def test_non_identifying_tables_need_no_identifiable() -> None:
+    ann = grant(document(), "ann-course")
+    assert not ann.config.identifiable
+    assert {s.table for s in ann.slices if s.category == "database"} == {
+        "student_courseenrollment",
+        "courseware_studentmodule",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"tables": ["auth_usr"]}, "tables[0]: 'auth_usr' is not a table of ['database']"),
+        ({"categories": ["course-structure"]}, "tables: tables belong to 'database' or 'ora'"),
+        (
+            {"categories": ["database", "ora"]},
+            "tables: none of the tables is a 'ora' table",
+        ),
+        ({"tables": ["Bad-Name"]}, "tables[0]: 'Bad-Name' is not a table name"),
+    ],
+)
+def test_tables_must_belong_to_the_scope(change: dict[str, Any], fragment: str) -> None:
+    config = document()
+    researcher(config, "ann-course")["scopes"][0].update(change)
+    with pytest.raises(ConfigError) as raised:
+        compile_grants(parse_config(config), today=TODAY)
+    assert any(fragment in problem for problem in raised.value.problems), raised.value.problems
+
+
+@pytest.mark.parametrize(
+    ("course", "fragment"),
+    [
+        ("course-v1:ExampleX+CS101+2025_T1", "e.g. 'ExampleX-CS101-2025_T1'"),
+        ("ExampleX-CS[12]01-*", "cannot be matched by IAM"),
+        ("OtherU-CS101-2025", "belongs to org 'OtherU', not to ['ExampleX']"),
+    ],
+)
+def test_courses_must_be_spelled_as_the_files_name_them(course: str, fragment: str) -> None:
+    config = document()
+    researcher(config, "ann-course")["scopes"][0]["courses"] = [course]
+    [problem] = problems(config)
+    assert problem.startswith("researchers[0].scopes[0].courses[0]:")
+    assert fragment in problem
+
+
+def test_a_course_of_an_alias_org_belongs_to_the_partner() -> None:
+    config = document()
+    researcher(config, "ann-course")["scopes"][0]["courses"] = ["ExampleXPRO-CS101-*"]
+    assert grant(config, "ann-course").slices
+
+
+def test_email_opt_in_needs_the_edx_site() -> None:
+    config = document()
+    researcher(config, "ben-identified")["scopes"][0]["sites"] = ["edge"]
+    [problem] = problems(config)
+    assert "email opt-in reports exist for edx.org only" in problem
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "fragment"),
+    [
+        ("ben-identified", {"external_id": "abc123"}, "researchers[1].external_id: an external id"),
+        ("ben-identified", {"mfa": True}, "researchers[1].mfa: AWS cannot see whether a SAML"),
+        ("cat-oidc", {"subject": None}, "researchers[2].subject: required for an OIDC provider"),
+        ("ann-course", {"subject": "ann"}, "researchers[0].subject: only federated"),
+    ],
+)
+def test_principal_options_must_fit_the_principal(
+    name: str, change: dict[str, Any], fragment: str
+) -> None:
+    config = document()
+    entry = researcher(config, name)
+    for key, value in change.items():
+        if value is None:
+            entry.pop(key)
+        else:
+            entry[key] = value
+    [problem] = problems(config)
+    assert problem.startswith(fragment)
+
+
+def test_a_malformed_principal_or_external_id_is_refused_by_the_config() -> None:
+    config = document()
+    researcher(config, "ann-course")["principal"] = "arn:aws:iam::21098765432:role/ann"
+    researcher(config, "ann-course")["external_id"] = "has spaces"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(config)
+    assert [p.split(":")[0] for p in raised.value.problems] == [
+        "researchers[0].principal",
+        "researchers[0].external_id",
+    ]
+
+
+def test_a_date_range_starting_after_the_expiry_is_refused() -> None:
+    config = document()
+    researcher(config, "ann-course")["scopes"][0]["date_from"] = dt.date(2027, 2, 1)
+    researcher(config, "ann-course")["scopes"][0]["date_to"] = dt.date(2027, 3, 1)
+    [problem] = problems(config)
+    assert problem.startswith("researchers[0].scopes[0].date_from: 2027-02-01 is on or after")
+
+
+def test_a_grant_too_long_for_iam_is_refused_with_a_fix() -> None:
+    config = document()
+    scope = researcher(config, "ben-identified")["scopes"][0]
+    scope["courses"] = [f"OtherU-C{n}-2025" for n in range(60)]
+    scope["categories"] = ["forums", "database"]
+    scope["tables"] = ["auth_user", "student_courseenrollment", "user_id_map"]
+    scope["date_from"] = dt.date(2025, 1, 15)
+    [problem] = problems(config)
+    assert problem.startswith("researchers[1]: the grant spells out")
+    assert f"a role holds at most {MANAGED_POLICIES_PER_ROLE}" in problem
+
+
+def test_names_that_collide_in_cloudformation_are_refused() -> None:
+    # Given two researchers whose names differ only in a dash before a digit
+    config = document()
+    researcher(config, "dan-expired")["name"] = "ann-1b"
+    config["researchers"].append(dict(researcher(config, "ann-1b"), name="ann1b"))
+    assert role_output_name("ann-1b") == role_output_name("ann1b")
+    assert role_output_name("ann-course") != role_output_name("anncourse")
+    # Then the second is named with the fix
+    [problem] = problems(config)
+    assert problem.startswith("researchers[4].name: 'ann1b' and 'ann-1b' differ only in dashes")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    config = document()
+    researcher(config, "ann-course")["scopes"][1]["orgs"] = ["Nope"]
+    researcher(config, "cat-oidc").pop("subject")
+    researcher(config, "ben-identified")["identifiable"] = False
+    assert len(problems(config)) == 3
+
+
+# --- what is granted -------------------------------------------------------------------------
+
+
+def test_an_expired_grant_compiles_to_nothing_readable() -> None:
+    dan = grant(document(), "dan-expired")
+    assert dan.expired
+    assert dan.slices == ()
+    assert dan.policies == ()
+    assert dan.days_left(TODAY) == 0
+
+
+def test_expiry_is_judged_on_the_synth_day() -> None:
+    config = parse_config(document())
+    [dan_before] = [
+        g for g in compile_grants(config, today=dt.date(2025, 12, 30)) if g.name == "dan-expired"
+    ]
+    [dan_on] = [
+        g for g in compile_grants(config, today=dt.date(2025, 12, 31)) if g.name == "dan-expired"
+    ]
+    assert not dan_before.expired and dan_before.days_left(dt.date(2025, 12, 30)) == 1
+    assert dan_on.expired
+
+
+def test_ann_gets_exactly_her_slices() -> None:
+    ann = grant(document(), "ann-course")
+    assert ann.role_name == "edxvault-ann-course"
+    assert ann.role_arn("123456789012") == (
+        "arn:aws:iam::123456789012:role/edx-vault/researcher/edxvault-ann-course"
+    )
+    assert ann.expiry_timestamp == "2027-01-01T00:00:00Z"
+    assert set(ann.key_patterns) == {
+        *(
+            f"database/{table}/org=examplex/site=edx/course=ExampleX-CS101-*/export_date={month}*"
+            for table in ("student_courseenrollment", "courseware_studentmodule")
+            for month in ("2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06")
+        ),
+        *(
+            f"course-structure/org=examplex/site=edx/course=ExampleX-CS101-*/export_date={month}*"
+            for month in ("2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06")
+        ),
+        "events/org=examplex/site=*/date=2025-03*",
+    }
+    assert set(ann.prefix_patterns) == {
+        "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-*",
+        "database/courseware_studentmodule/org=examplex/site=edx/course=ExampleX-CS101-*",
+        "course-structure/org=examplex/site=edx/course=ExampleX-CS101-*",
+        "events/org=examplex/*",
+    }
+
+
+def test_an_open_date_range_ends_with_the_expiry_year() -> None:
+    config = document()
+    scope = researcher(config, "ann-course")["scopes"][1]
+    del scope["date_to"]
+    [events] = [s for s in grant(config, "ann-course").slices if s.category == "events"]
+    assert events.date_to == dt.date(2027, 12, 31)
+    assert events.key_patterns[-1] == "events/org=examplex/site=*/date=2027*"
+
+
+def test_old_forums_files_come_only_with_both_sites() -> None:
+    ben = grant(document(), "ben-identified")
+    assert "forums/org=otheru/site=*/course=*/*" in ben.key_patterns
+    config = document()
+    researcher(config, "ben-identified")["scopes"][0]["sites"] = ["edx"]
+    narrowed = grant(config, "ben-identified")
+    assert "forums/org=otheru/site=edx/course=*/*" in narrowed.key_patterns
+    assert not any(
+        "unspecified" in p or "site=*" in p
+        for p in narrowed.key_patterns
+        if p.startswith("forums/")
+    )
+
+
+def test_identifying_rules() -> None:
+    assert is_identifying("email-opt-in")
+    assert is_identifying("forums") and is_identifying("ora", "submissions_score")
+    assert is_identifying("database") and is_identifying("database", "auth_user")
+    assert not is_identifying("database", "student_courseenrollment")
+    assert not is_identifying("events") and not is_identifying("course-structure")
+    assert {
+        "auth_user",
+        "auth_userprofile",
+        "certificates_generatedcertificate",
+    } <= IDENTIFYING_TABLES
+
+
+# --- date ranges as IAM patterns --------------------------------------------------------------
+
+
+def covered(prefixes: tuple[str, ...], day: dt.date) -> bool:
+    return any(matches_glob(f"{prefix}*", day.isoformat()) for prefix in prefixes)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_date_prefixes_cover_exactly_the_range(seed: int) -> None:
+    # Given a random range (sometimes open on one side)
+    rng = random.Random(seed)
+    start = dt.date(2019, 1, 1) + dt.timedelta(days=rng.randrange(0, 2500))
+    end = start + dt.timedelta(days=rng.randrange(0, 900))
+    first = None if seed % 7 == 0 else start
+    last = None if seed % 5 == 0 else end
+    prefixes = bucket_layout.date_partition_prefixes(first, last)
+    # Then every day from 2018 to 2029 is covered exactly when it lies in the range
+    day = dt.date(2018, 1, 1)
+    while day < dt.date(2030, 1, 1):
+        inside = (first is None or first <= day) and (last is None or day <= last)
+        assert covered(prefixes, day) == inside, (first, last, day, prefixes)
+        day += dt.timedelta(days=1)
+
+
+def test_date_prefixes_are_few() -> None:
+    assert bucket_layout.date_partition_prefixes(dt.date(2025, 1, 1), dt.date(2027, 12, 31)) == (
+        "2025",
+        "2026",
+        "2027",
+    )
+    assert bucket_layout.date_partition_prefixes(dt.date(2024, 2, 1), dt.date(2024, 2, 29)) == (
+        "2024-02",
+    )
+    assert bucket_layout.date_partition_prefixes(None, None) == ("",)
+    assert bucket_layout.date_partition_prefixes(dt.date(2025, 2, 1), dt.date(2025, 1, 1)) == ()
+
+
+@pytest.mark.parametrize(
+    ("category", "parts", "key", "prefix"),
+    [
+        (
+            "events",
+            {"org": "MITx", "site": "edx", "date_prefix": "2025-0"},
+            "events/org=mitx/site=edx/date=2025-0*",
+            "events/org=mitx/site=edx/*",
+        ),
+        (
+            "database",
+            {"org": "mitx", "table": "auth_user"},
+            "database/auth_user/org=mitx/site=*/course=*/*",
+            "database/auth_user/org=mitx/*",
+        ),
+        (
+            "database",
+            {"org": "mitx", "course": "MITx-6.00?x-2012_Fall"},
+            "database/*/org=mitx/site=*/course=MITx-6.00?x-2012_Fall/*",
+            "database/*/org=mitx/site=*/course=MITx-6.00?x-2012_Fall/*",
+        ),
+        (
+            "ora",
+            {"table": "submissions_score"},
+            "ora/submissions_score/org=*/site=*/course=*/*",
+            "ora/submissions_score/*",
+        ),
+        (
+            "email-opt-in",
+            {"org": "mitx", "date_prefix": "2025"},
+            "email-opt-in/org=mitx/export_date=2025*",
+            "email-opt-in/org=mitx/*",
+        ),
+    ],
+)
+def test_key_and_listing_patterns_follow_the_layout(
+    category: Any, parts: dict[str, str], key: str, prefix: str
+) -> None:
+    assert bucket_layout.published_key_pattern(category, **parts) == key
+    undated = {name: value for name, value in parts.items() if name != "date_prefix"}
+    assert bucket_layout.published_prefix_pattern(category, **undated) == prefix
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: bucket_layout.published_key_pattern("events", table="auth_user"), "not tables"),
+        (
+            lambda: bucket_layout.published_key_pattern("database", table="Auth-User"),
+            "not a table name",
+        ),
+        (
+            lambda: bucket_layout.published_key_pattern("events", date_prefix="2025/01"),
+            "not the start",
+        ),
+        (
+            lambda: bucket_layout.published_key_pattern("events", date_prefix="2025-01-011"),
+            "not the start",
+        ),
+    ],
+)
+def test_patterns_refuse_what_the_layout_cannot_hold(call: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_every_pattern_matches_the_keys_the_pipeline_writes() -> None:
+    # Given keys spelled by the layout's own key functions
+    day = dt.date(2025, 3, 2)
+    event_key = bucket_layout.event_log_output_key("ExampleX", "edx", day)
+    table_key = bucket_layout.table_output_key(
+        "database",
+        table="student_courseenrollment",
+        org="ExampleX",
+        site="edx",
+        course="ExampleX-CS101-2025_T1",
+        export_date=day,
+        file_name="f.sql",
+    )
+    opt_in_key = bucket_layout.email_opt_in_output_key(
+        "OtherU", day, "otheru-email_opt_in-prod-analytics.csv"
+    )
+    # Then the grant patterns for them match, and those of a neighbour do not
+    ann = grant(document(), "ann-course")
+    ben = grant(document(), "ben-identified")
+    assert any(matches_glob(p, event_key) for p in ann.key_patterns)
+    assert any(matches_glob(p, table_key) for p in ann.key_patterns)
+    assert not any(matches_glob(p, opt_in_key) for p in ann.key_patterns)
+    assert any(matches_glob(p, opt_in_key) for p in ben.key_patterns)
+    assert not any(matches_glob(p, table_key) for p in ben.key_patterns)

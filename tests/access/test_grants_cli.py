@@ -1,0 +1,242 @@
+"""`edx-vault grants` and `edx-vault grants check`, run in-process as an admin would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edx_vault.cli import context as cli_context
+from edx_vault.cli import grants as grants_command
+from edx_vault.cli import main
+from tests.access.conftest import SynthesizedGrants
+from tests.access.grant_config import NOW, TODAY
+
+GRANTED = (
+    "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
+    "export_date=2025-03-02/ExampleX-CS101-2025_T1-student_courseenrollment-prod-analytics.sql"
+)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_context, "utc_now", lambda: NOW)
+
+
+@pytest.fixture
+def synthesized_once(
+    monkeypatch: pytest.MonkeyPatch, synthesized: SynthesizedGrants
+) -> list[dt.date]:
+    """`grants check` evaluates the session's synthesized policies instead of synthesizing."""
+    days: list[dt.date] = []
+
+    def policies(config_path: Path, config: Any, *, today: dt.date) -> Any:
+        days.append(today)
+        return synthesized.policies
+
+    monkeypatch.setattr(grants_command, "synthesized_policies", policies)
+    return days
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_grants_lists_who_reads_what_until_when(
+    capsys: pytest.CaptureFixture[str], grants_config: Path
+) -> None:
+    # When the admin lists the grants
+    status, out, err = run(capsys, "grants", "--config", str(grants_config))
+    # Then each researcher x category is a row with its scope, expiry and days left
+    assert status == 0
+    rows = [line.split() for line in out.splitlines()]
+    assert rows[0][:2] == ["RESEARCHER", "CATEGORY"]
+    assert [
+        "ann-course",
+        "database",
+        "ExampleX",
+        "ExampleX-CS101-*",
+        "student_courseenrollment,courseware_studentmodule",
+        "edx",
+        "2025-01-01",
+        "to",
+        "2025-06-30",
+        "2027-01-01",
+        "351",
+    ] in rows
+    assert [
+        "ann-course",
+        "events",
+        "ExampleX",
+        "*",
+        "*",
+        "edx,edge",
+        "2025-03-01",
+        "to",
+        "2025-03-31",
+        "2027-01-01",
+        "351",
+    ] in rows
+    assert [
+        "dan-expired",
+        "events",
+        "ExampleX",
+        "*",
+        "*",
+        "edx,edge",
+        "all",
+        "2025-12-31",
+        "EXPIRED",
+    ] in rows
+    # And the role to assume, and a warning about the expired grant
+    assert (
+        "ben-identified: arn:aws:iam::123456789012:role/edx-vault/researcher/"
+        "edxvault-ben-identified (identifiable data allowed)"
+    ) in out
+    assert "warning: expired grants read nothing" in err and "dan-expired" in err
+
+
+def test_grants_json_has_the_patterns(
+    capsys: pytest.CaptureFixture[str], grants_config: Path
+) -> None:
+    status, out, _ = run(capsys, "grants", "--json", "--config", str(grants_config))
+    assert status == 0
+    listing = json.loads(out)
+    assert listing["today"] == TODAY.isoformat()
+    grants = {g["name"]: g for g in listing["grants"]}
+    assert grants["cat-oidc"]["days_left"] == 166
+    assert grants["cat-oidc"]["key_patterns"] == [
+        "ora/submissions_submission/org=examplexpro/site=edge/course=ExampleXPRO-DS1-2025/*"
+    ]
+    assert grants["dan-expired"]["expired"] is True
+    assert grants["dan-expired"]["key_patterns"] == []
+
+
+def test_check_allows_a_granted_key_and_names_the_statements(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
+) -> None:
+    status, out, _ = run(
+        capsys, "grants", "check", "ann-course", GRANTED, "--config", str(grants_config)
+    )
+    assert status == 0
+    assert out.startswith(f"ALLOW  ann-course  s3://edxvault-data-123456789012-us-east-1/{GRANTED}")
+    assert "Allow managed:ResearcherAnnCourseRead1" in out
+    assert "/ReadGrantedObjects" in out and "/DecryptGrantedObjectsThroughS3" in out
+    assert synthesized_once == [TODAY]
+
+
+def test_check_denies_raw_and_names_the_bucket_policy_statement(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
+) -> None:
+    status, out, _ = run(
+        capsys,
+        "grants",
+        "check",
+        "ann-course",
+        "raw/course-data/examplex-2025-03-02.zip",
+        "--config",
+        str(grants_config),
+    )
+    assert status == 1
+    assert out.startswith("DENY  ann-course")
+    assert "s3:GetObject: explicit-deny" in out
+    assert "Deny bucket/DenyResearchersPipelineOnlyPrefixes" in out
+
+
+def test_check_after_expiry_denies_and_shows_what_is_granted(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
+) -> None:
+    status, out, _ = run(
+        capsys,
+        "grants",
+        "check",
+        "ann-course",
+        GRANTED,
+        "--at",
+        "2027-01-01",
+        "--config",
+        str(grants_config),
+    )
+    assert status == 1
+    assert "at 2027-01-01T00:00:00+00:00" in out
+    assert "s3:GetObject: implicit-deny" in out
+    assert "the grant ends at 2027-01-01T00:00:00Z: access stops then" in out
+
+
+def test_check_an_ungranted_key_shows_what_is_granted(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
+) -> None:
+    status, out, _ = run(
+        capsys,
+        "grants",
+        "check",
+        "ann-course",
+        GRANTED.replace("CS101", "CS202"),
+        "--config",
+        str(grants_config),
+    )
+    assert status == 1
+    assert "s3:GetObject: implicit-deny (no Allow in the identity policy)" in out
+    assert "the grant covers (first patterns):" in out
+    assert (
+        "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-*/"
+        "export_date=2025-01*"
+    ) in out
+
+
+def test_check_a_listing_as_json(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
+) -> None:
+    status, out, _ = run(
+        capsys,
+        "grants",
+        "check",
+        "ann-course",
+        "",
+        "--list",
+        "--json",
+        "--config",
+        str(grants_config),
+    )
+    assert status == 1
+    result = json.loads(out)
+    assert result["decision"] == "DENY"
+    assert result["list"] is True
+    [request] = result["requests"].values()
+    assert request["outcome"] == "explicit-deny"
+    assert {
+        "effect": "Deny",
+        "source": "bucket",
+        "sid": "DenyResearchersListingOutsidePublishedData",
+    } in request["statements"]
+
+
+def test_check_an_unknown_researcher_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
+) -> None:
+    status, _, err = run(capsys, "grants", "check", "zed", GRANTED, "--config", str(grants_config))
+    assert status == 2
+    assert "no researcher 'zed' in the configuration (known: ann-course, ben-identified" in err
+    assert synthesized_once == []
+
+
+def test_check_synthesizes_the_app_itself(
+    capsys: pytest.CaptureFixture[str], grants_config: Path
+) -> None:
+    # Given no stand-in: the command builds the app from the configuration
+    status, out, _ = run(
+        capsys,
+        "grants",
+        "check",
+        "ben-identified",
+        "email-opt-in/org=otheru/export_date=2025-03-02/otheru-email_opt_in-prod-analytics.csv",
+        "--config",
+        str(grants_config),
+    )
+    assert status == 0, out
+    assert out.startswith("ALLOW  ben-identified")

@@ -1,0 +1,482 @@
+"""The admin CLI against the embedded AWS: the real storage stack deployed into moto, fast keys.
+
+Every test gets its own deployment (a unique stack prefix, so its own stacks, secrets, bucket
+and table) on the session's moto server, and runs ``edx_vault.cli.main`` in-process with
+``AWS_ENDPOINT_URL`` pointing at moto, exactly as an admin would run it against the embedded AWS.
+
+The storage stack is the template ``cdk synth`` produces. moto's CloudFormation cannot create
+all of it; the gaps are worked around here, in the test harness, and nowhere in product code:
+
+- ``AWS::KMS::Key`` with ``Tags``: moto 5.2.5 fails with ``KeyError: 'TagKey'`` (its KMS model
+  expects API-style tags); the tags are dropped from the template.
+- ``AWS::SecretsManager::Secret``: not supported by moto's CloudFormation, which skips the
+  resource and silently drops every output that refers to it. The three secrets are created
+  directly with the template's names, descriptions and tags, pointed at the stack's secrets KMS
+  key afterwards, and the outputs refer to their ARNs literally.
+- ``AWS::S3::Bucket``'s ``VersioningConfiguration``: ignored by moto's CloudFormation; it is
+  applied with ``PutBucketVersioning`` after the stack is created (``verify`` checks versions).
+- ``AWS::S3::BucketPolicy``: skipped by moto (with a warning); nothing here depends on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import gnupg
+import pytest
+from moto.core.config import default_user_config
+
+from edx_vault import gnupg_home, stack_outputs
+from edx_vault.cli import main
+from edx_vault.secret_formats import (
+    PipelineKey,
+    PipelineKeyring,
+    PipelinePassphrase,
+    store_passphrase,
+    store_pipeline_keyring,
+)
+from tests.integration import conftest as integration
+from tests.integration.conftest import Aws
+
+# The session's embedded AWS (one moto server) and its clients, as the integration tests have
+# them; re-bound here because a conftest's fixtures are visible to its own folder only.
+moto_endpoint = integration.moto_endpoint
+aws = integration.aws
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_CONFIG = PROJECT_ROOT / "config" / "example.toml"
+FAST_KEY_PASSPHRASE = "fast test key passphrase 7"
+PRODUCTION_AGENT_CONF = gnupg_home.GPG_AGENT_CONF
+FAST_S2K = "s2k-count 65536"
+# A CDK bootstrap version new enough for the template's CheckBootstrapVersion rule.
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # moto warns about every resource type its CloudFormation skips (the bucket policies):
+    # known and documented above, not news in every test's output.
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.filterwarnings("ignore:Tried to parse AWS::"))
+
+
+# --------------------------------------------------------------------------------------------
+# The storage stack in moto
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def storage_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The storage stack's template, synthesized once by the real CDK app."""
+    from stacks.vault_app import build_vault_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    # The layers are not needed for the storage template, and take seconds to build.
+    built = build_vault_app(outdir=str(outdir), nag=False, bundle_assets=False)
+    built.app.synth()
+    template: dict[str, Any] = json.loads(
+        (outdir / f"{built.storage.stack_name}.template.json").read_text(encoding="utf-8")
+    )
+    return template
+
+
+@dataclass(frozen=True)
+class DeployedVault:
+    """One test's deployment: its stack prefix, configuration file and storage outputs."""
+
+    prefix: str
+    config_path: Path
+    outputs: dict[str, str]
+    aws: Aws
+
+    @property
+    def key_secret(self) -> str:
+        return self.outputs[stack_outputs.PIPELINE_KEY_SECRET_ARN]
+
+    @property
+    def passphrase_secret(self) -> str:
+        return self.outputs[stack_outputs.PIPELINE_PASSPHRASE_SECRET_ARN]
+
+    @property
+    def credentials_secret(self) -> str:
+        return self.outputs[stack_outputs.EDX_CREDENTIALS_SECRET_ARN]
+
+    @property
+    def data_bucket(self) -> str:
+        return self.outputs[stack_outputs.DATA_BUCKET]
+
+    def secret_text(self, arn: str) -> str | None:
+        """The secret's current value, or None when it has none."""
+        client = self.aws.client("secretsmanager")
+        try:
+            return str(client.get_secret_value(SecretId=arn)["SecretString"])
+        except client.exceptions.ResourceNotFoundException:
+            return None
+
+    def secret_json(self, arn: str) -> dict[str, Any]:
+        text = self.secret_text(arn)
+        assert text is not None, f"{arn} has no value"
+        document: dict[str, Any] = json.loads(text)
+        return document
+
+
+def _template_for(template: dict[str, Any], prefix: str) -> dict[str, Any]:
+    # The synthesized template names its secrets, key aliases, data bucket and exports after
+    # the config's prefix; give each test's copy its own names so deployments never collide.
+    lower = prefix.lower()
+    text = json.dumps(template).replace('"edxvault/', f'"{lower}/')
+    text = text.replace('"alias/edxvault/', f'"alias/{lower}/')
+    text = text.replace('"edxvault-data-', f'"{lower}-data-')
+    text = text.replace('"EdxVault-Storage:', f'"{prefix}-Storage:')
+    assert "edxvault" not in text.lower().replace("edx-vault", ""), "a name was not renamed"
+    document: dict[str, Any] = json.loads(text)
+    for resource in document["Resources"].values():
+        if resource["Type"] == "AWS::KMS::Key":
+            resource["Properties"].pop("Tags", None)  # moto gap: KeyError 'TagKey'
+    return document
+
+
+def _wait_for_stack(cloudformation: Any, stack: str) -> list[dict[str, str]]:
+    deadline = time.monotonic() + 30
+    while True:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+        if not described["StackStatus"].endswith("IN_PROGRESS"):
+            break
+        assert time.monotonic() < deadline, f"{stack} still {described['StackStatus']}"
+        time.sleep(0.1)
+    assert described["StackStatus"] == "CREATE_COMPLETE", described
+    outputs: list[dict[str, str]] = described.get("Outputs", [])
+    return outputs
+
+
+def deploy_storage_stack(
+    aws: Aws, template: dict[str, Any], prefix: str, *, create_secrets: bool = True
+) -> dict[str, str]:
+    """Create ``{prefix}-Storage`` from the synthesized template; returns its outputs.
+
+    With ``create_secrets=False`` the secrets are left to moto's CloudFormation, which drops
+    them and their outputs: a stack missing outputs, as an older deployment would be.
+    """
+    aws.client("ssm").put_parameter(
+        Name=BOOTSTRAP_VERSION_PARAMETER, Value="21", Type="String", Overwrite=True
+    )
+    document = _template_for(template, prefix)
+    secrets_manager = aws.client("secretsmanager")
+    secrets: dict[str, tuple[str, str]] = {}
+    if create_secrets:
+        for logical_id, resource in list(document["Resources"].items()):
+            if resource["Type"] != "AWS::SecretsManager::Secret":
+                continue
+            properties = resource["Properties"]
+            arn = secrets_manager.create_secret(
+                Name=properties["Name"],
+                Description=properties["Description"],
+                Tags=properties.get("Tags", []),
+            )["ARN"]
+            secrets[logical_id] = (arn, properties["KmsKeyId"]["Fn::GetAtt"][0])
+            del document["Resources"][logical_id]
+        for output in document["Outputs"].values():
+            value = output["Value"]
+            if isinstance(value, dict) and value.get("Ref") in secrets:
+                output["Value"] = secrets[value["Ref"]][0]
+
+    cloudformation = aws.client("cloudformation")
+    stack = stack_outputs.stack_name(prefix, stack_outputs.STORAGE_STACK_SUFFIX)
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(document))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in _wait_for_stack(cloudformation, stack)}
+    for arn, key_logical_id in secrets.values():
+        key_id = cloudformation.describe_stack_resource(
+            StackName=stack, LogicalResourceId=key_logical_id
+        )["StackResourceDetail"]["PhysicalResourceId"]
+        secrets_manager.update_secret(SecretId=arn, KmsKeyId=key_id)
+    # (DescribeStackResource fails on buckets in moto; their names are in the outputs.)
+    bucket_names = {
+        output["Value"]["Ref"]: outputs[name]
+        for name, output in document["Outputs"].items()
+        if isinstance(output["Value"], dict) and name in outputs and "Ref" in output["Value"]
+    }
+    s3 = aws.client("s3")
+    for logical_id, resource in document["Resources"].items():
+        versioning = resource.get("Properties", {}).get("VersioningConfiguration")
+        if resource["Type"] == "AWS::S3::Bucket" and versioning:
+            s3.put_bucket_versioning(
+                Bucket=bucket_names[logical_id], VersioningConfiguration=versioning
+            )
+    return outputs
+
+
+def write_config(directory: Path, prefix: str) -> Path:
+    """The example configuration with this test's stack prefix."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    assert 'stack_prefix = "EdxVault"' in text
+    path = directory / "vault.toml"
+    path.write_text(text.replace('stack_prefix = "EdxVault"', f'stack_prefix = "{prefix}"'))
+    return path
+
+
+def new_prefix() -> str:
+    return f"T{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def vault_stack(aws: Aws, storage_template: dict[str, Any], tmp_path: Path) -> DeployedVault:
+    """A freshly deployed storage stack (no pipeline stack) and a config file naming it."""
+    prefix = new_prefix()
+    outputs = deploy_storage_stack(aws, storage_template, prefix)
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    return DeployedVault(
+        prefix=prefix, config_path=write_config(config_dir, prefix), outputs=outputs, aws=aws
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Running the CLI
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+Cli = Callable[..., CliRun]
+
+
+@pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory for the CLI, to check what it writes."""
+    directory = tmp_path / "cwd"
+    directory.mkdir()
+    monkeypatch.chdir(directory)
+    return directory
+
+
+@pytest.fixture
+def scratch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The temp directory the CLI's GnuPG homes go in, to check they are gone afterwards.
+
+    Short (under /tmp), because gpg-agent's socket paths must fit in 107 bytes.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="edxv-t-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    moto_endpoint: str,
+    vault_stack: DeployedVault,
+    cwd: Path,
+    scratch: Path,
+) -> Cli:
+    """Run ``edx-vault ARGS`` in-process against moto; returns exit code, stdout, stderr."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setenv("EDX_VAULT_CONFIG", str(vault_stack.config_path))
+    # boto3's default session caches what it read from the environment at first use.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    # Test-only speed-up: gpg-agent's calibrated S2K work factor costs about a second per key
+    # unlock on this kind of machine, and the CLI unlocks keys several times per command. The
+    # homes the CLI creates get the fewest S2K rounds gpg allows; production keeps gpg's
+    # calibrated default. test_keygen's first test runs with the production settings.
+    monkeypatch.setattr(gnupg_home, "GPG_AGENT_CONF", (*PRODUCTION_AGENT_CONF, FAST_S2K))
+
+    def run(*argv: str, stdin: bytes | None = None) -> CliRun:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        capsys.readouterr()
+        exit_code = main(list(argv))
+        out, err = capsys.readouterr()
+        return CliRun(exit_code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def production_gpg_settings(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undo the test-only S2K speed-up: the CLI's homes get exactly the production settings."""
+    monkeypatch.setattr(gnupg_home, "GPG_AGENT_CONF", PRODUCTION_AGENT_CONF)
+
+
+# --------------------------------------------------------------------------------------------
+# Keys
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A passphrase-protected ed25519/cv25519 key pair (fast to make and use)."""
+
+    fingerprint: str
+    public_key: str
+    secret_key: str
+    passphrase: str
+
+
+def make_key_pair(home: Path, email: str, passphrase: str) -> KeyPair:
+    home.mkdir(mode=0o700)
+    (home / "gpg-agent.conf").write_text(
+        f"allow-loopback-pinentry\ndefault-cache-ttl 0\nmax-cache-ttl 0\n{FAST_S2K}\n"
+    )
+    gpg = gnupg.GPG(gnupghome=str(home))
+    generated = gpg.gen_key(
+        gpg.gen_key_input(
+            key_type="EDDSA",
+            key_curve="ed25519",
+            key_usage="sign",
+            subkey_type="ECDH",
+            subkey_curve="cv25519",
+            subkey_usage="encrypt",
+            name_email=email,
+            expire_date="1y",
+            passphrase=passphrase,
+        )
+    )
+    assert generated.fingerprint, generated.stderr
+    fingerprint = str(generated.fingerprint)
+    secret_key = str(gpg.export_keys(fingerprint, secret=True, passphrase=passphrase))
+    assert "PRIVATE KEY BLOCK" in secret_key
+    return KeyPair(
+        fingerprint=fingerprint,
+        public_key=str(gpg.export_keys(fingerprint)),
+        secret_key=secret_key,
+        passphrase=passphrase,
+    )
+
+
+def stop_agent(home: Path) -> None:
+    """Stop the gpg-agent a test started for ``home`` (it would outlive the test otherwise)."""
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
+
+
+@pytest.fixture(scope="session")
+def fast_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyPair]:
+    home = tmp_path_factory.mktemp("fast") / "g"
+    yield make_key_pair(home, "pipeline@example.edu", FAST_KEY_PASSPHRASE)
+    stop_agent(home)
+
+
+@pytest.fixture(scope="session")
+def other_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyPair]:
+    """A second key with a different passphrase (someone else's, or a rotation candidate)."""
+    home = tmp_path_factory.mktemp("other") / "g"
+    yield make_key_pair(home, "someone-else@example.edu", "another phrase 9")
+    stop_agent(home)
+
+
+def seed_pipeline_key(
+    vault: DeployedVault, key: KeyPair, *, expires: dt.date | None = None
+) -> PipelineKeyring:
+    """Store ``key`` as the pipeline key directly, as if ``import-key`` had run."""
+    client = vault.aws.client("secretsmanager")
+    expires = expires or dt.datetime.now(dt.UTC).date() + dt.timedelta(days=365)
+    keyring = PipelineKeyring(
+        primary=key.fingerprint,
+        keys=(
+            PipelineKey(
+                fingerprint=key.fingerprint,
+                armored_private_key=key.secret_key,
+                user_id="pipeline@example.edu",
+                created=expires - dt.timedelta(days=365),
+                expires=expires,
+            ),
+        ),
+    )
+    store_passphrase(client, vault.passphrase_secret, PipelinePassphrase(key.passphrase))
+    store_pipeline_keyring(client, vault.key_secret, keyring)
+    return keyring
+
+
+def decrypt_with(armored_secret_keys: list[str], passphrase: str, ciphertext: bytes) -> bytes:
+    """Decrypt with the given keys in a throwaway home: independent of the code under test."""
+    home = Path(tempfile.mkdtemp(prefix="edxv-chk-", dir="/tmp"))
+    try:
+        (home / "gpg-agent.conf").write_text(f"allow-loopback-pinentry\n{FAST_S2K}\n")
+        gpg = gnupg.GPG(gnupghome=str(home))
+        for armored in armored_secret_keys:
+            assert gpg.import_keys(armored).fingerprints
+        result = gpg.decrypt(ciphertext, passphrase=passphrase)
+        assert result.ok, result.stderr
+        return bytes(result.data)
+    finally:
+        stop_agent(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# A pipeline stack for sync and status
+# --------------------------------------------------------------------------------------------
+
+
+def _set_moto_config(endpoint: str, config: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config", data=json.dumps(config).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request):
+        pass
+
+
+@pytest.fixture
+def executing_step_functions(moto_endpoint: str) -> Iterator[None]:
+    """moto runs state machines (its interpreter) for this test, then goes back to before."""
+    # GET /moto-api/config does not return the stepfunctions part; the server runs in this
+    # process, so its current setting is read where moto keeps it.
+    before = dict(default_user_config["stepfunctions"])
+    _set_moto_config(moto_endpoint, {"stepfunctions": {"execute_state_machine": True}})
+    yield
+    _set_moto_config(moto_endpoint, {"stepfunctions": before})
+
+
+def deploy_pipeline_stack(vault: DeployedVault, definition: dict[str, Any]) -> str:
+    """``{prefix}-Pipeline``: a state machine of the given definition and the stack's outputs.
+
+    The real pipeline stack comes with the pipeline work; this stand-in has its outputs. The
+    state machine is created directly (so it lives in the backend that executes it) and the
+    stack exports its ARN, plus a real SNS topic and a schedule name.
+    """
+    sfn = vault.aws.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=f"{vault.prefix}-sync",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/edx-vault-sync",
+    )["stateMachineArn"]
+    template = {
+        "Resources": {"Alerts": {"Type": "AWS::SNS::Topic", "Properties": {}}},
+        "Outputs": {
+            stack_outputs.STATE_MACHINE_ARN: {"Value": arn},
+            stack_outputs.ALERTS_TOPIC_ARN: {"Value": {"Ref": "Alerts"}},
+            stack_outputs.SCHEDULE_NAME: {"Value": f"{vault.prefix}-weekly-sync"},
+        },
+    }
+    cloudformation = vault.aws.client("cloudformation")
+    stack = stack_outputs.stack_name(vault.prefix, stack_outputs.PIPELINE_STACK_SUFFIX)
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    _wait_for_stack(cloudformation, stack)
+    return str(arn)

@@ -1,0 +1,95 @@
+"""Fixtures for the embedded AWS's tests: free ports, synthesized assemblies, running servers.
+
+Every server is started the way ``edx-vault local up`` starts it (a detached process) and is
+always stopped at the end, with a check that no server process is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edx_vault.local_aws import lifecycle
+from edx_vault.local_aws.clients import local_client
+from edx_vault.local_aws.deploy import DeployReport
+from edx_vault.local_aws.state import LocalState
+from edx_vault.local_aws.synth import synthesize_vault_app
+from tests.local import fixture_app
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_CONFIG = ROOT / "config" / "example.toml"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RunningAws:
+    """A running embedded AWS and what was deployed into it."""
+
+    state: LocalState
+    state_file: Path
+    report: DeployReport
+
+    def client(self, service: str) -> Any:
+        return local_client(service, endpoint=self.state.endpoint, region=self.state.region)
+
+    def output(self, stack: str, name: str) -> str:
+        return self.report.outputs[stack][name]
+
+
+def start(
+    state_file: Path, assembly: Path, *, handler_packages: tuple[str, ...] = ("lambdas",)
+) -> RunningAws:
+    result = lifecycle.up(
+        config=EXAMPLE_CONFIG,
+        port=free_port(),
+        state_file=state_file,
+        assembly=assembly,
+        handler_packages=handler_packages,
+    )
+    assert result.report is not None
+    return RunningAws(result.state, state_file, result.report)
+
+
+def stop(aws: RunningAws) -> None:
+    lifecycle.down(aws.state_file)
+    assert not lifecycle.is_our_server(aws.state.pid), "the server outlived `down`"
+
+
+@pytest.fixture(scope="session")
+def vault_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The vault app for the example configuration, synthesized as `local up` does."""
+    return synthesize_vault_app(EXAMPLE_CONFIG, tmp_path_factory.mktemp("vault") / "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def fixture_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test app (a Lambda and a Distributed Map over S3), synthesized."""
+    os.environ.setdefault("CDK_VALIDATION", "false")
+    outdir = tmp_path_factory.mktemp("fixture") / "cdk.out"
+    fixture_app.build_fixture_app(str(outdir)).synth()
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def fixture_aws(
+    fixture_assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningAws]:
+    """An embedded AWS with the test app deployed; its handlers come from fixture_lambdas."""
+    aws = start(
+        tmp_path_factory.mktemp("fixture-state") / "local.json",
+        fixture_assembly,
+        handler_packages=(fixture_app.HANDLER_PACKAGE,),
+    )
+    yield aws
+    stop(aws)

@@ -1,0 +1,176 @@
+"""Lambda handlers in one process: each function its own environment and modules, as on Lambda."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from edx_vault.local_aws.in_process_lambda import (
+    FunctionGate,
+    FunctionSpec,
+    InProcessLambda,
+    ModuleSandboxes,
+    apply_environment,
+)
+from tests.local import fixture_app
+
+ENDPOINT = "http://127.0.0.1:9"  # never called: these handlers make no AWS call
+
+
+def spec(name: str, handler: str, **environment: str) -> FunctionSpec:
+    return FunctionSpec(
+        name=name,
+        arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        version="$LATEST",
+        handler=handler,
+        environment=environment,
+        memory_size=256,
+        timeout=30,
+        region="us-east-1",
+    )
+
+
+@pytest.fixture
+def runtime() -> InProcessLambda:
+    return InProcessLambda(
+        endpoint=ENDPOINT,
+        handler_packages=(fixture_app.HANDLER_PACKAGE,),
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
+
+
+def test_each_function_keeps_its_own_module_state_and_environment(
+    runtime: InProcessLambda,
+) -> None:
+    # Given two functions with the same handler module but different settings
+    first = spec("first", "cached_settings.handler", FIXTURE_GREETING="one")
+    second = spec("second", "cached_settings.handler", FIXTURE_GREETING="two")
+    # When they are called in turn, twice each
+    results = [
+        json.loads(runtime.invoke(function, {}).payload)
+        for function in (first, second, first, second)
+    ]
+    # Then each saw, and cached, its own setting, and the endpoint of the embedded AWS
+    assert [(r["function"], r["cached"], r["environment"]) for r in results] == [
+        ("first", "one", "one"),
+        ("second", "two", "two"),
+        ("first", "one", "one"),
+        ("second", "two", "two"),
+    ]
+    assert {r["endpoint"] for r in results} == {ENDPOINT}
+    # And nothing is left behind in this process
+    assert "FIXTURE_GREETING" not in os.environ
+    assert f"{fixture_app.HANDLER_PACKAGE}.cached_settings" not in sys.modules
+
+
+def test_calls_of_one_function_run_concurrently(runtime: InProcessLambda) -> None:
+    function = spec("parallel", "cached_settings.handler", FIXTURE_GREETING="hi")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: runtime.invoke(function, {"sleep": 0.2}), range(4)))
+    peaks = [json.loads(result.payload)["peak"] for result in results]
+    assert max(peaks) > 1
+
+
+def test_a_missing_handler_module_is_lambdas_import_error(runtime: InProcessLambda) -> None:
+    invocation = runtime.invoke(spec("missing", "no_such_module.handler"), {})
+    assert invocation.errored
+    assert json.loads(invocation.payload)["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_a_result_that_is_not_json_is_lambdas_marshal_error(runtime: InProcessLambda) -> None:
+    function = spec("marshal", "cached_settings.handler", FIXTURE_GREETING="x")
+    invocation = runtime.invoke(function, {"unserializable": True})
+    assert invocation.errored
+    assert json.loads(invocation.payload)["errorType"] == "Runtime.MarshalError"
+
+
+def test_the_gate_never_lets_two_functions_overlap_but_lets_one_share() -> None:
+    gate = FunctionGate()
+    inside: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    lock = threading.Lock()
+
+    def call(key: str) -> None:
+        with gate.entered(key, lambda: lambda: None):
+            with lock:
+                inside.append(key)
+                overlaps.append(tuple(sorted(set(inside))))
+            time.sleep(0.05)
+            with lock:
+                inside.remove(key)
+
+    keys = ["a", "a", "b", "a", "b", "b"]
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        list(pool.map(call, keys))
+    assert all(len(seen) == 1 for seen in overlaps), overlaps
+
+
+def test_the_gate_sets_up_once_per_turn_and_undoes_when_the_last_call_leaves() -> None:
+    gate = FunctionGate()
+    log: list[str] = []
+
+    def set_up(key: str) -> Callable[[], Callable[[], None]]:
+        def do() -> Callable[[], None]:
+            log.append(f"up {key}")
+            return lambda: log.append(f"down {key}")
+
+        return do
+
+    with gate.entered("a", set_up("a")), gate.entered("a", set_up("a")):
+        pass
+    with gate.entered("b", set_up("b")):
+        pass
+    assert log == ["up a", "down a", "up b", "down b"]
+
+
+def test_module_sandboxes_give_each_key_its_own_module_instances(tmp_path: Path) -> None:
+    # Given a package with module-level state, not yet imported
+    package = tmp_path / "sandboxed_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "state.py").write_text("VALUES = []\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        sandboxes = ModuleSandboxes(["sandboxed_pkg"])
+        # When two keys import and change it in turn
+        put_away = sandboxes.activate("first")
+        import sandboxed_pkg.state as first_state  # type: ignore[import-not-found]
+
+        first_state.VALUES.append("first")
+        put_away()
+        put_away = sandboxes.activate("second")
+        import sandboxed_pkg.state as second_state
+
+        put_away()
+        put_away = sandboxes.activate("first")
+        import sandboxed_pkg.state as first_again
+
+        put_away()
+    finally:
+        sys.path.remove(str(tmp_path))
+    # Then each key had its own module, and got the same one back
+    assert second_state is not first_state
+    assert second_state.VALUES == []
+    assert first_again is first_state
+    assert first_again.VALUES == ["first"]
+    assert "sandboxed_pkg" not in sys.modules
+
+
+def test_apply_environment_restores_what_was_there() -> None:
+    os.environ["EDXV_TEST_KEPT"] = "before"
+    os.environ.pop("EDXV_TEST_NEW", None)
+    restore = apply_environment({"EDXV_TEST_KEPT": None, "EDXV_TEST_NEW": "during"})
+    assert "EDXV_TEST_KEPT" not in os.environ
+    assert os.environ["EDXV_TEST_NEW"] == "during"
+    restore()
+    assert os.environ.pop("EDXV_TEST_KEPT") == "before"
+    assert "EDXV_TEST_NEW" not in os.environ
