@@ -113,6 +113,18 @@ def time_gpg_cli(gpg: gnupg.GPG, path: Path) -> float:
     return time.perf_counter() - started
 
 
+def time_gpg_through_pipes(gpg: gnupg.GPG, path: Path) -> float:
+    """gpg reading a pipe and writing a pipe, as it must inside the engine: the best any
+    pipe-fed design can do on this machine (``cat file | gpg --decrypt | cat > /dev/null``)."""
+    script = (
+        f'cat "{path}" | "{gpg.gpgbinary}" --homedir "{gpg.gnupghome}" --batch '
+        f'--pinentry-mode loopback --passphrase "{PASSPHRASE}" --decrypt 2>/dev/null | cat > /dev/null'
+    )
+    started = time.perf_counter()
+    subprocess.run(["bash", "-c", script], check=True)
+    return time.perf_counter() - started
+
+
 def time_engine(gpg: gnupg.GPG, path: Path) -> float:
     started = time.perf_counter()
     with path.open("rb") as ciphertext:
@@ -224,6 +236,11 @@ def main() -> None:
             lambda: time_gpg_cli(gpg, files[args.mb]),
             lambda: time_engine(gpg, files[args.mb]),
         )
+        piped, ours_again = interleaved(
+            args.runs,
+            lambda: time_gpg_through_pipes(gpg, files[args.mb]),
+            lambda: time_engine(gpg, files[args.mb]),
+        )
         rss = {mb: child_peak_rss(str(work / "gnupg"), files[mb]) for mb in args.rss_mb}
         small, large = args.rss_mb
         report = {
@@ -242,6 +259,9 @@ def main() -> None:
                 "engine_mb_per_s": round(args.mb / ours, 1),
                 "ratio": round(cli / ours, 3),
                 "target_ratio": 0.8,
+                "gpg_through_pipes_seconds": round(piped, 3),
+                "ratio_to_gpg_through_pipes": round(piped / ours_again, 3),
+                "note": "gpg through pipes is the ceiling of any design that feeds gpg a stream",
             },
             "moto": {
                 "megabytes": args.moto_mb,
