@@ -73,12 +73,18 @@ def describe_progress(sfn: SFNClient, execution_arn: str) -> str:
     """
     parts: list[str] = []
     try:
-        events = sfn.get_execution_history(
-            executionArn=execution_arn, reverseOrder=True, maxResults=50
-        )["events"]
-        entered = next(
-            (e for e in events if "stateEnteredEventDetails" in e),
-            None,
+        # The whole (short) history of the parent execution, newest entered state by event id:
+        # moto ignores reverseOrder, so "the first event returned" is not the latest there.
+        paginator = sfn.get_paginator("get_execution_history")
+        entered = max(
+            (
+                event
+                for page in paginator.paginate(executionArn=execution_arn)
+                for event in page["events"]
+                if "stateEnteredEventDetails" in event
+            ),
+            key=lambda event: event["id"],
+            default=None,
         )
         if entered is not None:
             parts.append(f"in {entered['stateEnteredEventDetails']['name']}")
