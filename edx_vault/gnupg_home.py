@@ -51,12 +51,13 @@ GPG_AGENT_CONF: Final = (
     # A passphrase is never remembered: each decryption presents it, a wrong one always fails.
     "default-cache-ttl 0",
     "max-cache-ttl 0",
-    # Keys imported here are re-protected with the fewest S2K rounds gpg allows, so unlocking
-    # them for every file costs milliseconds, not the calibrated ~100 ms. Stretching guards weak
-    # human passphrases against guessing; this home is private, lives only as long as the
-    # sandbox, and what is stored durably (the key in Secrets Manager) keeps its own protection.
-    "s2k-count 65536",
 )
+# Only for the Lambda's own home (``fast_unlock=True``): keys imported there are re-protected with
+# the fewest S2K rounds gpg allows, so unlocking them for every file costs milliseconds instead of
+# the calibrated ~100 ms. That home lives only as long as the sandbox and nothing is exported from
+# it. Homes that export a key for storage (the CLI's keygen and import-key) keep gpg's calibrated
+# stretching, which is what guards a human-chosen passphrase against guessing.
+FAST_UNLOCK_AGENT_CONF: Final = ("s2k-count 65536",)
 GPG_CONF: Final = (
     "pinentry-mode loopback",
     # Keys come from Secrets Manager, never from the network: the layer has no dirmngr, and an
@@ -105,7 +106,9 @@ def sibling_tool(gpg_binary: str, tool: str) -> str:
     return tool
 
 
-def create_gnupg_home(parent: Path = LAMBDA_TMP, *, gpg_binary: str = "gpg") -> Path:
+def create_gnupg_home(
+    parent: Path = LAMBDA_TMP, *, gpg_binary: str = "gpg", fast_unlock: bool = False
+) -> Path:
     """Create a private GnuPG home (mode 700) with the agent and gpg configuration.
 
     Parameters
@@ -135,11 +138,11 @@ def create_gnupg_home(parent: Path = LAMBDA_TMP, *, gpg_binary: str = "gpg") -> 
         )
     # mkdtemp already creates it 0700; say so explicitly, since gpg depends on it.
     home.chmod(HOME_MODE)
-    write_gnupg_config(home, gpg_binary=gpg_binary)
+    write_gnupg_config(home, gpg_binary=gpg_binary, fast_unlock=fast_unlock)
     return home
 
 
-def write_gnupg_config(home: Path, *, gpg_binary: str = "gpg") -> None:
+def write_gnupg_config(home: Path, *, gpg_binary: str = "gpg", fast_unlock: bool = False) -> None:
     """Write ``gpg-agent.conf`` and ``gpg.conf`` into an existing GnuPG home.
 
     Parameters
@@ -155,7 +158,8 @@ def write_gnupg_config(home: Path, *, gpg_binary: str = "gpg") -> None:
         # Belt and braces beside the layer's gpgconf.ctl: gpg then never falls back to its
         # compiled-in /usr/bin/gpg-agent, even where /proc/self/exe cannot be read.
         gpg_lines.append(f"agent-program {agent}")
-    _write_private(home / "gpg-agent.conf", GPG_AGENT_CONF)
+    agent_lines = (*GPG_AGENT_CONF, *(FAST_UNLOCK_AGENT_CONF if fast_unlock else ()))
+    _write_private(home / "gpg-agent.conf", agent_lines)
     _write_private(home / "gpg.conf", gpg_lines)
 
 
@@ -293,7 +297,11 @@ class GnupgHome:
 
 
 def open_gnupg_home(
-    *, gpg_binary: str | None = None, parent: Path = LAMBDA_TMP, layer_bin_dir: Path = LAYER_BIN_DIR
+    *,
+    gpg_binary: str | None = None,
+    parent: Path = LAMBDA_TMP,
+    layer_bin_dir: Path = LAYER_BIN_DIR,
+    fast_unlock: bool = False,
 ) -> GnupgHome:
     """Create a private home and start its agent.
 
@@ -308,6 +316,9 @@ def open_gnupg_home(
         Where to create the home; Lambda's ``/tmp`` by default.
     layer_bin_dir
         Where the gpg layer's binaries are.
+    fast_unlock
+        Re-protect imported keys with the fewest S2K rounds (see
+        :data:`FAST_UNLOCK_AGENT_CONF`); only for homes nothing is exported from.
 
     Raises
     ------
@@ -315,7 +326,9 @@ def open_gnupg_home(
         When the home cannot be created or the agent does not start.
     """
     binary = gpg_binary if gpg_binary is not None else find_gpg_binary(layer_bin_dir)
-    home = GnupgHome(create_gnupg_home(parent, gpg_binary=binary), gpg_binary=binary)
+    home = GnupgHome(
+        create_gnupg_home(parent, gpg_binary=binary, fast_unlock=fast_unlock), gpg_binary=binary
+    )
     try:
         home.launch_agent()
     except GnupgHomeError:
@@ -330,6 +343,7 @@ def reuse_or_open(
     gpg_binary: str | None = None,
     parent: Path = LAMBDA_TMP,
     layer_bin_dir: Path = LAYER_BIN_DIR,
+    fast_unlock: bool = False,
 ) -> GnupgHome:
     """The home to use for this invocation: ``current`` if still sound, else a new one.
 
@@ -342,7 +356,7 @@ def reuse_or_open(
     ----------
     current
         The home of the previous invocation in this sandbox, or ``None`` on a cold start.
-    gpg_binary, parent, layer_bin_dir
+    gpg_binary, parent, layer_bin_dir, fast_unlock
         As for :func:`open_gnupg_home`, when a new home is needed.
     """
     if current is not None:
@@ -352,7 +366,9 @@ def reuse_or_open(
         # The home is abandoned either way; an agent that will not stop dies with the sandbox.
         with contextlib.suppress(GnupgHomeError):
             current.stop_agent()
-    return open_gnupg_home(gpg_binary=gpg_binary, parent=parent, layer_bin_dir=layer_bin_dir)
+    return open_gnupg_home(
+        gpg_binary=gpg_binary, parent=parent, layer_bin_dir=layer_bin_dir, fast_unlock=fast_unlock
+    )
 
 
 def _write_private(path: Path, lines: tuple[str, ...] | list[str]) -> None:

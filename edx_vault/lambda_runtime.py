@@ -71,7 +71,8 @@ class PipelineKeyring:
 
     def gpg(self) -> tuple[gnupg.GPG, str]:
         """A GPG bound to the keyring, and the keys' passphrase."""
-        home = reuse_or_open(self._home)
+        # Nothing is exported from this home, so its keys may unlock fast (see gnupg_home).
+        home = reuse_or_open(self._home, fast_unlock=True)
         if home is not self._home or self._passphrase is None:
             current = settings()
             armored_keys, passphrase, _ = load_pipeline_keyring(

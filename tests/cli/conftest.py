@@ -341,26 +341,8 @@ class KeyPair:
 
 
 def make_key_pair(home: Path, email: str, passphrase: str) -> KeyPair:
-    home.mkdir(mode=0o700)
-    (home / "gpg-agent.conf").write_text(
-        f"allow-loopback-pinentry\ndefault-cache-ttl 0\nmax-cache-ttl 0\n{FAST_S2K}\n"
-    )
-    gpg = gnupg.GPG(gnupghome=str(home))
-    generated = gpg.gen_key(
-        gpg.gen_key_input(
-            key_type="EDDSA",
-            key_curve="ed25519",
-            key_usage="sign",
-            subkey_type="ECDH",
-            subkey_curve="cv25519",
-            subkey_usage="encrypt",
-            name_email=email,
-            expire_date="1y",
-            passphrase=passphrase,
-        )
-    )
-    assert generated.fingerprint, generated.stderr
-    fingerprint = str(generated.fingerprint)
+    gpg = integration.generate_protected_key(home, email, passphrase)
+    [fingerprint] = gpg.list_keys(secret=True).fingerprints
     secret_key = str(gpg.export_keys(fingerprint, secret=True, passphrase=passphrase))
     assert "PRIVATE KEY BLOCK" in secret_key
     return KeyPair(

@@ -133,7 +133,10 @@ class PipelineKey:
     fingerprint: str
 
 
-def _generate_protected_key(home: Path, email: str) -> gnupg.GPG:
+def generate_protected_key(
+    home: Path, email: str, passphrase: str = PIPELINE_PASSPHRASE
+) -> gnupg.GPG:
+    """An ed25519/cv25519 key pair protected by ``passphrase``, in a new private ``home``."""
     home.mkdir(mode=0o700)
     # As in production (edx_vault.gnupg_home): no cached passphrase, so each use must present it.
     # Unlike production, the key is protected with the fewest S2K rounds gpg allows, so that
@@ -155,7 +158,7 @@ def _generate_protected_key(home: Path, email: str) -> gnupg.GPG:
             name_real="edx-vault test pipeline",
             name_email=email,
             expire_date="1y",
-            passphrase=PIPELINE_PASSPHRASE,
+            passphrase=passphrase,
         )
     )
     assert key.fingerprint, key.stderr
@@ -165,7 +168,7 @@ def _generate_protected_key(home: Path, email: str) -> gnupg.GPG:
 @pytest.fixture(scope="session")
 def pipeline_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineKey]:
     home = tmp_path_factory.mktemp("pipeline") / "gnupg"
-    gpg = _generate_protected_key(home, "pipeline@example.edu")
+    gpg = generate_protected_key(home, "pipeline@example.edu")
     [fingerprint] = gpg.list_keys(secret=True).fingerprints
     yield PipelineKey(
         gpg=gpg,
@@ -184,7 +187,7 @@ def _stop_agent(home: Path) -> None:
 def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A public key whose secret half the pipeline does not have."""
     home = tmp_path_factory.mktemp("stranger") / "gnupg"
-    gpg = _generate_protected_key(home, "someone-else@example.edu")
+    gpg = generate_protected_key(home, "someone-else@example.edu")
     [fingerprint] = gpg.list_keys().fingerprints
     yield str(gpg.export_keys(fingerprint))
     _stop_agent(home)

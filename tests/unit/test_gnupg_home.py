@@ -257,3 +257,18 @@ def test_smoke_test_reports_the_gpg_and_agent_that_ran(socket_parent: Path) -> N
     assert report["libgcrypt"].startswith("libgcrypt ")
     assert Path(report["agent_binary"]).name == "gpg-agent"
     assert list(socket_parent.iterdir()) == []
+
+
+def test_only_homes_that_export_nothing_get_fast_key_unlocking(tmp_path: Path) -> None:
+    # Given a default home (the CLI's keygen/import-key export keys from it) and a fast one
+    # (the Lambda's, which never exports)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    default = create_gnupg_home(tmp_path / "a")
+    fast = create_gnupg_home(tmp_path / "b", fast_unlock=True)
+    # Then only the fast one lowers gpg's S2K stretching, and both keep no passphrase cache
+    default_conf = (default / "gpg-agent.conf").read_text()
+    fast_conf = (fast / "gpg-agent.conf").read_text()
+    assert "s2k-count" not in default_conf
+    assert "s2k-count 65536" in fast_conf
+    assert "max-cache-ttl 0" in default_conf and "max-cache-ttl 0" in fast_conf
