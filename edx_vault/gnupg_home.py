@@ -44,13 +44,21 @@ HOME_MODE: Final = 0o700
 # The longest socket the agent creates in the home; sun_path holds 107 bytes plus a NUL.
 _LONGEST_SOCKET: Final = "S.gpg-agent.browser"
 _MAX_SOCKET_PATH: Final = 107
+# The longest a passphrase given to one gpg command stays with the agent (see GPG_AGENT_CONF).
+COMMAND_PASSPHRASE_SECONDS: Final = 60
 GPG_AGENT_CONF: Final = (
     "allow-loopback-pinentry",
     # Lambda has no card readers; don't let gpg try to start scdaemon (not in the layer).
     "disable-scdaemon",
     # A passphrase is never remembered: each decryption presents it, a wrong one always fails.
     "default-cache-ttl 0",
-    "max-cache-ttl 0",
+    # Within one gpg command gpg hands the agent the passphrase and relies on the agent keeping it
+    # until the command is done (generating a protected key signs with it right after creating
+    # it); max-cache-ttl bounds that too. At 0 it expires as soon as the agent's clock reaches the
+    # next second, so such a command failed at random ("Sorry, we are in batchmode - can't get
+    # input"; 9 in 10 with the agent's clock sped up, tests/unit/test_gnupg_home.py). Ordinary
+    # caching stays off through default-cache-ttl 0, which the same tests check.
+    f"max-cache-ttl {COMMAND_PASSPHRASE_SECONDS}",
 )
 # Only for the Lambda's own home (``fast_unlock=True``): keys imported there are re-protected with
 # the fewest S2K rounds gpg allows, so unlocking them for every file costs milliseconds instead of

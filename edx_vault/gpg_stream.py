@@ -15,6 +15,7 @@ and a slow consumer slows gpg down through the pipe instead of growing a buffer.
 from __future__ import annotations
 
 import copy
+import fcntl
 import hashlib
 import io
 import queue
@@ -26,10 +27,25 @@ import gnupg
 
 from edx_vault.errors import PermanentError
 
-# gpg's stdout and stdin are read in chunks of this size; 64 KiB keeps syscalls few.
-CHUNK_BYTES: Final = 256 * 1024
-# At most this many chunks wait between gpg and the consumer (4 MiB).
-QUEUE_CHUNKS: Final = 64
+# The three settings below decide the engine's speed on a small machine (2 vCPUs: gpg on one, all
+# of Python on the other). bench/decrypt_throughput.py measures them; docs/engine.md has the figures.
+#
+# python-gnupg feeds gpg's stdin and reads its stdout in chunks of this size. Large chunks mean few
+# Python-level steps (reads, callbacks, queue hand-offs) per megabyte; 64 KiB chunks measured about
+# 20% slower than 1 MiB.
+CHUNK_BYTES: Final = 1024 * 1024
+# At most this many chunks wait between gpg and the consumer: memory stays bounded (8 MiB).
+QUEUE_CHUNKS: Final = 8
+# Both pipes to gpg are widened to this (Linux's limit for unprivileged processes, so also on
+# Lambda). gpg reads and writes 8 KiB at a time; with the default 64 KiB pipes each side wakes the
+# other every few kilobytes, and the context switches cost more CPU than the copying. With 1 MiB
+# pipes gpg keeps working while Python is busy, and Python then takes a large chunk in one read.
+PIPE_BYTES: Final = 1024 * 1024
+# Name gpg's stdout as its output file (descriptor 1) instead of leaving the output unnamed. The
+# bytes are the same and still reach python-gnupg's stdout reader, but gpg 2.2 then writes them
+# 8 KiB at a time; to its unnamed stdout it writes 4 KiB at a time and spends about a third of its
+# CPU time in memmove doing so (seen with perf and strace).
+PLAINTEXT_TO_STDOUT_ARGS: Final = ("--enable-special-filenames", "--output", "-&1")
 _END: Final = b""
 _POLL_SECONDS: Final = 0.5
 
@@ -68,6 +84,32 @@ class _InputGuard(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+class _WidePipesGPG(gnupg.GPG):  # type: ignore[misc]  # python-gnupg ships no type hints
+    """python-gnupg with gpg's stdin and stdout pipes widened to :data:`PIPE_BYTES`.
+
+    python-gnupg creates the pipes inside ``_open_subprocess`` and offers no hook, so this
+    overrides that (private) method of the pinned version; ``pipe_bytes`` records the sizes the
+    kernel granted, and a test checks them after a real decryption, so an upgrade that stops
+    calling the method is noticed. Widening is best effort: a refusal (a process over its pipe
+    quota, say) leaves the default size, which is slower but equally correct.
+    """
+
+    pipe_bytes: tuple[int, int] | None = None
+
+    def _open_subprocess(self, args: Any, passphrase: bool = False) -> Any:
+        process = super()._open_subprocess(args, passphrase)
+        self.pipe_bytes = (_widen(process.stdin), _widen(process.stdout))
+        return process
+
+
+def _widen(pipe: IO[bytes]) -> int:
+    """Ask for a :data:`PIPE_BYTES` pipe; return the size it has."""
+    try:
+        return int(fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES))
+    except OSError:
+        return int(fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ))
 
 
 def _status_keys(stderr: str) -> set[str]:
@@ -124,8 +166,10 @@ class DecryptedStream(io.RawIOBase):
 
     Notes
     -----
-    Wrap it in ``io.BufferedReader`` when the consumer expects full-sized reads. ``sha256`` and
-    ``size`` describe exactly the bytes handed out.
+    Wrap it in ``io.BufferedReader`` when the consumer expects full-sized reads. ``size`` counts
+    the bytes handed out; ``sha256`` digests the plaintext as gpg produces it (in python-gnupg's
+    reader thread, where hashing overlaps the consumer's work), so after a clean EOF both describe
+    exactly the bytes handed out.
     """
 
     def __init__(
@@ -148,7 +192,11 @@ class DecryptedStream(io.RawIOBase):
         self._result: Any = None
         self._crash: BaseException | None = None
 
+        # A shallow copy per stream (its own on_data), turned into the wide-pipe variant; both
+        # classes share every attribute, so only the behaviour of _open_subprocess changes.
         worker_gpg = copy.copy(gpg)
+        worker_gpg.__class__ = _WidePipesGPG
+        self._worker_gpg: _WidePipesGPG = worker_gpg
         worker_gpg.on_data = self._on_data
         worker_gpg.buffer_size = CHUNK_BYTES
         self._worker = threading.Thread(
@@ -158,8 +206,13 @@ class DecryptedStream(io.RawIOBase):
 
     @property
     def sha256(self) -> str:
-        """Hex SHA-256 of the plaintext handed out so far (all of it, after a clean EOF)."""
+        """Hex SHA-256 of the plaintext gpg has produced (all of it, after a clean EOF)."""
         return self._digest.hexdigest()
+
+    @property
+    def pipe_bytes(self) -> tuple[int, int] | None:
+        """The sizes of gpg's stdin and stdout pipes, once gpg has started."""
+        return self._worker_gpg.pipe_bytes
 
     @property
     def ciphertext_bytes(self) -> int:
@@ -169,7 +222,10 @@ class DecryptedStream(io.RawIOBase):
     def _decrypt(self, worker_gpg: gnupg.GPG, passphrase: str | None) -> None:
         try:
             self._result = worker_gpg.decrypt_file(
-                self._input, passphrase=passphrase, always_trust=True
+                self._input,
+                passphrase=passphrase,
+                always_trust=True,
+                extra_args=list(PLAINTEXT_TO_STDOUT_ARGS),
             )
         except Exception as error:  # a broken pipe when gpg quits early, judged in _verdict
             self._crash = error
@@ -179,6 +235,7 @@ class DecryptedStream(io.RawIOBase):
     def _on_data(self, chunk: bytes) -> bool:
         # Runs in python-gnupg's stdout reader thread; an empty chunk means gpg closed stdout.
         if chunk:
+            self._digest.update(chunk)
             self._put(chunk)
         return False  # never let python-gnupg keep a copy
 
@@ -206,7 +263,6 @@ class DecryptedStream(io.RawIOBase):
         piece = self._pending[:count]
         buffer[:count] = piece
         self._pending = self._pending[count:]
-        self._digest.update(piece)
         self.size += count
         if self.size > self._max_plaintext_bytes:
             self._abandon()

@@ -4,9 +4,10 @@
 #   patchelf        sets RPATH on the binaries bundled into the gpg Lambda layer
 #   zip             packs layers for the size check
 #   binutils        readelf/objdump: the layer test checks GLIBC symbol versions
+#   faketime        runs gpg-agent's clock fast in a test of its passphrase cache
 set -euo pipefail
 
-packages=(gpg gpg-agent patchelf zip binutils)
+packages=(gpg gpg-agent patchelf zip binutils faketime)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
