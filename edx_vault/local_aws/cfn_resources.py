@@ -7,7 +7,8 @@ service API would have made it, and moto's CloudFormation keeps working around i
 emulated is in :mod:`edx_vault.local_aws.resource_support`.
 
 moto finds CloudFormation handlers as the *direct* subclasses of ``CloudFormationModel``, so
-every class here names it as a base (shared code comes from a mixin listed first). Stack updates
+every class here names it as a base (shared code comes from a mixin listed first, which also
+turns moto's create/delete signatures into the short ``create`` and ``delete`` hooks). Stack updates
 are not supported (``local down`` then ``local up`` redeploys from scratch), so no class
 implements ``update_from_cloudformation_json``.
 """
@@ -35,6 +36,11 @@ from moto.sns.models import sns_backends
 from moto.utilities.utils import get_partition
 
 from edx_vault.local_aws.resource_support import EMULATED, SKIPPED
+
+# A resource's template properties, already resolved by moto's CloudFormation: JSON values handed
+# to moto's backends as they are (the backends' hints say str where a template may leave a value
+# out, and moto accepts None there).
+Properties = Any
 
 
 class UnsupportedResourceError(Exception):
@@ -73,6 +79,44 @@ class _Emulated:
     def is_created(self) -> bool:
         return True
 
+    # moto calls these two with its CloudFormationModel signature; each class implements the
+    # short hooks below instead.
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Emulated:
+        return cls.create(
+            resource_name, cloudformation_json.get("Properties", {}), account_id, region_name
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        cls.delete(
+            resource_name, cloudformation_json.get("Properties", {}), account_id, region_name
+        )
+
+    @classmethod
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
+    ) -> _Emulated:
+        """Create the resource from its resolved properties; ``name`` is its physical name."""
+        raise NotImplementedError
+
+    @classmethod
+    def delete(cls, name: str, properties: Properties, account_id: str, region_name: str) -> None:
+        """Delete what :meth:`create` made; by default there is nothing to undo."""
+
 
 def _tags(properties: dict[str, Any]) -> list[dict[str, str]]:
     return [{"Key": tag["Key"], "Value": tag["Value"]} for tag in properties.get("Tags", [])]
@@ -101,21 +145,15 @@ class EmulatedSecret(_Emulated, CloudFormationModel):
     NAME_PROPERTY = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
     ) -> EmulatedSecret:
-        properties = cloudformation_json["Properties"]
         secret_string = properties.get("SecretString")
         if secret_string is None and "GenerateSecretString" in properties:
             secret_string = _generated_secret(properties["GenerateSecretString"])
         backend = secretsmanager_backends[account_id][region_name]
         backend.create_secret(
-            name=resource_name,
+            name=name,
             secret_string=secret_string,
             secret_binary=None,
             description=properties.get("Description"),
@@ -125,19 +163,13 @@ class EmulatedSecret(_Emulated, CloudFormationModel):
             replica_regions=[],
             force_overwrite=False,
         )
-        arn = backend.describe_secret(resource_name).arn
+        arn = backend.describe_secret(name).arn
         return cls(arn, Id=arn)
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
+    def delete(cls, name: str, properties: Properties, account_id: str, region_name: str) -> None:
         secretsmanager_backends[account_id][region_name].delete_secret(
-            resource_name, recovery_window_in_days=None, force_delete_without_recovery=True
+            name, recovery_window_in_days=None, force_delete_without_recovery=True
         )
 
 
@@ -147,30 +179,18 @@ class EmulatedBucketPolicy(_Emulated, CloudFormationModel):
     RESOURCE_TYPE = "AWS::S3::BucketPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
     ) -> EmulatedBucketPolicy:
-        properties = cloudformation_json["Properties"]
         bucket = properties["Bucket"]
         s3_backends[account_id][get_partition(region_name)].put_bucket_policy(
             bucket, json.dumps(properties["PolicyDocument"]).encode()
         )
-        return cls(resource_name)
+        return cls(name)
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        bucket = cloudformation_json["Properties"]["Bucket"]
+    def delete(cls, name: str, properties: Properties, account_id: str, region_name: str) -> None:
+        bucket = properties["Bucket"]
         s3_backends[account_id][get_partition(region_name)].delete_bucket_policy(bucket)
 
 
@@ -181,29 +201,17 @@ class EmulatedScheduleGroup(_Emulated, CloudFormationModel):
     NAME_PROPERTY = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
     ) -> EmulatedScheduleGroup:
-        properties = cloudformation_json["Properties"]
         group = scheduler_backends[account_id][region_name].create_schedule_group(
-            name=resource_name, tags=_tags(properties)
+            name=name, tags=_tags(properties)
         )
-        return cls(resource_name, Arn=group.arn)
+        return cls(name, Arn=group.arn)
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        scheduler_backends[account_id][region_name].delete_schedule_group(resource_name)
+    def delete(cls, name: str, properties: Properties, account_id: str, region_name: str) -> None:
+        scheduler_backends[account_id][region_name].delete_schedule_group(name)
 
 
 class EmulatedSchedule(_Emulated, CloudFormationModel):
@@ -213,22 +221,16 @@ class EmulatedSchedule(_Emulated, CloudFormationModel):
     NAME_PROPERTY = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
     ) -> EmulatedSchedule:
-        properties = cloudformation_json["Properties"]
         schedule = scheduler_backends[account_id][region_name].create_schedule(
             description=properties.get("Description", ""),
             end_date=properties.get("EndDate"),
             flexible_time_window=properties["FlexibleTimeWindow"],
             group_name=properties.get("GroupName"),
             kms_key_arn=properties.get("KmsKeyArn"),
-            name=resource_name,
+            name=name,
             schedule_expression=properties["ScheduleExpression"],
             schedule_expression_timezone=properties.get("ScheduleExpressionTimezone"),
             start_date=properties.get("StartDate"),
@@ -236,18 +238,12 @@ class EmulatedSchedule(_Emulated, CloudFormationModel):
             target=properties["Target"],
             action_after_completion=None,
         )
-        return cls(resource_name, Arn=schedule.arn)
+        return cls(name, Arn=schedule.arn)
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        group = cloudformation_json["Properties"].get("GroupName")
-        scheduler_backends[account_id][region_name].delete_schedule(group, resource_name)
+    def delete(cls, name: str, properties: Properties, account_id: str, region_name: str) -> None:
+        group = properties.get("GroupName")
+        scheduler_backends[account_id][region_name].delete_schedule(group, name)
 
 
 def _metric_data_queries(metrics: list[dict[str, Any]]) -> list[MetricDataQuery]:
@@ -290,17 +286,11 @@ class EmulatedAlarm(_Emulated, CloudFormationModel):
     NAME_PROPERTY = "AlarmName"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
     ) -> EmulatedAlarm:
-        properties = cloudformation_json["Properties"]
         alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
-            name=resource_name,
+            name=name,
             namespace=properties.get("Namespace"),
             metric_name=properties.get("MetricName"),
             comparison_operator=properties["ComparisonOperator"],
@@ -322,17 +312,11 @@ class EmulatedAlarm(_Emulated, CloudFormationModel):
             evaluate_low_sample_count_percentile=properties.get("EvaluateLowSampleCountPercentile"),
             threshold_metric_id=properties.get("ThresholdMetricId"),
         )
-        return cls(resource_name, Arn=alarm.alarm_arn)
+        return cls(name, Arn=alarm.alarm_arn)
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+    def delete(cls, name: str, properties: Properties, account_id: str, region_name: str) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([name])
 
 
 class EmulatedSubscription(_Emulated, CloudFormationModel):
@@ -341,15 +325,9 @@ class EmulatedSubscription(_Emulated, CloudFormationModel):
     RESOURCE_TYPE = "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
     ) -> EmulatedSubscription:
-        properties = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
         subscription = backend.subscribe(
             properties["TopicArn"], properties["Endpoint"], properties["Protocol"]
@@ -362,47 +340,28 @@ class EmulatedSubscription(_Emulated, CloudFormationModel):
         return cls(subscription.arn)
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        sns_backends[account_id][region_name].unsubscribe(resource_name)
+    def delete(cls, name: str, properties: Properties, account_id: str, region_name: str) -> None:
+        sns_backends[account_id][region_name].unsubscribe(name)
 
 
 class EmulatedTopicPolicy(_Emulated, CloudFormationModel):
-    """``AWS::SNS::TopicPolicy``: each topic's ``Policy`` attribute; not enforced."""
+    """``AWS::SNS::TopicPolicy``: each topic's ``Policy`` attribute; not enforced.
+
+    Deleting it undoes nothing: the topics go with their own stack.
+    """
 
     RESOURCE_TYPE = "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
     ) -> EmulatedTopicPolicy:
-        properties = cloudformation_json["Properties"]
         backend = sns_backends[account_id][region_name]
         for topic_arn in properties["Topics"]:
             backend.set_topic_attribute(
                 topic_arn, "policy", json.dumps(properties["PolicyDocument"])
             )
-        return cls(resource_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        """Nothing to undo: the topics go with their own stack."""
+        return cls(name)
 
 
 class SkippedResource(_Emulated, CloudFormationModel):
@@ -411,25 +370,10 @@ class SkippedResource(_Emulated, CloudFormationModel):
     RESOURCE_TYPE = "edx-vault::Local::Skipped"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, name: str, properties: Properties, account_id: str, region_name: str
     ) -> SkippedResource:
-        return cls(resource_name)
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        """Never created, nothing to delete."""
+        return cls(name)
 
 
 class UnsupportedResource(_Emulated, CloudFormationModel):
@@ -438,7 +382,7 @@ class UnsupportedResource(_Emulated, CloudFormationModel):
     RESOURCE_TYPE = "edx-vault::Local::Unsupported"
 
     @classmethod
-    def create_from_cloudformation_json(
+    def create_from_cloudformation_json(  # overridden whole: the message names the type
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -450,16 +394,6 @@ class UnsupportedResource(_Emulated, CloudFormationModel):
             f"{cloudformation_json['Type']} is supported neither by moto's CloudFormation nor "
             "by the embedded AWS (edx_vault/local_aws/cfn_resources.py)"
         )
-
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
-        """Never created, nothing to delete."""
 
 
 EMULATED_MODELS: tuple[type[_Emulated], ...] = (

@@ -197,17 +197,19 @@ def name_unnamed_executions() -> None:
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
-def fix_kms_keys_from_cloudformation() -> None:
-    """Let moto's CloudFormation create KMS keys with tags and a key policy.
+def _extend_cloudformation_create(
+    model: type[Any],
+    *,
+    before: Callable[[dict[str, Any]], None] | None = None,
+    after: Callable[[Any, dict[str, Any], str, str], None] | None = None,
+) -> None:
+    """Wrap moto's CloudFormation handler that creates a ``model``.
 
-    moto hands CloudFormation's ``Tags`` (``Key``/``Value``) to a tagger that expects KMS's
-    ``TagKey``/``TagValue`` (the create raises ``KeyError``), and stores ``KeyPolicy`` as an
-    object where the API stores a JSON string (``GetKeyPolicy`` and the policy check on
-    ``DescribeKey`` then fail). Both are converted before moto's own handler runs.
+    ``before(properties)`` may rewrite the template's properties into what moto's handler
+    expects; ``after(resource, properties, account_id, region_name)`` applies what the handler
+    leaves out to the resource it created.
     """
-    from moto.kms.models import Key
-
-    original: Callable[..., Any] = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    original: Callable[..., Any] = model.create_from_cloudformation_json.__func__
 
     def create(
         cls: type[Any],
@@ -218,15 +220,37 @@ def fix_kms_keys_from_cloudformation() -> None:
         region_name: str,
         **kwargs: Any,
     ) -> Any:
-        properties = cloudformation_json["Properties"]
+        properties = cloudformation_json.get("Properties", {})
+        if before is not None:
+            before(properties)
+        resource = original(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        if after is not None:
+            after(resource, properties, account_id, region_name)
+        return resource
+
+    model.create_from_cloudformation_json = classmethod(create)
+
+
+def fix_kms_keys_from_cloudformation() -> None:
+    """Let moto's CloudFormation create KMS keys with tags and a key policy.
+
+    moto hands CloudFormation's ``Tags`` (``Key``/``Value``) to a tagger that expects KMS's
+    ``TagKey``/``TagValue`` (the create raises ``KeyError``), and stores ``KeyPolicy`` as an
+    object where the API stores a JSON string (``GetKeyPolicy`` and the policy check on
+    ``DescribeKey`` then fail). Both are converted before moto's own handler runs.
+    """
+    from moto.kms.models import Key
+
+    def as_the_api_takes_them(properties: dict[str, Any]) -> None:
         properties["Tags"] = [
             {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties.get("Tags", [])
         ]
         if not isinstance(properties.get("KeyPolicy"), str):
             properties["KeyPolicy"] = json.dumps(properties.get("KeyPolicy", {}))
-        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
-    Key.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    _extend_cloudformation_create(Key, before=as_the_api_takes_them)
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -279,21 +303,9 @@ def complete_s3_buckets_from_cloudformation() -> None:
     from moto.s3.models import FakeBucket, s3_backends
     from moto.utilities.utils import get_partition
 
-    original: Callable[..., Any] = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create(
-        cls: type[Any],
-        /,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        bucket = original(
-            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
-        properties = cloudformation_json.get("Properties", {})
+    def complete(
+        bucket: Any, properties: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
         backend = s3_backends[account_id][get_partition(region_name)]
         name = bucket.name
         versioning = properties.get("VersioningConfiguration")
@@ -312,9 +324,8 @@ def complete_s3_buckets_from_cloudformation() -> None:
                 "TargetBucket": logging_configuration["DestinationBucketName"],
                 "TargetPrefix": logging_configuration.get("LogFilePrefix", ""),
             }
-        return bucket
 
-    FakeBucket.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    _extend_cloudformation_create(FakeBucket, after=complete)
 
 
 def complete_dynamodb_tables_from_cloudformation() -> None:
@@ -322,26 +333,14 @@ def complete_dynamodb_tables_from_cloudformation() -> None:
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
 
-    original: Callable[..., Any] = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create(
-        cls: type[Any],
-        /,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        table = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-        recovery = cloudformation_json["Properties"].get("PointInTimeRecoverySpecification", {})
+    def complete(table: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+        recovery = properties.get("PointInTimeRecoverySpecification", {})
         if recovery.get("PointInTimeRecoveryEnabled"):
             dynamodb_backends[account_id][region_name].update_continuous_backups(
                 table.name, {"PointInTimeRecoveryEnabled": True}
             )
-        return table
 
-    Table.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    _extend_cloudformation_create(Table, after=complete)
 
 
 def complete_lambda_functions_from_cloudformation() -> None:
@@ -358,21 +357,9 @@ def complete_lambda_functions_from_cloudformation() -> None:
 
     LayerVersion.physical_resource_id = property(lambda self: self.arn)  # type: ignore[attr-defined]
 
-    original: Callable[..., Any] = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create(
-        cls: type[Any],
-        /,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        function = original(
-            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
-        properties = cloudformation_json["Properties"]
+    def complete(
+        function: Any, properties: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
         if "Layers" in properties:
             function.layers = function._get_layers_data(properties["Layers"])
         if "Architectures" in properties:
@@ -386,9 +373,8 @@ def complete_lambda_functions_from_cloudformation() -> None:
         log_group = properties.get("LoggingConfig", {}).get("LogGroup")
         if log_group:
             function.logs_group_name = log_group
-        return function
 
-    LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+    _extend_cloudformation_create(LambdaFunction, after=complete)
 
 
 class ResourceCreationFailedError(Exception):
