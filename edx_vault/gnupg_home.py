@@ -55,8 +55,9 @@ GPG_AGENT_CONF: Final = (
     # Within one gpg command gpg hands the agent the passphrase and relies on the agent keeping it
     # until the command is done (generating a protected key signs with it right after creating
     # it); max-cache-ttl bounds that too. At 0 it expires as soon as the agent's clock reaches the
-    # next second, so such a command failed at random ("Sorry, we are in batchmode - can't get
-    # input"; 9 in 10 with the agent's clock sped up, tests/unit/test_gnupg_home.py). Ordinary
+    # next second, so such a command failed at random: "Sorry, we are in batchmode - can't get
+    # input" with loopback, "signing failed: Inappropriate ioctl for device" in the CLI's keygen
+    # (9 in 10 and 1 in 8 with the agent's clock sped up; tests/unit/test_gnupg_home.py). Ordinary
     # caching stays off through default-cache-ttl 0, which the same tests check.
     f"max-cache-ttl {COMMAND_PASSPHRASE_SECONDS}",
 )

@@ -181,9 +181,11 @@ def generate_pipeline_key(
         When gpg fails.
     """
     with private_home() as home:
-        # gpg 2.2 asks again for the new key's passphrase (to sign the subkey binding) when
-        # it runs in loopback mode, which batch mode cannot answer; without loopback it uses
-        # the Passphrase parameter below. Loopback is back on (command line) for the export.
+        # Generation runs without loopback and takes the Passphrase parameter below; loopback
+        # is back on (command line) for the export. Either way gpg signs the subkey binding with
+        # the passphrase the agent holds for the command, which a max-cache-ttl of 0 could drop
+        # mid-command (random "signing failed: Inappropriate ioctl for device"; see
+        # gnupg_home.COMMAND_PASSPHRASE_SECONDS).
         (home.path / "gpg.conf").write_text(
             "".join(f"{line}\n" for line in GPG_CONF if "pinentry-mode" not in line),
             encoding="utf-8",
