@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import io
 import queue
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
@@ -86,30 +87,42 @@ class _InputGuard(io.RawIOBase):
         return len(data)
 
 
-class _WidePipesGPG(gnupg.GPG):  # type: ignore[misc]  # python-gnupg ships no type hints
-    """python-gnupg with gpg's stdin and stdout pipes widened to :data:`PIPE_BYTES`.
+class _StreamingGPG(gnupg.GPG):  # type: ignore[misc]  # python-gnupg ships no type hints
+    """python-gnupg that widens gpg's pipes to :data:`PIPE_BYTES` and keeps hold of gpg.
 
-    python-gnupg creates the pipes inside ``_open_subprocess`` and offers no hook, so this
-    overrides that (private) method of the pinned version; ``pipe_bytes`` records the sizes the
+    python-gnupg starts gpg inside ``_open_subprocess`` and offers no hook, so this overrides
+    that (private) method of the pinned version. ``pipe_bytes`` records the pipe sizes the
     kernel granted, and a test checks them after a real decryption, so an upgrade that stops
     calling the method is noticed. Widening is best effort: a refusal (a process over its pipe
-    quota, say) leaves the default size, which is slower but equally correct.
+    quota, a system without ``F_SETPIPE_SZ``) leaves the default size, slower but equally
+    correct. ``process`` lets an abandoned stream stop gpg at once instead of letting it
+    decompress whatever is still in the pipe.
     """
 
     pipe_bytes: tuple[int, int] | None = None
+    process: subprocess.Popen[bytes] | None = None
 
     def _open_subprocess(self, args: Any, passphrase: bool = False) -> Any:
         process = super()._open_subprocess(args, passphrase)
+        self.process = process
         self.pipe_bytes = (_widen(process.stdin), _widen(process.stdout))
         return process
 
 
 def _widen(pipe: IO[bytes]) -> int:
-    """Ask for a :data:`PIPE_BYTES` pipe; return the size it has."""
+    """Ask for a :data:`PIPE_BYTES` pipe; return the size it has (0 where it cannot be told)."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+    get_size = getattr(fcntl, "F_GETPIPE_SZ", None)
+    if set_size is None or get_size is None:
+        return 0
     try:
-        return int(fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES))
+        return int(fcntl.fcntl(pipe.fileno(), set_size, PIPE_BYTES))
     except OSError:
-        return int(fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ))
+        pass
+    try:
+        return int(fcntl.fcntl(pipe.fileno(), get_size))
+    except OSError:
+        return 0
 
 
 def _status_keys(stderr: str) -> set[str]:
@@ -191,12 +204,14 @@ class DecryptedStream(io.RawIOBase):
         self.size = 0
         self._result: Any = None
         self._crash: BaseException | None = None
+        self._failure: DecryptionFailedError | None = None
 
-        # A shallow copy per stream (its own on_data), turned into the wide-pipe variant; both
-        # classes share every attribute, so only the behaviour of _open_subprocess changes.
+        # A shallow copy per stream (its own on_data), turned into the streaming variant; both
+        # classes share every attribute, so only _open_subprocess changes. (A caller's own
+        # subclass of gnupg.GPG would lose its overrides here; every caller passes a plain one.)
         worker_gpg = copy.copy(gpg)
-        worker_gpg.__class__ = _WidePipesGPG
-        self._worker_gpg: _WidePipesGPG = worker_gpg
+        worker_gpg.__class__ = _StreamingGPG
+        self._worker_gpg: _StreamingGPG = worker_gpg
         worker_gpg.on_data = self._on_data
         worker_gpg.buffer_size = CHUNK_BYTES
         self._worker = threading.Thread(
@@ -251,6 +266,8 @@ class DecryptedStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if self._failure is not None:
+            raise self._failure  # again: a read after a refusal must never look like an end
         if self._finished:
             return 0
         while not self._pending:
@@ -266,11 +283,12 @@ class DecryptedStream(io.RawIOBase):
         self.size += count
         if self.size > self._max_plaintext_bytes:
             self._abandon()
-            raise DecryptionFailedError(
+            self._failure = DecryptionFailedError(
                 f"the plaintext exceeds {self._max_plaintext_bytes} bytes: refusing to expand "
                 "further (corrupt or malicious compression?)",
                 code="too-large",
             )
+            raise self._failure
         return count
 
     def _finish(self) -> None:
@@ -279,7 +297,8 @@ class DecryptedStream(io.RawIOBase):
         verdict = self._verdict()
         if verdict is not None:
             code, reason = verdict
-            raise DecryptionFailedError(reason, code=code)
+            self._failure = DecryptionFailedError(reason, code=code)
+            raise self._failure
 
     def _verdict(self) -> tuple[str, str] | None:
         if self._input.error is not None:
@@ -295,10 +314,17 @@ class DecryptedStream(io.RawIOBase):
         return reason
 
     def _abandon(self) -> None:
-        """Stop feeding gpg and drop its output so its threads end promptly."""
+        """Stop gpg, stop feeding it and drop its output, so every thread ends promptly.
+
+        gpg is killed rather than left to drain: a compression bomb already in the pipes would
+        otherwise keep it busy for seconds after the refusal.
+        """
         self._abandoned.set()
         self._input.cut.set()
         self._finished = True
+        process = self._worker_gpg.process
+        if process is not None and process.poll() is None:
+            process.kill()
 
     def close(self) -> None:
         if not self._finished:

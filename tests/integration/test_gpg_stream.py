@@ -6,13 +6,16 @@ import fcntl
 import hashlib
 import io
 import os
+import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edx_vault import gpg_stream
 from edx_vault.gpg_stream import PIPE_BYTES, DecryptedStream
-from edx_vault.synthetic_package import encrypt_to_recipients
+from edx_vault.synthetic_package import RecipientEncryptor, encrypt_to_recipients
 from tests.integration.conftest import PipelineKey
 
 # Several chunks, several pipe-fulls, and not a multiple of either.
@@ -88,6 +91,24 @@ def test_refused_widening_is_slower_but_still_correct(
     assert stream.sha256 == hashlib.sha256(plaintext).hexdigest()
 
 
+def test_system_without_pipe_resizing_still_decrypts(
+    pipeline_key: PipelineKey,
+    plaintext: bytes,
+    ciphertext: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a system whose fcntl cannot resize pipes (macOS, where developers run the demo)
+    monkeypatch.delattr(gpg_stream.fcntl, "F_SETPIPE_SZ")
+
+    # When a message is decrypted
+    stream = open_stream(pipeline_key, ciphertext)
+    received = read_all(stream)
+
+    # Then the pipe sizes are unknown and the bytes are the same
+    assert stream.pipe_bytes == (0, 0)
+    assert received == plaintext
+
+
 def test_tampered_message_fails_at_the_end_with_the_named_output(
     pipeline_key: PipelineKey, plaintext: bytes, ciphertext: bytes
 ) -> None:
@@ -103,3 +124,42 @@ def test_tampered_message_fails_at_the_end_with_the_named_output(
     with pytest.raises(gpg_stream.DecryptionFailedError) as refused:
         read_all(stream)
     assert refused.value.code in ("tampered", "corrupt")
+
+
+@pytest.fixture(scope="module")
+def compression_bomb(pipeline_key: PipelineKey, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """2 GiB of zeros, which gpg compresses to a few megabytes before encrypting."""
+    output = tmp_path_factory.mktemp("bomb") / "bomb.gpg"
+    zeros = bytes(gpg_stream.CHUNK_BYTES)
+    with RecipientEncryptor([pipeline_key.public_key]) as encryptor:
+        encryptor.encrypt_chunks((zeros for _ in range(2048)), output)
+    return Path(output).read_bytes()
+
+
+def test_expansion_past_the_limit_is_refused_for_good_and_stops_gpg(
+    pipeline_key: PipelineKey, compression_bomb: bytes
+) -> None:
+    # Given a small message that decompresses to 2 GiB, read with a 4 MiB limit
+    stream = DecryptedStream(
+        pipeline_key.gpg,
+        io.BytesIO(compression_bomb),
+        passphrase=pipeline_key.passphrase,
+        max_plaintext_bytes=4 * 1024 * 1024,
+    )
+    buffer = bytearray(gpg_stream.CHUNK_BYTES)
+
+    # When the consumer reads past the limit
+    with pytest.raises(gpg_stream.DecryptionFailedError) as refused:
+        while stream.readinto(buffer):
+            pass
+    started = time.monotonic()
+    # Then the refusal says why, and reading again refuses again instead of looking like an end
+    assert refused.value.code == "too-large"
+    with pytest.raises(gpg_stream.DecryptionFailedError):
+        stream.readinto(buffer)
+    # And gpg was killed, not left to inflate the rest, so closing is prompt
+    stream.close()
+    assert time.monotonic() - started < 5
+    process = stream._worker_gpg.process
+    assert process is not None
+    assert process.returncode == -signal.SIGKILL
