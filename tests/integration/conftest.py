@@ -20,7 +20,7 @@ import gnupg
 import pytest
 from moto.server import ThreadedMotoServer
 
-from edx_vault.gnupg_home import COMMAND_PASSPHRASE_SECONDS
+from edx_vault.gnupg_home import write_gnupg_config
 from edx_vault.manifest import Manifest
 from edx_vault.manifest_schema import PARTITION_KEY, SORT_KEY
 from edx_vault.sync_steps import VaultTarget
@@ -139,14 +139,10 @@ def generate_protected_key(
 ) -> gnupg.GPG:
     """An ed25519/cv25519 key pair protected by ``passphrase``, in a new private ``home``."""
     home.mkdir(mode=0o700)
-    # As in production (edx_vault.gnupg_home): no cached passphrase, so each use must present it,
-    # and passphrases held for one command survive the agent's clock ticks (max-cache-ttl).
-    # Unlike production, the key is protected with the fewest S2K rounds gpg allows, so that
-    # the hundreds of unlocks in a test run take milliseconds instead of a tenth of a second.
-    (home / "gpg-agent.conf").write_text(
-        "allow-loopback-pinentry\ndefault-cache-ttl 0\n"
-        f"max-cache-ttl {COMMAND_PASSPHRASE_SECONDS}\ns2k-count 65536\n"
-    )
+    # The decrypt Lambda's configuration (edx_vault.gnupg_home, fast_unlock): no cached
+    # passphrase, so each use must present it, and the fewest S2K rounds gpg allows, so that the
+    # hundreds of unlocks in a test run take milliseconds instead of a tenth of a second.
+    write_gnupg_config(home, fast_unlock=True)
     # Loopback pinentry, as in production: without it the agent asks a (curses) pinentry for the
     # new key's passphrase, which fails wherever there is no terminal, as in CI.
     gpg = gnupg.GPG(gnupghome=str(home), options=["--pinentry-mode", "loopback"])

@@ -8,7 +8,6 @@ import io
 import os
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,12 +32,14 @@ def ciphertext(plaintext: bytes, pipeline_key: PipelineKey) -> bytes:
     return encrypt_to_recipients(plaintext, [pipeline_key.public_key])
 
 
-def open_stream(key: PipelineKey, ciphertext: bytes) -> DecryptedStream:
+def open_stream(
+    key: PipelineKey, ciphertext: bytes, *, max_plaintext_bytes: int = 2 * PLAINTEXT_BYTES
+) -> DecryptedStream:
     return DecryptedStream(
         key.gpg,
         io.BytesIO(ciphertext),
         passphrase=key.passphrase,
-        max_plaintext_bytes=2 * PLAINTEXT_BYTES,
+        max_plaintext_bytes=max_plaintext_bytes,
     )
 
 
@@ -133,19 +134,14 @@ def compression_bomb(pipeline_key: PipelineKey, tmp_path_factory: pytest.TempPat
     zeros = bytes(gpg_stream.CHUNK_BYTES)
     with RecipientEncryptor([pipeline_key.public_key]) as encryptor:
         encryptor.encrypt_chunks((zeros for _ in range(2048)), output)
-    return Path(output).read_bytes()
+    return output.read_bytes()
 
 
 def test_expansion_past_the_limit_is_refused_for_good_and_stops_gpg(
     pipeline_key: PipelineKey, compression_bomb: bytes
 ) -> None:
     # Given a small message that decompresses to 2 GiB, read with a 4 MiB limit
-    stream = DecryptedStream(
-        pipeline_key.gpg,
-        io.BytesIO(compression_bomb),
-        passphrase=pipeline_key.passphrase,
-        max_plaintext_bytes=4 * 1024 * 1024,
-    )
+    stream = open_stream(pipeline_key, compression_bomb, max_plaintext_bytes=4 * 1024 * 1024)
     buffer = bytearray(gpg_stream.CHUNK_BYTES)
 
     # When the consumer reads past the limit

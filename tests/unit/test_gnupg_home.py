@@ -11,7 +11,9 @@ import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import gnupg
 import pytest
 
 from edx_vault.gnupg_home import (
@@ -122,23 +124,27 @@ def socket_parent(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("gh")
 
 
-@pytest.fixture(scope="module")
-def keyed_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GnupgHome, str]]:
-    # Key generation takes seconds (the agent protects the key with a calibrated S2K), so one
-    # key serves the tests that only encrypt and decrypt.
-    home = open_gnupg_home(gpg_binary="gpg", parent=tmp_path_factory.mktemp("keyed"))
-    gpg = home.gpg()
-    key = gpg.gen_key(
+def generate_protected_key(gpg: gnupg.GPG, email: str) -> Any:
+    """An ed25519/cv25519 key protected by PASSPHRASE, through loopback pinentry."""
+    return gpg.gen_key(
         gpg.gen_key_input(
             key_type="EDDSA",
             key_curve="ed25519",
             subkey_type="ECDH",
             subkey_curve="cv25519",
-            name_email="pipeline@example.invalid",
+            name_email=email,
             passphrase=PASSPHRASE,
             expire_date=0,
         )
     )
+
+
+@pytest.fixture(scope="module")
+def keyed_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GnupgHome, str]]:
+    # Key generation takes seconds (the agent protects the key with a calibrated S2K), so one
+    # key serves the tests that only encrypt and decrypt.
+    home = open_gnupg_home(gpg_binary="gpg", parent=tmp_path_factory.mktemp("keyed"))
+    key = generate_protected_key(home.gpg(), "pipeline@example.invalid")
     assert key.fingerprint, key.stderr
     yield home, str(key.fingerprint)
     home.close()
@@ -206,18 +212,7 @@ def test_protected_key_generation_survives_the_agents_clock_ticking(socket_paren
         # When protected keys are generated through loopback pinentry (the agent starts now,
         # with the fast clock)
         generated = [
-            gpg.gen_key(
-                gpg.gen_key_input(
-                    key_type="EDDSA",
-                    key_curve="ed25519",
-                    subkey_type="ECDH",
-                    subkey_curve="cv25519",
-                    name_email=f"tick{attempt}@example.invalid",
-                    passphrase=PASSPHRASE,
-                    expire_date=0,
-                )
-            )
-            for attempt in range(3)
+            generate_protected_key(gpg, f"tick{attempt}@example.invalid") for attempt in range(3)
         ]
         # Then each completes: gpg's passphrase outlives the ticks for the whole command (with
         # max-cache-ttl 0, nine in ten failed here: "Sorry, we are in batchmode")
