@@ -170,7 +170,8 @@ class LambdaLayers(Construct):
         ``/opt/lib``. Runtime code runs ``/opt/bin/gpg`` by absolute path
         (``edx_vault.gnupg_home.find_gpg_binary``).
     runtime_layer
-        ``edx_vault`` (without the CLI) and its dependencies, except the AWS SDK the runtime has.
+        ``edx_vault`` (without the CLI) and its dependencies, the AWS SDK included (pinned, not
+        the runtime's).
     architecture, runtime
         What the functions using these layers must be created with.
     layers

@@ -2,10 +2,29 @@
 
 Lambda adds a layer's ``python/`` directory to ``sys.path``. The dependencies come from
 ``pyproject.toml``'s ``[project].dependencies`` (one list of pins for the package, the tests and
-the layer), minus what the Lambda runtime already provides (boto3 and botocore), as wheels built
-for Lambda's platform and Python version rather than this machine's. No Docker and no compiler are
-needed: ``--only-binary=:all:`` refuses anything that would have to be built here, for the wrong
-platform.
+the layer), as wheels built for Lambda's platform and Python version rather than this machine's. No
+Docker and no compiler are needed: ``--only-binary=:all:`` refuses anything that would have to be
+built here, for the wrong platform.
+
+The layer carries its own AWS SDK: boto3 at the pinned version, with botocore, s3transfer,
+jmespath, urllib3, python-dateutil and six as pip resolves them. Only boto3 is pinned, so the
+others match the tests' only while the wheelhouse and the virtualenv resolve alike (they do when
+filled together, as ``make setup`` does); ``tests/layer/test_runtime_layer.py`` fails otherwise.
+Lambda puts ``/opt/python`` ahead of the runtime's bundled SDK on ``sys.path``, so whatever
+part of the SDK's closure is in the layer wins. Leaving out boto3 and botocore but keeping the
+urllib3, python-dateutil and six that aws-xray-sdk's botocore requirement pulled in made the
+runtime's botocore (a version AWS changes without notice) run against the layer's urllib3: a
+combination nothing tested. Shipping the whole closure follows AWS's rule: the Lambda Developer
+Guide ("Managing Lambda dependencies with layers", "To lock an embedded SDK version") says the
+embedded SDK may change without notice and to lock a version by putting it in a layer, which the
+function then always uses; its best practices add "To have full control of the dependencies your
+function uses, we recommend packaging all your dependencies with your deployment package".
+
+Size, measured for python3.12 x86_64 with boto3 1.44.1 and botocore 1.44.8: 35.05 MiB unzipped
+(36.8 MB) and 20.93 MiB zipped, of which boto3, botocore, s3transfer and jmespath are 21.80 MiB
+(botocore's service models, mostly); without them the layer was 13.25 MiB and 4.43 MiB. Lambda's
+limit is 250 MB for the function and all its layers, unzipped; with the gpg layer (5.56 MiB) this
+leaves over 200 MB.
 
 The wheels are kept in a wheelhouse (``build/lambda-wheels/`` in the project) and the layer is
 installed from it with ``--no-index``: once the wheelhouse holds them (``--download-only``, run by
@@ -21,7 +40,6 @@ the CDK local bundler) and inside the Docker fallback:
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import subprocess
 import sys
@@ -33,16 +51,12 @@ PACKAGE = "edx_vault"
 # The admin CLI runs on an administrator's machine, never in Lambda.
 # The admin CLI and the embedded AWS (which imports moto) never run in Lambda.
 EXCLUDED_MODULES = ("cli", "cli.py", "local_aws")
-# Lambda's Python runtimes ship the AWS SDK; a second copy would add tens of MB to every cold
-# start. Domain code takes its clients as arguments, so only long-standing APIs are used.
-PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore"})
 # Lambda's Python: its version and, per architecture, the wheel platform tag. manylinux2014
 # (glibc 2.17) wheels run on Amazon Linux 2023's glibc 2.34.
 LAMBDA_PYTHON_VERSION = "3.12"
 WHEEL_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 # Under the project root; build/ is git-ignored.
 WHEELHOUSE = Path("build") / "lambda-wheels"
-_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 class RuntimeLayerError(RuntimeError):
@@ -50,7 +64,7 @@ class RuntimeLayerError(RuntimeError):
 
 
 def runtime_requirements(pyproject: Path) -> list[str]:
-    """The package's runtime requirements, less what the Lambda runtime provides.
+    """The package's runtime requirements, the AWS SDK included (see the module docstring).
 
     Parameters
     ----------
@@ -64,11 +78,7 @@ def runtime_requirements(pyproject: Path) -> list[str]:
     """
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     requirements: list[str] = project["dependencies"]
-    return [
-        requirement
-        for requirement in requirements
-        if _distribution_name(requirement) not in PROVIDED_BY_RUNTIME
-    ]
+    return list(requirements)
 
 
 def wheelhouse_dir(project_root: Path, *, architecture: str, python_version: str) -> Path:
@@ -172,7 +182,6 @@ def assemble_runtime_layer(
         )
     # Console scripts of the dependencies: nothing in Lambda runs them.
     shutil.rmtree(site_packages / "bin", ignore_errors=True)
-    _remove_provided_by_runtime(site_packages)
     shutil.copytree(
         project_root / PACKAGE,
         site_packages / PACKAGE,
@@ -180,15 +189,6 @@ def assemble_runtime_layer(
         dirs_exist_ok=True,
     )
     return site_packages
-
-
-def _remove_provided_by_runtime(site_packages: Path) -> None:
-    """Drop the SDK that a dependency pulled in (aws-xray-sdk needs botocore): Lambda has it."""
-    # s3transfer and jmespath come only with boto3/botocore; the runtime ships them too.
-    for name in (*PROVIDED_BY_RUNTIME, "s3transfer", "jmespath"):
-        for path in site_packages.glob(f"{name}*"):
-            if path.name == name or path.name.startswith(f"{name}-"):
-                shutil.rmtree(path, ignore_errors=True)
 
 
 def _install_from_wheelhouse(
@@ -249,14 +249,6 @@ def _pip(pip: Sequence[str], *arguments: str, purpose: str) -> None:
         raise RuntimeLayerError(f"cannot run pip ({' '.join(pip)}): {error}") from error
     if completed.returncode != 0:
         raise RuntimeLayerError(f"pip could not {purpose}: {completed.stderr.strip()}")
-
-
-def _distribution_name(requirement: str) -> str:
-    match = _REQUIREMENT_NAME.match(requirement)
-    if match is None:
-        raise RuntimeLayerError(f"cannot read requirement {requirement!r} in pyproject.toml")
-    # PEP 503 normalisation, so "Boto3" and "boto3" compare equal.
-    return re.sub(r"[-_.]+", "-", match[1]).lower()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
