@@ -4,6 +4,10 @@ decrypts, Report, and a verdict that fails the execution when any item failed.
 Work lists travel through S3 (Distributed Map ItemReader), results through S3 too: every item
 writes its own result, and the Report step checks each planned item for one. A Map never fails
 because of its items (each iteration catches its task's error), so the verdict is the Report's.
+
+Each Distributed Map also has a ResultWriter: the child executions' outputs go to S3 (under the
+run's ``_work/`` prefix), so the Map's result is the address of their manifest, not every
+child's output, which would break Step Functions' 256 KiB payload quota on a backfill.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -21,6 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from edx_vault.bucket_layout import WORK_PREFIX
 from edx_vault.iam_paths import PIPELINE_ROLE_PATH
 
 # Retried with back-off: throttling and network trouble (raised by the handlers as
@@ -32,6 +37,43 @@ TRANSIENT_ERRORS: Final = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
 ]
+
+# Each Map run writes its results to _work/{run id}/map-runs/{state}/{map run id}/: a
+# manifest.json and the result files it lists. The run id is the execution's name (Plan is
+# given $$.Execution.Name as its execution_name), read here from the context object.
+MAP_RUNS_FOLDER: Final = "map-runs"
+# What Step Functions does in the bucket to write a Map run's results: the actions CDK grants
+# for a ResultWriter (and AWS's "IAM policies for ResultWriter" lists), on _work/ only.
+RESULT_WRITER_ACTIONS: Final = (
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+)
+
+
+class _WorkPrefixResultWriter(sfn.ResultWriterV2):
+    """CDK's ResultWriter, with the state machine's S3 access limited to ``_work/``.
+
+    CDK grants the ResultWriter's actions on every object of the bucket (``bucket/*``), which
+    would let the state machine overwrite published data; the results only ever go under
+    ``_work/``, so that is where the grant is.
+    """
+
+    def __init__(self, bucket: s3.IBucket, state_name: str) -> None:
+        super().__init__(
+            bucket=bucket,
+            prefix=sfn.JsonPath.format(
+                f"{WORK_PREFIX}{{}}/{MAP_RUNS_FOLDER}/{state_name}",
+                sfn.JsonPath.string_at("$$.Execution.Name"),
+            ),
+        )
+        self._work_objects = bucket.arn_for_objects(f"{WORK_PREFIX}*")
+
+    def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(actions=list(RESULT_WRITER_ACTIONS), resources=[self._work_objects])
+        ]
 
 
 class SyncStateMachine(Construct):
@@ -115,6 +157,55 @@ class SyncStateMachine(Construct):
                 destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
             ),
         )
+        self._allow_result_writer_encryption(bucket)
+
+    def _allow_result_writer_encryption(self, bucket: s3.IBucket) -> None:
+        """Let the ResultWriters' puts be encrypted under the bucket's key.
+
+        They send no encryption headers (so the bucket policy, which only refuses a put that
+        asks for another encryption, lets them through) and get the bucket's default, SSE-KMS
+        with the data key: S3 then calls KMS as the state machine's role, GenerateDataKey for a
+        put, Decrypt for the parts of a multipart upload. This construct is handed the bucket by
+        name, not the key, so the grant names no key but holds only through S3 and only for
+        this bucket: the encryption context of an object under an S3 Bucket Key is the bucket's
+        ARN (of an object without one, the object's ARN, here under ``_work/``).
+        """
+        stack = Stack.of(self)
+        any_key = stack.format_arn(service="kms", resource="key", resource_name="*")
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[any_key],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:s3:arn": [
+                            bucket.bucket_arn,
+                            bucket.arn_for_objects(f"{WORK_PREFIX}*"),
+                        ]
+                    },
+                },
+            )
+        )
+        # cdk-nag's wildcard findings on these two grants, acknowledged here, where the grants
+        # are made (stacks/nag_acknowledgements.py holds the others).
+        Validations.of(self.state_machine.role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{bucket.arn_for_objects(f'{WORK_PREFIX}*')}]",
+                reason=(
+                    "The Distributed Maps' ResultWriters write each Map run's results under "
+                    "_work/{run}/map-runs/, in files Step Functions names at run time."
+                ),
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{any_key}]",
+                reason=(
+                    "S3 encrypts the ResultWriters' objects with the bucket's default key; the "
+                    "grant holds only through S3 (kms:ViaService) and only for this bucket's "
+                    "objects (kms:EncryptionContext:aws:s3:arn)."
+                ),
+            ),
+        )
 
     def _step(
         self,
@@ -166,6 +257,16 @@ class SyncStateMachine(Construct):
             # Standard child executions: moto runs them, and a weekly run's few thousand
             # transitions cost cents (see docs/cost.md).
             map_execution_type=sfn.StateMachineType.STANDARD,
+            # Without a ResultWriter the Map's result is every child's output ("COMPACT ...
+            # Default when ResultWriter is not specified", AWS docs, ResultWriter (Map)), held
+            # like a task's result to the quota "Maximum input or output size for a task,
+            # state, or execution: 262,144 bytes of data as a UTF-8 encoded string" (Step
+            # Functions service quotas) whatever ResultPath then does with it. A backfill
+            # exceeds it and the execution fails with States.DataLimitExceeded, "a terminal
+            # error that can't be caught by the States.ALL error type" (Handling errors in
+            # Step Functions workflows). With one, the result is the address of the run's
+            # manifest in S3, discarded too: the Report step reads the items' result files.
+            result_writer_v2=_WorkPrefixResultWriter(bucket, id_),
             result_path=sfn.JsonPath.DISCARD,
         )
         item_map.item_processor(task)

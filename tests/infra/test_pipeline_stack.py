@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -11,6 +13,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from edx_vault import bucket_layout
+from edx_vault.access_check import check_bucket_action, check_key
+from edx_vault.template_policies import (
+    RolePolicies,
+    VaultPolicies,
+    load_vault_policies,
+    read_assembly_templates,
+)
 from stacks.sync_state_machine import TRANSIENT_ERRORS
 from stacks.vault_app import VaultApp, build_vault_app
 
@@ -117,6 +126,174 @@ def test_maps_are_distributed_over_an_s3_work_list(template: Template, map_state
     task = processor["States"][processor["StartAt"]]
     assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
     assert processor["States"][task["Catch"][0]["Next"]]["Type"] == "Pass"
+
+
+@pytest.mark.parametrize("map_state", ["MirrorFiles", "DecryptFiles"])
+def test_maps_write_their_results_to_the_runs_work_prefix(
+    vault: VaultApp, template: Template, map_state: str
+) -> None:
+    # Given the synthesized definition
+    definition = definition_of(template)
+    state = definition["States"][map_state]
+    # Then the children's outputs go to the data bucket, under _work/{run id}/ (the run id is
+    # the execution's name: Plan is given it as its execution_name)
+    assert state["ResultWriter"] == {
+        "Resource": "arn:TOKEN:states:::s3:putObject",
+        "Parameters": {
+            "Bucket": vault.storage.data.bucket_name,
+            "Prefix.$": (
+                f"States.Format('{bucket_layout.WORK_PREFIX}{{}}/map-runs/{map_state}', "
+                "$$.Execution.Name)"
+            ),
+        },
+    }
+    plan_parameters = definition["States"]["Plan"]["Parameters"]
+    assert plan_parameters["execution_name.$"] == "$$.Execution.Name"
+    # And the Map's result (the manifest's address) is not kept either
+    assert state["ResultPath"] is None
+
+
+def _state_machine_statements(template: Template) -> list[dict[str, Any]]:
+    [owner] = [name for name in role_statements(template) if name.startswith("SyncRole")]
+    return role_statements(template)[owner]
+
+
+def test_the_state_machine_writes_only_under_work(vault: VaultApp, template: Template) -> None:
+    # Given the state machine role's statements
+    statements = _state_machine_statements(template)
+    s3_statements = [s for s in statements if any(a.startswith("s3:") for a in actions_of(s))]
+    # Then it writes (the ResultWriters do) only objects under _work/, not CDK's bucket/*
+    writes = [s for s in s3_statements if "s3:PutObject" in actions_of(s)]
+    assert writes == [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "s3:AbortMultipartUpload",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:PutObject",
+            ],
+            "Resource": (
+                f"arn:aws:s3:::{vault.storage.data.bucket_name}/{bucket_layout.WORK_PREFIX}*"
+            ),
+        }
+    ]
+    # And its only other S3 grant is the ItemReaders' read
+    assert [actions_of(s) for s in s3_statements if s not in writes] == [["s3:GetObject"]]
+
+
+def test_the_state_machine_encrypts_results_with_the_data_key_only_through_s3(
+    vault: VaultApp, template: Template
+) -> None:
+    # Given the state machine role's statements
+    statements = _state_machine_statements(template)
+    bucket = f"arn:aws:s3:::{vault.storage.data.bucket_name}"
+    # Then it may have KMS generate data keys only for S3's writes to the data bucket (the
+    # bucket's default encryption is the data key; with an S3 Bucket Key the encryption
+    # context is the bucket's ARN)
+    [generate] = [s for s in statements if "kms:GenerateDataKey" in actions_of(s)]
+    assert generate == {
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "arn:aws:kms:us-east-1:123456789012:key/*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+            "ArnLike": {
+                "kms:EncryptionContext:aws:s3:arn": [
+                    bucket,
+                    f"{bucket}/{bucket_layout.WORK_PREFIX}*",
+                ]
+            },
+        },
+    }
+    # And its other KMS grant is still Decrypt (for the ItemReader) on the data key itself
+    others = [
+        s
+        for s in statements
+        if s is not generate and any(a.startswith("kms:") for a in actions_of(s))
+    ]
+    assert [actions_of(s) for s in others] == [["kms:Decrypt"]]
+    assert "DataKey" in json.dumps(others[0]["Resource"])
+
+
+@pytest.fixture(scope="module")
+def synthesized_policies(tmp_path_factory: pytest.TempPathFactory) -> VaultPolicies:
+    """The app's policies, resolved from its synthesized templates for the evaluator."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    built = build_vault_app(outdir=str(outdir), nag=False, bundle_assets=False)
+    built.app.synth()
+    return load_vault_policies(
+        read_assembly_templates(Path(outdir)),
+        storage_stack=built.storage.stack_name,
+        account=built.pipeline.account,
+        region=built.pipeline.region,
+    )
+
+
+def _state_machine_role(policies: VaultPolicies) -> RolePolicies:
+    [role] = [role for arn, role in policies.roles.items() if "/SyncRole" in arn]
+    return role
+
+
+RESULT_FILE = f"{bucket_layout.WORK_PREFIX}run-1/map-runs/MirrorFiles/0f3c/SUCCEEDED_0.json"
+AT = dt.datetime(2026, 1, 4, 6, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("key", "headers", "allowed"),
+    [
+        (RESULT_FILE, {}, True),
+        (RESULT_FILE, {"s3:x-amz-server-side-encryption": "AES256"}, False),
+        ("events/org=mitx/site=edx/date=2026-01-03/x.log.gz", {}, False),
+        ("reports/run-1.json", {}, False),
+    ],
+    ids=["result-file", "asking-for-sse-s3", "published-data", "reports"],
+)
+def test_the_result_writers_put_is_allowed_by_role_and_bucket_policy(
+    synthesized_policies: VaultPolicies, key: str, headers: dict[str, str], allowed: bool
+) -> None:
+    # Given the state machine's role, the data bucket's policy, and a put with the headers
+    # Step Functions sends (none about encryption) or one asking for another encryption
+    role = _state_machine_role(synthesized_policies)
+    # When a PutObject is evaluated as AWS would
+    decision = check_bucket_action(
+        synthesized_policies, role, "s3:PutObject", key=key, at=AT, context=headers
+    )
+    # Then only the result file without encryption headers (the bucket's default: SSE-KMS with
+    # the data key) is written
+    assert decision.allowed is allowed, decision
+
+
+@pytest.mark.parametrize(
+    ("context", "allowed"),
+    [
+        ({}, True),
+        ({"kms:ViaService": None}, False),
+        ({"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}, False),
+        ({"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::another-bucket"}, False),
+    ],
+    ids=["through-s3-for-the-bucket", "called-directly", "another-service", "another-bucket"],
+)
+def test_the_result_writers_data_keys_come_only_through_s3_for_the_data_bucket(
+    synthesized_policies: VaultPolicies, context: dict[str, str | None], allowed: bool
+) -> None:
+    # Given the state machine's role and the data key's policy
+    role = _state_machine_role(synthesized_policies)
+    through_s3 = {
+        "kms:ViaService": "s3.us-east-1.amazonaws.com",
+        # With an S3 Bucket Key the encryption context is the bucket's ARN
+        "kms:EncryptionContext:aws:s3:arn": synthesized_policies.bucket_arn,
+    }
+    # When S3 (or anything else) asks KMS for a data key as the role
+    decision = check_key(
+        synthesized_policies,
+        role,
+        "kms:GenerateDataKey",
+        at=AT,
+        context={**through_s3, **context},
+    )
+    # Then only S3, writing to the data bucket, gets one
+    assert decision.allowed is allowed, decision
 
 
 def test_only_transient_errors_are_retried(template: Template) -> None:
