@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import gnupg
@@ -33,8 +33,6 @@ from edx_vault.secret_formats import load_pipeline_keyring
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_Result = TypeVar("_Result")
-
 
 @functools.cache
 def settings() -> PipelineSettings:
@@ -54,11 +52,25 @@ def edx_s3() -> S3Client:
         SecretId=settings().edx_credentials_secret_arn
     )
     credentials = json.loads(secret["SecretString"])
-    return boto3.client(
+    client = boto3.client(
         "s3",
         aws_access_key_id=credentials["access_key_id"],
         aws_secret_access_key=credentials["secret_access_key"],
     )
+    # Only this client's calls are made with edX's keys: its refusals, and no other call's,
+    # mean edX rejected them (our own role's AccessDenied is ours to fix, not edX's).
+    client.meta.events.register("after-call.s3", _blame_edx_credentials)
+    return client
+
+
+def _blame_edx_credentials(parsed: dict[str, Any], **_: Any) -> None:
+    """botocore ``after-call`` hook: an edX refusal becomes :class:`EdxCredentialsRejectedError`."""
+    code = parsed.get("Error", {}).get("Code")
+    if code in CREDENTIALS_REJECTED_CODES:
+        raise EdxCredentialsRejectedError(
+            f"edX's S3 rejected the stored credentials ({code}); import new ones with "
+            "edx-vault import-credentials"
+        )
 
 
 class PipelineKeyring:
@@ -114,20 +126,6 @@ def aws_errors_classified() -> Iterator[None]:
     except (ConnectionError, ReadTimeoutError) as error:
         raise TransientError(f"network: {type(error).__name__}") from error
     except BotoCoreError:
-        raise
-
-
-def edx_credentials_checked(call: Callable[[], _Result]) -> _Result:
-    """Run ``call``; if edX's S3 rejects our credentials, say so in one specific error."""
-    try:
-        return call()
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in CREDENTIALS_REJECTED_CODES:
-            raise EdxCredentialsRejectedError(
-                "edX's S3 rejected the stored credentials "
-                f"({error.response['Error']['Code']}); import new ones with "
-                "edx-vault import-credentials"
-            ) from None
         raise
 
 

@@ -66,13 +66,17 @@ def source_metadata(source: SourceVersion) -> dict[str, str]:
 def existing_copy(
     vault_s3: S3Client, *, bucket: str, raw_key: str, source: SourceVersion
 ) -> MirroredObject | None:
-    """The mirrored copy of exactly this source version, if one is already in the bucket."""
-    try:
-        head = vault_s3.head_object(Bucket=bucket, Key=raw_key)
-    except vault_s3.exceptions.ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
+    """The mirrored copy of exactly this source version, if one is already in the bucket.
+
+    Whether the key exists is asked by listing it, not by HeadObject: S3 answers a HeadObject
+    of a missing key with 403, not 404, to a caller without ``s3:ListBucket`` on the whole
+    bucket, and the mirror role may list only under ``raw/`` (``s3:prefix``), so a 403 would be
+    indistinguishable from a real refusal. A listing names the key exactly when it exists.
+    """
+    listing = vault_s3.list_objects_v2(Bucket=bucket, Prefix=raw_key, MaxKeys=1)
+    if not any(entry["Key"] == raw_key for entry in listing.get("Contents", [])):
+        return None
+    head = vault_s3.head_object(Bucket=bucket, Key=raw_key)
     metadata = head.get("Metadata", {})
     if metadata.get(META_SOURCE_ETAG) == source.etag and head["ContentLength"] == source.size:
         return MirroredObject(raw_key, head.get("VersionId"), source.size, copied=False)

@@ -173,12 +173,28 @@ class Request:
     context
         The request's condition keys (``aws:CurrentTime``, ``s3:prefix``...). Keys are
         case-insensitive, as in IAM.
+    modelled_keys
+        When set, every condition key the caller knows how to supply (lower case; a trailing
+        ``*`` covers a family such as ``kms:encryptioncontext:*``). A key outside it in a
+        statement that could apply raises :class:`UnsupportedPolicyError` instead of being
+        treated as absent: the strict embedded AWS refuses what it cannot judge. ``None``: a
+        key the context lacks is absent (the grant checks' behaviour).
     """
 
     action: str
     resource: str
     principal: str
     context: Mapping[str, ContextValue] = field(default_factory=dict)
+    modelled_keys: frozenset[str] | None = None
+
+    def is_modelled(self, key: str) -> bool:
+        """Whether the caller can supply ``key`` (always, without ``modelled_keys``)."""
+        if self.modelled_keys is None:
+            return True
+        wanted = key.lower()
+        return wanted in self.modelled_keys or any(
+            known.endswith("*") and wanted.startswith(known[:-1]) for known in self.modelled_keys
+        )
 
     def value(self, key: str) -> tuple[str, ...] | None:
         """The context key's values, or ``None`` when the request does not carry it."""
@@ -269,8 +285,16 @@ def evaluate(
             return Decision("implicit-deny", (), "the key policy does not delegate to IAM")
         return Decision("implicit-deny", (), "no Allow in the identity policy")
     if resource_policy_kind == "trust":
-        if direct or delegating:
-            return Decision("allow", direct + delegating, "the trust policy allows the caller")
+        # A trust policy naming the caller itself grants; one naming the caller's account
+        # delegates to IAM, so the caller's identity policy must also allow sts:AssumeRole.
+        if direct:
+            return Decision("allow", direct, "the trust policy allows the caller")
+        if delegating and identity_allows:
+            return Decision(
+                "allow",
+                delegating + identity_allows,
+                "the trust policy trusts the account and the identity policy allows",
+            )
         return Decision("implicit-deny", (), "no trust policy statement allows the caller")
     if identity_allows:
         return Decision("allow", identity_allows, "the identity policy allows")
@@ -377,6 +401,8 @@ def _condition_holds(
     if if_exists:
         base = base.removesuffix("IfExists")
     compare = _comparison(base, operator)
+    if not request.is_modelled(key):
+        raise UnsupportedPolicyError(f"condition key {key!r} is not modelled")
     values = request.value(key)
     if base == "Null":
         wants_absent = _policy_bool(policy_values, operator)

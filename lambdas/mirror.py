@@ -20,8 +20,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     item = lambda_runtime.event_item(event)
     with lambda_runtime.aws_errors_classified():
         edx_s3 = lambda_runtime.edx_s3()
-        result = lambda_runtime.edx_credentials_checked(
-            lambda: mirror_item(lambda_runtime.run_context(), edx_s3, item)
-        )
+        result = mirror_item(lambda_runtime.run_context(), edx_s3, item)
     logger.info("mirrored", extra={"source_key": item["source_key"], **result})
     return result

@@ -27,14 +27,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         with lambda_runtime.aws_errors_classified():
             edx_s3 = lambda_runtime.edx_s3()
-            planned = lambda_runtime.edx_credentials_checked(
-                lambda: start_run(
-                    lambda_runtime.run_context(),
-                    edx_s3,
-                    run_id=event["execution_name"],
-                    started=started,
-                    retry_failed=retry_failed,
-                )
+            planned = start_run(
+                lambda_runtime.run_context(),
+                edx_s3,
+                run_id=event["execution_name"],
+                started=started,
+                retry_failed=retry_failed,
             )
     except EdxCredentialsRejectedError:
         metrics.add_metric(name="EdxCredentialsRejected", unit=MetricUnit.Count, value=1)

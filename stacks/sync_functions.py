@@ -208,6 +208,8 @@ class SyncFunctions(Construct):
         multipart = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
         self._allow_objects(self.plan, write, [work])
         self._allow_objects(self.mirror, read + multipart, [raw, work])
+        # Whether a copy exists is asked by listing it (see mirror.existing_copy).
+        self._allow_list(self.mirror, raw)
         self._allow_objects(self.collect, read + write, [work])
         self._allow_list(self.collect, work)
         self._allow_objects(self.decrypt, read, [raw, work])

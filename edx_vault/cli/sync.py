@@ -132,10 +132,37 @@ def wait_for(
         time.sleep(POLL_INTERVAL_SECONDS)
 
 
+def unset_secrets(secretsmanager: Any, storage: Any) -> list[str]:
+    """What a sync needs that is not stored yet, each with the command that stores it.
+
+    Read from each secret's metadata (``DescribeSecret``: does it have an ``AWSCURRENT``
+    version?), never its value: the stacks create the secrets empty, and a sync started
+    before they are filled would fail in its first step with a raw ResourceNotFoundException.
+    """
+    needed = (
+        (storage.edx_credentials_secret_arn, "edX's credentials", "edx-vault import-credentials"),
+        (storage.pipeline_key_secret_arn, "the pipeline's OpenPGP key", "edx-vault keygen"),
+        (
+            storage.pipeline_passphrase_secret_arn,
+            "the pipeline key's passphrase",
+            "edx-vault keygen",
+        ),
+    )
+    missing = []
+    for secret_arn, what, command in needed:
+        stages = secretsmanager.describe_secret(SecretId=secret_arn).get("VersionIdsToStages")
+        if not any("AWSCURRENT" in labels for labels in (stages or {}).values()):
+            missing.append(f"{what} (run `{command}`)")
+    return missing
+
+
 def run(args: argparse.Namespace, context: CliContext) -> int:
     """Start the execution; with ``--wait``, follow it and report."""
     deployment = context.deployment()
     pipeline = deployment.require_pipeline()
+    missing = unset_secrets(context.secretsmanager(), deployment.storage)
+    if missing:
+        raise CliError("the sync cannot start: not stored yet: " + "; ".join(missing))
     sfn = context.stepfunctions()
     name = execution_name(context)
     try:

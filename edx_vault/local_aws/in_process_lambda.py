@@ -62,9 +62,12 @@ class FunctionSpec:
     environment
         The function's environment variables.
     memory_size, timeout
-        As configured (reported to the handler through the context; not enforced).
+        As configured: the timeout is enforced (``Sandbox.Timedout``), the memory is reported
+        to the handler through the context only.
     region
         The function's region.
+    role
+        The execution role's ARN.
     """
 
     name: str
@@ -75,6 +78,7 @@ class FunctionSpec:
     memory_size: int
     timeout: int
     region: str
+    role: str = ""
 
     @classmethod
     def from_moto(cls, function: Any) -> FunctionSpec:
@@ -88,6 +92,7 @@ class FunctionSpec:
             memory_size=int(function.memory_size or 128),
             timeout=int(function.timeout or 3),
             region=str(function.region),
+            role=str(function.role or ""),
         )
 
 
@@ -294,13 +299,17 @@ class InProcessLambda:
     handler_packages
         Packages searched, in order, for the module a Handler string names.
     access_key_id, secret_access_key
-        The credentials handlers get.
+        The credentials handlers get when ``role_credentials`` is not set.
+    role_credentials
+        Gives the session of the function's execution role that its handler runs with, as
+        Lambda does (``(access key id, secret, session token)``; the strict embedded AWS).
     """
 
     endpoint: str
     handler_packages: Sequence[str]
     access_key_id: str
     secret_access_key: str
+    role_credentials: Callable[[FunctionSpec], tuple[str, str, str]] | None = None
     gate: FunctionGate = field(default_factory=FunctionGate)
     _sandboxes: ModuleSandboxes | None = field(default=None, init=False)
     _handlers: dict[Hashable, Callable[..., Any]] = field(default_factory=dict, init=False)
@@ -361,6 +370,11 @@ class InProcessLambda:
                 "AWS_ENDPOINT_URL": self.endpoint,
             }
         )
+        if self.role_credentials is not None:
+            key_id, secret, token = self.role_credentials(function)
+            environment.update(
+                AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret, AWS_SESSION_TOKEN=token
+            )
         # The function's own variables win, as on Lambda (except the reserved ones above,
         # which Lambda does not let a function set).
         for name, value in function.environment.items():
@@ -399,12 +413,20 @@ class InProcessLambda:
 
                 return undo
 
-            with self.gate.entered(key, set_up):
-                # Imported with the function's environment applied, as on a cold start:
-                # module-level code (a Powertools Logger or Metrics) reads it at import.
-                handler = self.resolve(key, function.handler)
-                result = handler(event, context)
+            def call() -> Any:
+                with self.gate.entered(key, set_up):
+                    # Imported with the function's environment applied, as on a cold start:
+                    # module-level code (a Powertools Logger or Metrics) reads it at import.
+                    handler = self.resolve(key, function.handler)
+                    return handler(event, context)
+
+            result = _within_timeout(call, function.timeout, request_id)
             payload = json.dumps(result)
+            if len(payload.encode()) > PAYLOAD_LIMIT_BYTES:
+                raise ResponseSizeTooLargeError(
+                    f"Response payload size ({len(payload.encode())} bytes) exceeded maximum "
+                    f"allowed payload size ({PAYLOAD_LIMIT_BYTES} bytes)."
+                )
         except Exception as error:
             payload = json.dumps(_error_document(error, request_id))
             errored = True
@@ -428,7 +450,52 @@ class InProcessLambda:
         return Invocation(payload=payload, errored=errored, logs=logs)
 
 
+# Lambda's quota for a synchronous invocation's request and response: "6 MB each for request
+# and response (synchronous)" (Lambda quotas, "Invocation payload"); in bytes, 6,291,456.
+PAYLOAD_LIMIT_BYTES: Final = 6 * 1024 * 1024
+
+
+class SandboxTimedoutError(Exception):
+    """The handler ran past the function's timeout (Lambda stops it: ``Sandbox.Timedout``)."""
+
+
+class ResponseSizeTooLargeError(Exception):
+    """The handler's result is over Lambda's synchronous response limit."""
+
+
+def _within_timeout(call: Callable[[], Any], timeout_seconds: int, request_id: str) -> Any:
+    """``call()``'s result, or :class:`SandboxTimedoutError` once the timeout has passed.
+
+    Lambda stops a function at its timeout. A thread cannot be stopped, so the handler runs in
+    its own thread and the caller gets the timeout error on time; the handler's thread finishes
+    in the background (holding its function's environment until it does) and its result is
+    dropped, as Lambda drops the work of a stopped sandbox.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = call()
+        except BaseException as error:  # handed to the caller below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="lambda-handler", daemon=True)
+    worker.start()
+    worker.join(timeout_seconds)
+    if worker.is_alive():
+        raise SandboxTimedoutError(
+            f"RequestId: {request_id} Error: Task timed out after {timeout_seconds:.2f} seconds"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def _error_type(error: Exception) -> str:
+    if isinstance(error, SandboxTimedoutError):
+        return "Sandbox.Timedout"
+    if isinstance(error, ResponseSizeTooLargeError):
+        return "Function.ResponseSizeTooLarge"
     if isinstance(error, HandlerNotFoundError):
         return "Runtime.ImportModuleError" if "import" in str(error) else "Runtime.HandlerNotFound"
     if isinstance(error, TypeError | ValueError) and "JSON serializable" in str(error):

@@ -23,6 +23,8 @@ from typing import IO, Final
 
 from edx_vault.config import load_config
 from edx_vault.local_aws import DEFAULT_HANDLER_PACKAGES, DEFAULT_HOST, project_root
+from edx_vault.local_aws.admin_identity import admin_identity
+from edx_vault.local_aws.clients import local_client
 from edx_vault.local_aws.deploy import DeployReport, deploy_assembly
 from edx_vault.local_aws.state import LocalState, read_state, remove_state, write_state
 from edx_vault.local_aws.synth import synthesize_vault_app
@@ -251,6 +253,13 @@ def up(
         scratch = directory / "assets"
         shutil.rmtree(scratch, ignore_errors=True)
         report = deploy_assembly(assembly, endpoint=endpoint, scratch=scratch, progress=progress)
+        identity = admin_identity(
+            local_client("iam", endpoint=endpoint, region=settings.deployment.region),
+            local_client("sts", endpoint=endpoint, region=settings.deployment.region),
+            account=settings.deployment.account,
+            admin_role_arns=settings.deployment.admin_role_arns,
+        )
+        progress(f"the CLI's environment signs as {identity.principal}")
     except BaseException:
         stop_server(process.pid)
         raise
@@ -263,6 +272,8 @@ def up(
         log_file=str(log_file.resolve()),
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         stacks=tuple(report.stacks),
+        principal=identity.principal,
+        credentials=identity.credentials,
     )
     write_state(state_file, state)
     return UpResult(state=state, report=report)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from edx_vault.local_aws.in_process_lambda import FunctionSpec, InProcessLambda
+from edx_vault.local_aws.service_sessions import ServiceSessions
 
 LOGGER = logging.getLogger("edx_vault.local_aws")
 # Lambda's header for an exception the function did not catch; moto always says "Handled".
@@ -36,11 +37,15 @@ class PatchSettings:
         Step Functions Retry intervals are multiplied by this (1.0: real time).
     retry_sleep_cap_seconds
         And capped at this many seconds.
+    service_sessions
+        When set (the strict embedded AWS), state machines call AWS with sessions of their
+        roles instead of moto's fixed key.
     """
 
     lambda_runtime: InProcessLambda
     retry_sleep_scale: float = 0.01
     retry_sleep_cap_seconds: float = 0.5
+    service_sessions: ServiceSessions | None = None
 
 
 def enable_state_machine_execution() -> None:
@@ -686,6 +691,54 @@ def _state_machine_of(role_arn: str, region: str) -> str | None:
     return machines[0] if len(machines) == 1 else None
 
 
+def run_state_machine_calls_as_their_role(sessions: ServiceSessions) -> None:
+    """Sign the Step Functions interpreter's calls with a session of the state machine's role.
+
+    moto's interpreter signs every Lambda invoke, ItemReader read and ResultWriter write with
+    the fixed key ``ak``, whatever role the state machine names. On AWS, Step Functions
+    assumes that role (as ``states.amazonaws.com``) and calls with its session, so the strict
+    embedded AWS judges those calls by the role's policies. The interpreter already passes the
+    role (``StateCredentials.role_arn``) to the function that builds its clients; only the
+    credentials were missing. A role that does not trust Step Functions fails the call.
+    """
+    import boto3
+    from botocore.config import Config
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+
+    original = boto_client_module.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        role_arn = getattr(state_credentials, "role_arn", None)
+        if not role_arn:
+            return original(region, service, state_credentials)
+        credentials = sessions.credentials(
+            role_arn, "states.amazonaws.com", source_arn=_state_machine_of(role_arn, region)
+        )
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=region,
+            endpoint_url=f"http://localhost:{moto_server_port()}",
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=600,
+                read_timeout=600,
+            ),
+        )
+
+    # Each interpreter module imported the function by name: replace it where it is used.
+    import sys
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "boto_client_for", None) is original:
+            setattr(module, "boto_client_for", boto_client_for)  # noqa: B010 - a module global
+    boto_client_module.boto_client_for = boto_client_for
+
+
 def install(settings: PatchSettings) -> None:
     """Apply every patch, and register the CloudFormation handlers of emulated types."""
     from edx_vault.local_aws import cfn_resources
@@ -703,4 +756,6 @@ def install(settings: PatchSettings) -> None:
     report_failed_resources_as_cloudformation_does()
     stop_bucket_policy_checks()
     run_lambda_in_process(settings.lambda_runtime)
+    if settings.service_sessions is not None:
+        run_state_machine_calls_as_their_role(settings.service_sessions)
     cfn_resources.register()

@@ -5,7 +5,7 @@ key (the key ``edx-vault keygen`` stored: its armored private key is imported in
 GnuPG home, without its passphrase, and only the public half exported), generates the synthetic
 demo package encrypted to it (:func:`edx_vault.synthetic_package.demo_package_spec`), uploads it
 to the source buckets the configuration names, and writes a ``credentials.csv.gpg`` with fake
-``AKIA...`` keys, encrypted to the same key, for ``edx-vault import-credentials``.
+``AKIA...`` keys of an IAM user that may read those buckets, encrypted to the same key, for ``edx-vault import-credentials``.
 
 The demo package's orgs (MITx, HarvardX, DelftX) are renamed to the configuration's orgs, so the
 sync finds them: the courses of the demo orgs are dealt out to the configured orgs in turn,
@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import secrets
-import string
+import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -49,8 +48,6 @@ PACKAGE_SIZES: Final[tuple[PackageSize, ...]] = ("small", "demo")
 # The demo package's first day of events (a Saturday; its weekly export is the next day).
 _DEMO_FIRST_DAY: Final = dt.date(2024, 1, 6)
 _SMALL_TABLES: Final = ("auth_user", "student_courseenrollment", "courseware_studentmodule")
-_ACCESS_KEY_ALPHABET: Final = string.ascii_uppercase + string.digits
-_SECRET_KEY_ALPHABET: Final = string.ascii_letters + string.digits + "/+"
 
 
 class SeedError(Exception):
@@ -175,11 +172,40 @@ def pipeline_public_key(secretsmanager: Any, key_secret_arn: str) -> tuple[str, 
     return public_key, primary.fingerprint
 
 
-def fake_access_keys() -> tuple[str, str]:
-    """An access key id and secret in AWS's shapes, random, opening nothing."""
-    access_key_id = "AKIA" + "".join(secrets.choice(_ACCESS_KEY_ALPHABET) for _ in range(16))
-    secret = "".join(secrets.choice(_SECRET_KEY_ALPHABET) for _ in range(40))
-    return access_key_id, secret
+def edx_reader_keys(iam: Any, *, user_name: str, buckets: Sequence[str]) -> tuple[str, str]:
+    """Long-lived keys of an IAM user that may list and read edX's source buckets.
+
+    edX gives each data czar keys of an IAM user in edX's own account that can list and read
+    the org's files (edX's data-package docs). Here that user lives in the embedded AWS, so
+    the strict authorization judges the mirror's reads of edX's buckets by its policy, as edX's
+    account would. Calling again makes another key for the same user.
+    """
+    existing = {user["UserName"] for user in iam.list_users()["Users"]}
+    if user_name not in existing:
+        iam.create_user(UserName=user_name, Path="/edx/")
+    iam.put_user_policy(
+        UserName=user_name,
+        PolicyName="read-research-data-package",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:ListBucket",
+                        "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets],
+                    },
+                ],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName=user_name)["AccessKey"]
+    return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
 
 
 def _corrupt_one_event_log(package: GeneratedPackage) -> GeneratedObject:
@@ -244,11 +270,14 @@ def seed(
         f"uploaded {len(package.objects)} objects ({len(package.units)} files inside) to "
         f"{', '.join(sorted({obj.bucket for obj in package.objects}))}"
     )
-    access_key_id, secret_access_key = fake_access_keys()
+    user_name = f"edx-{config.edx.orgs[0].id.lower()}-data-czar"
+    access_key_id, secret_access_key = edx_reader_keys(
+        local_client("iam", endpoint=endpoint, region=region),
+        user_name=user_name,
+        buckets=sorted(set(config.edx.source_buckets.model_dump().values())),
+    )
     plaintext = credentials_csv(
-        access_key_id=access_key_id,
-        secret_access_key=secret_access_key,
-        user_name=f"edx-{config.edx.orgs[0].id.lower()}-data-czar",
+        access_key_id=access_key_id, secret_access_key=secret_access_key, user_name=user_name
     )
     credentials_out.parent.mkdir(parents=True, exist_ok=True)
     credentials_out.write_bytes(encrypt_to_recipients(plaintext, [public_key]))

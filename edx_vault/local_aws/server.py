@@ -52,6 +52,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         f"default: {', '.join(DEFAULT_HANDLER_PACKAGES)})",
     )
     parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="serve every request as moto does, with no authorization (the default is strict: "
+        "each request is allowed or refused as AWS would decide it; see docs/embedded-aws.md)",
+    )
+    parser.add_argument(
         "--retry-sleep-scale",
         type=float,
         default=0.01,
@@ -92,9 +98,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
-    from edx_vault.local_aws.in_process_lambda import InProcessLambda
+    from edx_vault.local_aws.authorizer import Authorizer, AuthorizerSettings
+    from edx_vault.local_aws.in_process_lambda import FunctionSpec, InProcessLambda
     from edx_vault.local_aws.leftovers import mark_this_process, stop_leftovers
     from edx_vault.local_aws.moto_patches import PatchSettings, install
+    from edx_vault.local_aws.service_sessions import ServiceSessions
+
+    sessions = None if args.lenient else ServiceSessions(args.account, "us-east-1")
+
+    def execution_role(function: FunctionSpec) -> tuple[str, str, str]:
+        assert sessions is not None
+        session = sessions.credentials(function.role, "lambda.amazonaws.com")
+        return session.access_key_id, session.secret_access_key, session.session_token
 
     install(
         PatchSettings(
@@ -103,16 +118,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 handler_packages=tuple(args.handler_packages or DEFAULT_HANDLER_PACKAGES),
                 access_key_id=ACCESS_KEY_ID,
                 secret_access_key=SECRET_ACCESS_KEY,
+                role_credentials=None if sessions is None else execution_role,
             ),
             retry_sleep_scale=args.retry_sleep_scale,
             retry_sleep_cap_seconds=args.retry_sleep_cap,
+            service_sessions=sessions,
         )
     )
+    application = DomainDispatcherApplication(create_backend_app)
+    if not args.lenient:
+        authorizer = Authorizer(
+            AuthorizerSettings(account=args.account, root_access_key_id=ACCESS_KEY_ID)
+        )
+        application = authorizer.wsgi(application)  # type: ignore[assignment]
     try:
         server = make_server(
             args.host,
             args.port,
-            DomainDispatcherApplication(create_backend_app),
+            application,
             threaded=True,
             request_handler=MotoRequestHandler,
         )

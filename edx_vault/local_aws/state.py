@@ -40,6 +40,11 @@ class LocalState:
         ISO 8601 time the server started.
     stacks
         The stacks deployed, in order.
+    principal
+        Who the printed environment signs as: an admin role's session (the first of the
+        config's ``admin_role_arns``), or the account's root user when there is none.
+    credentials
+        That principal's keys: access key id, secret and, for a session, its token.
     """
 
     pid: int
@@ -50,16 +55,21 @@ class LocalState:
     log_file: str
     started_at: str
     stacks: tuple[str, ...] = field(default=())
+    principal: str = ""
+    credentials: tuple[str, ...] = (ACCESS_KEY_ID, SECRET_ACCESS_KEY)
 
     def environment(self) -> dict[str, str]:
         """What a shell, boto3, the AWS CLI and every ``edx-vault`` command need to use it."""
-        return {
+        environment = {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "AWS_ACCESS_KEY_ID": self.credentials[0],
+            "AWS_SECRET_ACCESS_KEY": self.credentials[1],
             "EDX_VAULT_CONFIG": self.config,
         }
+        if len(self.credentials) > 2:
+            environment["AWS_SESSION_TOKEN"] = self.credentials[2]
+        return environment
 
     def shell_exports(self) -> str:
         """``export NAME=value ...`` for ``eval "$(edx-vault local env)"``."""
@@ -72,6 +82,7 @@ class LocalState:
         """The state file's content."""
         document = asdict(self)
         document["stacks"] = list(self.stacks)
+        document["credentials"] = list(self.credentials)
         document["environment"] = self.environment()
         return document
 
@@ -108,6 +119,11 @@ def read_state(path: Path) -> LocalState | None:
             log_file=str(document["log_file"]),
             started_at=str(document["started_at"]),
             stacks=tuple(document.get("stacks", ())),
+            principal=str(document.get("principal", "")),
+            credentials=tuple(
+                str(value)
+                for value in document.get("credentials", (ACCESS_KEY_ID, SECRET_ACCESS_KEY))
+            ),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise LocalStateError(f"{path} is not an embedded AWS state file: {error}") from None

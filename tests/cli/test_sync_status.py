@@ -69,6 +69,19 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 pytestmark = pytest.mark.usefixtures("executing_step_functions", "fixed_clock")
 
 
+@pytest.fixture
+def secrets_stored(vault_stack: DeployedVault) -> None:
+    """Every secret a sync needs has a value (what keygen and import-credentials store)."""
+    client = vault_stack.aws.client("secretsmanager")
+    for arn in (
+        vault_stack.credentials_secret,
+        vault_stack.key_secret,
+        vault_stack.passphrase_secret,
+    ):
+        client.put_secret_value(SecretId=arn, SecretString="stored")
+
+
+@pytest.mark.usefixtures("secrets_stored")
 def test_sync_starts_a_named_execution_with_the_retry_flag(
     cli: Cli, vault_stack: DeployedVault
 ) -> None:
@@ -86,6 +99,7 @@ def test_sync_starts_a_named_execution_with_the_retry_flag(
     assert f"Started sync {RUN_NAME}" in result.stdout
 
 
+@pytest.mark.usefixtures("secrets_stored")
 def test_sync_wait_prints_the_report_and_succeeds(cli: Cli, vault_stack: DeployedVault) -> None:
     # Given a pipeline that takes a moment, and the report its Report step writes
     deploy_pipeline_stack(vault_stack, SLOW_MACHINE)
@@ -101,6 +115,7 @@ def test_sync_wait_prints_the_report_and_succeeds(cli: Cli, vault_stack: Deploye
     assert "events examplex edge 2024-01-06" in result.stdout
 
 
+@pytest.mark.usefixtures("secrets_stored")
 def test_sync_wait_exits_1_when_the_execution_fails(cli: Cli, vault_stack: DeployedVault) -> None:
     # Given a run that fails, with a report listing the failures
     deploy_pipeline_stack(vault_stack, FAILING_MACHINE)
@@ -122,6 +137,7 @@ def test_sync_wait_exits_1_when_the_execution_fails(cli: Cli, vault_stack: Deplo
     assert "not encrypted to the pipeline key" in result.stdout
 
 
+@pytest.mark.usefixtures("secrets_stored")
 def test_sync_wait_json_for_scripts(cli: Cli, vault_stack: DeployedVault) -> None:
     # Given a pipeline and its report
     deploy_pipeline_stack(vault_stack, PASS_MACHINE)
@@ -134,6 +150,26 @@ def test_sync_wait_json_for_scripts(cli: Cli, vault_stack: DeployedVault) -> Non
     assert document["status"] == "SUCCEEDED"
     assert document["report"]["files"]["database"]["count"] == 22
     assert result.stderr == ""
+
+
+def test_sync_refuses_to_start_until_credentials_and_key_are_stored(
+    cli: Cli, vault_stack: DeployedVault
+) -> None:
+    # Given a deployed pipeline whose secrets are still empty (as the stacks create them),
+    # except the pipeline key's passphrase
+    machine = deploy_pipeline_stack(vault_stack, PASS_MACHINE)
+    vault_stack.aws.client("secretsmanager").put_secret_value(
+        SecretId=vault_stack.passphrase_secret, SecretString="stored"
+    )
+    # When the admin starts a sync
+    result = cli("sync")
+    # Then nothing starts, and the error names each missing secret with the command to run
+    assert result.exit_code == 1
+    assert "edX's credentials (run `edx-vault import-credentials`)" in result.stderr
+    assert "the pipeline's OpenPGP key (run `edx-vault keygen`)" in result.stderr
+    assert "passphrase" not in result.stderr
+    sfn = vault_stack.aws.client("stepfunctions")
+    assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
 
 
 def test_sync_without_the_pipeline_stack_says_so(cli: Cli, vault_stack: DeployedVault) -> None:
@@ -150,9 +186,12 @@ def test_status_json_shows_runs_report_key_expiry_and_credentials(
     cli: Cli, vault_stack: DeployedVault, fast_key: KeyPair
 ) -> None:
     # Given a finished sync with its report, a key expiring in 10 days, no edX credentials
-    deploy_pipeline_stack(vault_stack, PASS_MACHINE)
+    machine = deploy_pipeline_stack(vault_stack, PASS_MACHINE)
     put_report(vault_stack, report())
-    assert cli("sync", "--wait").exit_code == 0
+    sfn = vault_stack.aws.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=machine, name=RUN_NAME)["executionArn"]
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        time.sleep(0.05)
     seed_pipeline_key(vault_stack, fast_key, expires=NOW.date() + dt.timedelta(days=10))
     # When a script asks for the status
     result = cli("status", "--json")

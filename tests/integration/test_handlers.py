@@ -219,19 +219,47 @@ def test_a_lost_item_is_a_failure_in_the_report(vault: Vault, deployed: dict[str
 def test_rejected_edx_credentials_fail_the_plan_with_a_clear_error(
     vault: Vault, deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given edX's S3 refusing the stored keys (moto accepts any key, so make listing fail)
+    # Given edX's S3 refusing the stored keys (this shared moto server accepts any key, so
+    # the refusal is stubbed on the client made with edX's keys)
+    from botocore.stub import Stubber
+
+    from edx_vault.errors import EdxCredentialsRejectedError
+
+    made_with_edx_keys = lambda_runtime.edx_s3
+
+    def refusing_edx_s3() -> Any:
+        client = made_with_edx_keys()
+        stubber = Stubber(client)
+        stubber.add_client_error(
+            "list_objects_v2", service_error_code="InvalidAccessKeyId", http_status_code=403
+        )
+        stubber.activate()
+        return client
+
+    monkeypatch.setattr(lambda_runtime, "edx_s3", refusing_edx_s3)
+    # When the plan runs / Then it says edX rejected the credentials, and what to do
+    with pytest.raises(EdxCredentialsRejectedError, match="import-credentials"):
+        handler("plan").handler(
+            {"execution_name": "r", "start_time": "2024-01-08T00:00:00Z", "input": {}}, CONTEXT
+        )
+
+
+def test_our_own_access_denied_is_not_blamed_on_edx(
+    vault: Vault, deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a refusal of a call made with the vault's own role, not with edX's keys
     from botocore.exceptions import ClientError
 
     from edx_vault import planner
     from edx_vault.errors import EdxCredentialsRejectedError
 
     def refuse(*_: Any, **__: Any) -> Any:
-        raise ClientError(
-            {"Error": {"Code": "InvalidAccessKeyId", "Message": "no"}}, "ListObjectsV2"
-        )
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject")
 
     monkeypatch.setattr(planner, "list_sources", refuse)
-    with pytest.raises(EdxCredentialsRejectedError, match="import-credentials"):
+    # When the plan runs / Then the AccessDenied is reported as it is, not as edX's rejection
+    with pytest.raises(ClientError, match="AccessDenied") as raised:
         handler("plan").handler(
             {"execution_name": "r", "start_time": "2024-01-08T00:00:00Z", "input": {}}, CONTEXT
         )
+    assert not isinstance(raised.value, EdxCredentialsRejectedError)

@@ -25,7 +25,7 @@ from tests.local import fixture_app
 ENDPOINT = "http://127.0.0.1:9"  # never called: these handlers make no AWS call
 
 
-def spec(name: str, handler: str, **environment: str) -> FunctionSpec:
+def spec(name: str, handler: str, *, timeout: int = 30, **environment: str) -> FunctionSpec:
     return FunctionSpec(
         name=name,
         arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
@@ -33,7 +33,7 @@ def spec(name: str, handler: str, **environment: str) -> FunctionSpec:
         handler=handler,
         environment=environment,
         memory_size=256,
-        timeout=30,
+        timeout=timeout,
         region="us-east-1",
     )
 
@@ -91,6 +91,38 @@ def test_a_result_that_is_not_json_is_lambdas_marshal_error(runtime: InProcessLa
     invocation = runtime.invoke(function, {"unserializable": True})
     assert invocation.errored
     assert json.loads(invocation.payload)["errorType"] == "Runtime.MarshalError"
+
+
+def test_a_handler_past_its_timeout_fails_as_lambdas_sandbox_timeout(
+    runtime: InProcessLambda,
+) -> None:
+    # Given a function with a one-second timeout
+    function = spec("slow", "cached_settings.handler", timeout=1, FIXTURE_GREETING="x")
+    # When one call finishes in time and another runs past it
+    in_time = runtime.invoke(function, {"sleep": 0.1})
+    started = time.monotonic()
+    too_slow = runtime.invoke(function, {"sleep": 2.5})
+    waited = time.monotonic() - started
+    # Then only the second fails, with Lambda's error, as soon as the timeout passes
+    assert not in_time.errored
+    assert too_slow.errored
+    error = json.loads(too_slow.payload)
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in error["errorMessage"]
+    assert waited < 2.0
+
+
+def test_a_response_over_six_mb_fails_as_lambda_refuses_it(runtime: InProcessLambda) -> None:
+    # Given a function whose result is just under, then just over, Lambda's 6 MB response limit
+    function = spec("big", "cached_settings.handler", FIXTURE_GREETING="x")
+    limit = 6 * 1024 * 1024
+    # When each is returned
+    under = runtime.invoke(function, {"padding": limit - 1024})
+    over = runtime.invoke(function, {"padding": limit})
+    # Then only the one over the limit fails, with Lambda's error type
+    assert not under.errored
+    assert over.errored
+    assert json.loads(over.payload)["errorType"] == "Function.ResponseSizeTooLarge"
 
 
 def test_the_gate_never_lets_two_functions_overlap_but_lets_one_share() -> None:

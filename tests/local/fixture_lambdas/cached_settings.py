@@ -33,6 +33,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if event.get("unserializable"):
             return {"value": {1, 2}}  # a set: not JSON, as Lambda's runtime reports
         return {
+            "padding": "x" * int(event.get("padding", 0)),
             "cached": settings(),
             "environment": os.environ["FIXTURE_GREETING"],
             "endpoint": os.environ["AWS_ENDPOINT_URL"],
