@@ -8,6 +8,7 @@ run's scratch files (:mod:`edx_vault.run_files`), because Step Functions states 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,14 @@ from edx_vault.manifest import Manifest
 from edx_vault.pipeline_settings import PipelineSettings
 from edx_vault.planner import PlanScope, plan_sync
 from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
-from edx_vault.run_report import build_report, report_key, summary_text
+from edx_vault.run_report import (
+    NEW_DATA_STATE_KEY,
+    build_report,
+    new_data_since,
+    published_count,
+    report_key,
+    summary_text,
+)
 from edx_vault.sync_steps import VaultTarget, decrypt_step, expand_step, mirror_step
 
 if TYPE_CHECKING:
@@ -158,6 +166,21 @@ def decrypt_item(
     return {"status": result["status"]}
 
 
+def _new_data_state(context: RunContext) -> dict[str, Any] | None:
+    """The state the previous run left, or ``None`` before the first run.
+
+    Listed before it is read: without ``s3:ListBucket`` on the key, S3 answers a missing object
+    with AccessDenied rather than NoSuchKey, and the Report role may list ``_work/`` only.
+    """
+    bucket = context.settings.data_bucket
+    listing = context.vault_s3.list_objects_v2(Bucket=bucket, Prefix=NEW_DATA_STATE_KEY)
+    if not any(entry["Key"] == NEW_DATA_STATE_KEY for entry in listing.get("Contents", [])):
+        return None
+    body = context.vault_s3.get_object(Bucket=bucket, Key=NEW_DATA_STATE_KEY)["Body"].read()
+    state: dict[str, Any] = json.loads(body)
+    return state
+
+
 def finish_run(
     context: RunContext,
     secretsmanager: SecretsManagerClient,
@@ -168,15 +191,25 @@ def finish_run(
     topic_arn: str,
     key_secret_arn: str,
 ) -> dict[str, Any]:
-    """Write the run report to ``reports/{run_id}.json`` and send its summary to the topic."""
+    """Write the run report to ``reports/{run_id}.json`` and send its summary to the topic.
+
+    The report also says when a run last published something (``new_data``), carried from run
+    to run in :data:`~edx_vault.run_report.NEW_DATA_STATE_KEY`, for the NoNewData alarm.
+    """
     tags = secretsmanager.describe_secret(SecretId=key_secret_arn).get("Tags", [])
+    files = context.files(run_id)
     report = build_report(
-        context.files(run_id),
+        files,
         context.manifest,
         finished=finished,
         key_expiry=key_expiry_from_tags(tags),  # type: ignore[arg-type]
     )
-    context.files(run_id).put_json(report_key(run_id), report)
+    state = _new_data_state(context)
+    last = dt.datetime.fromisoformat(state["last"]) if state else None
+    since, days = new_data_since(last, published=published_count(report), finished=finished)
+    report["new_data"] = {"last": since.isoformat(), "days_since": days}
+    files.put_json(NEW_DATA_STATE_KEY, {"last": since.isoformat()})
+    files.put_json(report_key(run_id), report)
     if topic_arn:
         sns.publish(
             TopicArn=topic_arn,

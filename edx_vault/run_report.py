@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Final
 
-from edx_vault.bucket_layout import REPORTS_PREFIX
+from edx_vault.bucket_layout import REPORTS_PREFIX, WORK_PREFIX
 from edx_vault.cost_model import RunVolume, estimate_run_cost_usd
 from edx_vault.manifest import Manifest
 from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
@@ -22,6 +22,12 @@ NO_RESULT_REASON: Final = (
     "the task failed after its retries and left no result; see the execution's history"
 )
 KEY_EXPIRY_WARNING_DAYS: Final = 30
+# When a run last published something, kept across runs for the NoNewData alarm. In the
+# pipeline's scratch space, which only the pipeline's roles may read or write.
+NEW_DATA_STATE_KEY: Final = f"{WORK_PREFIX}new-data.json"
+SECONDS_PER_DAY: Final = 86_400
+# The metric the Report step emits with the days since new data; the NoNewData alarm reads it.
+DAYS_SINCE_NEW_DATA_METRIC: Final = "DaysSinceNewData"
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,41 @@ def build_report(
     }
 
 
+def published_count(report: dict[str, Any]) -> int:
+    """How many files the run published."""
+    return sum(int(totals["count"]) for totals in report["files"].values())
+
+
+def new_data_since(
+    last_new_data: dt.datetime | None, *, published: int, finished: dt.datetime
+) -> tuple[dt.datetime, float]:
+    """When new data last arrived, and how many days ago, as of a run that finished now.
+
+    This is the NoNewData alarm's gauge (``DaysSinceNewData``). CloudWatch alarms look back at
+    most seven days (PutMetricAlarm: Period x EvaluationPeriods <= 604,800 s), so "nothing
+    published for N days" (N up to 90) cannot be a sum of ``PublishedFiles`` over N days: the
+    days are counted here, and the alarm only compares the latest run's count with N.
+
+    Parameters
+    ----------
+    last_new_data
+        When a run last published something, from the previous runs; ``None`` before the first
+        run (counting then starts now).
+    published
+        How many files this run published.
+    finished
+        When this run finished.
+
+    Returns
+    -------
+    tuple[datetime, float]
+        The new "last new data" moment, and the days since it (two decimals).
+    """
+    since = finished if published > 0 or last_new_data is None else last_new_data
+    days = max(0.0, (finished - since).total_seconds() / SECONDS_PER_DAY)
+    return since, round(days, 2)
+
+
 def summary_text(report: dict[str, Any]) -> str:
     """A short plain-text summary for email (counts and reasons; no learner data)."""
     lines = [
@@ -141,6 +182,11 @@ def summary_text(report: dict[str, Any]) -> str:
         )
     if report["missing"]:
         lines.append(f"{len(report['missing'])} expected files missing at edX")
+    new_data = report.get("new_data")
+    if new_data and not published_count(report):
+        lines.append(
+            f"nothing new published since {new_data['last']} ({new_data['days_since']} days)"
+        )
     expiry = report["key_expiry"]
     if expiry and expiry["days_left"] is not None and expiry["days_left"] < KEY_EXPIRY_WARNING_DAYS:
         lines.append(

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from edx_vault import lambda_runtime
 from edx_vault.pipeline_run import finish_run
+from edx_vault.run_report import DAYS_SINCE_NEW_DATA_METRIC, published_count
 
 logger = Logger()
 metrics = Metrics()
@@ -33,7 +34,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             topic_arn=settings.alerts_topic_arn,
             key_secret_arn=settings.pipeline_key_secret_arn,
         )
-    published = sum(totals["count"] for totals in report["files"].values())
+    published = published_count(report)
     metrics.add_metric(name="FailedItems", unit=MetricUnit.Count, value=len(report["failures"]))
     metrics.add_metric(name="PublishedFiles", unit=MetricUnit.Count, value=published)
     metrics.add_metric(
@@ -42,6 +43,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         value=sum(totals["bytes"] for totals in report["files"].values()),
     )
     metrics.add_metric(name="MissingFiles", unit=MetricUnit.Count, value=len(report["missing"]))
+    # The NoNewData alarm's gauge: days since a run last published something.
+    metrics.add_metric(
+        name=DAYS_SINCE_NEW_DATA_METRIC,
+        unit=MetricUnit.Count,
+        value=report["new_data"]["days_since"],
+    )
     if report["key_expiry"] and report["key_expiry"]["days_left"] is not None:
         metrics.add_metric(
             name="PipelineKeyDaysLeft",

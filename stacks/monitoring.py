@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from edx_vault.pipeline_settings import METRICS_NAMESPACE
-from edx_vault.run_report import KEY_EXPIRY_WARNING_DAYS
+from edx_vault.run_report import DAYS_SINCE_NEW_DATA_METRIC, KEY_EXPIRY_WARNING_DAYS
 
 
 class OperationsKey(Construct):
@@ -65,6 +65,15 @@ class OperationsKey(Construct):
 class AlertsTopic(Construct):
     """One SNS topic for run summaries and alarms, encrypted, TLS-only, optional email.
 
+    ``enforce_ssl`` gives the topic a topic policy, and a topic policy replaces SNS's default
+    one (which let the owner account's services publish). So the policy also allows CloudWatch
+    alarm actions, as AWS recommends for alarms notifying a topic with its own policy: the
+    service principal ``cloudwatch.amazonaws.com``, ``sns:Publish``, only for this account's
+    alarms (``aws:SourceAccount`` and ``aws:SourceArn``, against the confused deputy). Without
+    it no alarm would ever reach anyone. The Report function's role needs nothing here: a role
+    of the topic's own account is allowed by its identity policy, and the TLS deny does not
+    apply to it. The key side is :class:`OperationsKey`, which lets CloudWatch use the key.
+
     Attributes
     ----------
     topic
@@ -75,6 +84,24 @@ class AlertsTopic(Construct):
         super().__init__(scope, id_)
         self.topic = sns.Topic(
             self, "Topic", display_name="edx-vault alerts", master_key=key, enforce_ssl=True
+        )
+        stack = Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}"
+                            ":alarm:*"
+                        )
+                    },
+                },
+            )
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
@@ -107,6 +134,15 @@ class SyncAlarms(Construct):
         at_least = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         below = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
         quiet = cloudwatch.TreatMissingData.NOT_BREACHING
+        # NoNewData: "nothing published for N days", N from the config (1-90). A CloudWatch
+        # alarm looks back at most seven days (PutMetricAlarm: Period x EvaluationPeriods <=
+        # 604,800 s), so a sum of PublishedFiles over N one-day periods is refused for N > 7
+        # (the stack rolled back), and over seven days it would also miss weekly runs by
+        # minutes. Instead the Report step counts the days since a run last published
+        # something (DaysSinceNewData, kept across runs, see edx_vault.run_report) and the
+        # alarm compares each run's count with N: one one-day period, whatever N is. Between
+        # runs there is no data point and the alarm keeps the last run's verdict (IGNORE).
+        # It is judged when a run reports: a schedule that stops running is not seen here.
         # (id, description, metric, threshold, periods, comparison, missing data)
         specs: list[
             tuple[
@@ -139,13 +175,13 @@ class SyncAlarms(Construct):
             ),
             (
                 "NoNewData",
-                f"No new file was published for {no_new_data_days} days: edX may have stopped "
-                "exporting (expired key?) or the schedule is not running",
-                metric("PublishedFiles", "Sum", Duration.days(1)),
-                1,
+                f"No new file was published for {no_new_data_days} days or more: edX may have "
+                "stopped exporting (expired key? retired credentials?)",
+                metric(DAYS_SINCE_NEW_DATA_METRIC, "Maximum", Duration.days(1)),
                 no_new_data_days,
-                below,
-                cloudwatch.TreatMissingData.BREACHING,
+                1,
+                at_least,
+                cloudwatch.TreatMissingData.IGNORE,
             ),
             (
                 "PipelineKeyExpiring",

@@ -425,3 +425,65 @@ def test_pipeline_outputs_name_what_the_cli_reads(template: Template) -> None:
 def test_pipeline_cannot_be_deployed_before_storage(vault: VaultApp) -> None:
     assert vault.storage in vault.pipeline.dependencies
     assert isinstance(vault.pipeline, cdk.Stack)
+
+
+def test_the_alerts_topic_policy_lets_this_accounts_alarms_publish(template: Template) -> None:
+    # Given the topic's policy (enforce_ssl gives the topic one, which replaces SNS's default)
+    [topic_id] = template.find_resources("AWS::SNS::Topic")
+    [policy] = template.find_resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    # Then CloudWatch may publish for this account's alarms only, and TLS is still required
+    assert {
+        "Sid": "AllowCloudWatchAlarmsOfThisAccount",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": {"Ref": topic_id},
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+            "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"},
+        },
+    } in statements
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+
+
+def test_cloudwatch_may_use_the_alerts_topics_key(template: Template) -> None:
+    # Given the key the topic is encrypted with
+    [topic] = template.find_resources("AWS::SNS::Topic").values()
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = template.find_resources("AWS::KMS::Key")[key_id]
+    # Then its policy lets CloudWatch generate data keys and decrypt (SNS encrypts for it)
+    [statement] = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert statement["Effect"] == "Allow"
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(statement["Action"])
+
+
+def test_no_new_data_compares_the_days_since_new_data_with_the_configured_days(
+    template: Template,
+) -> None:
+    # Given the example configuration (no_new_data_alarm_days = 9)
+    # Then the alarm looks at the latest run's gauge over one day, whatever the number of days
+    # (PutMetricAlarm refuses Period x EvaluationPeriods over 7 days), and keeps its verdict
+    # between runs
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "DaysSinceNewData",
+            "Namespace": "EdxVault",
+            "Statistic": "Maximum",
+            "Period": 86400,
+            "EvaluationPeriods": 1,
+            "Threshold": 9,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "ignore",
+        },
+    )
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        assert properties["Period"] * properties["EvaluationPeriods"] <= 7 * 86400
