@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, CfnWaitConditionHandle, Stack
 from constructs import Construct
 
 from edx_vault.grants import ResearcherGrant, construct_name, role_output_name
 from stacks.researcher_role import ResearcherRole
 from stacks.storage_stack import StorageStack
+
+# The one resource of an Access stack without grants (see AccessStack).
+NO_GRANTS_PLACEHOLDER = "NoResearcherGrants"
 
 
 class AccessStack(Stack):
@@ -21,6 +24,12 @@ class AccessStack(Stack):
     roles under the vault's IAM paths and the admin roles, so it needs no change when a grant
     does; it also keeps researcher roles out of ``raw/``, ``_work/`` and ``reports/`` whatever
     their own policies say.
+
+    The stack exists even without grants: removing the last ``[[researchers]]`` entry and
+    deploying must delete the last role, which only happens if the stack is still deployed.
+    CloudFormation refuses a template without resources ("At least one Resources member must be
+    defined"), so an empty stack holds one ``AWS::CloudFormation::WaitConditionHandle``, a
+    resource with no properties that creates nothing, costs nothing and needs no permission.
 
     Attributes
     ----------
@@ -58,3 +67,5 @@ class AccessStack(Stack):
                 value=role.role.role_arn,
                 description=f"Role for research grant {grant.name} (expires {grant.expires})",
             )
+        if not grants:
+            CfnWaitConditionHandle(self, NO_GRANTS_PLACEHOLDER)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from edx_vault.local_aws.clients import local_client
+from edx_vault.local_aws.deploy_rules import template_violations
 from edx_vault.local_aws.resource_support import ResourceNote, notes_for_template
 
 BOOTSTRAP_VERSION_PARAMETER: Final = "/cdk-bootstrap/hnb659fds/version"
@@ -344,11 +345,32 @@ def deploy_assembly(
     Raises
     ------
     DeployError
-        On the first stack that fails, naming the resource and the reason.
+        When a template breaks one of AWS's deploy-time rules (every violation of every stack
+        is listed, and nothing is deployed), or on the first stack that fails, naming the
+        resource and the reason.
     """
     assembly = read_assembly(directory)
     if not assembly.stacks:
         raise DeployError(f"{directory}: the assembly has no stacks")
+    # AWS's deploy-time rules, for every stack before anything is created: moto accepts
+    # templates AWS refuses (see deploy_rules).
+    violations = [
+        f"{stack.name}: {violation}"
+        for stack in assembly.stacks
+        for violation in template_violations(
+            stack.template_document(),
+            stack_name=stack.name,
+            account=stack.account,
+            region=stack.region,
+            assembly_dir=assembly.directory,
+        )
+    ]
+    if violations:
+        listing = "\n".join(f"  - {line}" for line in violations)
+        raise DeployError(
+            f"{directory}: AWS would refuse or break these resources; nothing was deployed:\n"
+            f"{listing}"
+        )
     report = DeployReport()
     for region in sorted({stack.region for stack in assembly.stacks}):
         bootstrap(endpoint=endpoint, region=region)
