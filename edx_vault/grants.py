@@ -218,6 +218,11 @@ def principal_kind(principal: str) -> PrincipalKind:
     return "iam"
 
 
+def is_iam_role(principal: str) -> bool:
+    """Whether a (validated) IAM principal ARN names a role, rather than a user."""
+    return principal.split(":", 5)[5].startswith("role/")
+
+
 def role_name_for(stack_prefix: str, researcher: str) -> str:
     """The researcher role's name: unique per deployment, since role names are per account."""
     return f"{stack_prefix.lower()}-{researcher}"
@@ -330,6 +335,22 @@ def _principal_problems(researcher: ResearcherConfig, where: str) -> list[str]:
             problems.append(
                 f"{where}.subject: only federated (SAML or OIDC) principals have a subject. "
                 "Fix: remove it; an IAM user or role is named by its ARN"
+            )
+        if researcher.mfa and is_iam_role(researcher.principal):
+            # IAM User Guide, "Secure API access with MFA": MFA information is in a request
+            # only for temporary credentials an IAM user (or the root user) obtained with its MFA
+            # device from GetSessionToken or AssumeRole, and "the temporary credentials returned
+            # by AssumeRole do not include MFA information in the context". A role has no MFA
+            # device, so its sessions' AssumeRole requests never carry aws:MultiFactorAuthPresent
+            # and the trust policy's Bool condition could never hold.
+            problems.append(
+                f"{where}.mfa: a session of the IAM role {researcher.principal} never carries "
+                "MFA (AWS adds MFA only to credentials an IAM user gets with its MFA device, and "
+                "credentials from AssumeRole do not include it), so the researcher could never "
+                "assume the grant's role. Fix: name the researcher's IAM user "
+                "(arn:aws:iam::ACCOUNT:user/NAME) as principal to require MFA here, or remove "
+                "mfa and require MFA where sessions of that role begin (its trust policy, or "
+                "the identity provider)"
             )
         return problems
     if researcher.external_id is not None:

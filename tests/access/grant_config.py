@@ -18,7 +18,7 @@ NOW: Final = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
 BUCKET: Final = f"edxvault-data-{ACCOUNT}-{REGION}"
 ADMIN_ROLE: Final = f"arn:aws:iam::{ACCOUNT}:role/DataCzar"
 
-ANN_CALLER: Final = "arn:aws:iam::210987654321:role/ann"
+ANN_CALLER: Final = "arn:aws:iam::210987654321:user/ann"
 ANN_EXTERNAL_ID: Final = "irb-2025-007"
 SAML_PROVIDER: Final = f"arn:aws:iam::{ACCOUNT}:saml-provider/Shibboleth"
 OIDC_PROVIDER: Final = f"arn:aws:iam::{ACCOUNT}:oidc-provider/login.example.edu/realms/research"
@@ -40,8 +40,8 @@ aliases = ["ExampleXPRO"]
 [[edx.orgs]]
 id = "OtherU"
 
-# Course-limited, de-identified, with dates; an IAM role in another account with an
-# external id and MFA.
+# Course-limited, de-identified, with dates; an IAM user in another account with an
+# external id and MFA (a role's sessions never carry MFA, so mfa is refused for roles).
 [[researchers]]
 name = "ann-course"
 principal = "{ANN_CALLER}"

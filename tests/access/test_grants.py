@@ -187,6 +187,46 @@ def test_principal_options_must_fit_the_principal(
     assert problem.startswith(fragment)
 
 
+def test_mfa_for_an_iam_role_is_refused_because_a_role_session_never_carries_mfa() -> None:
+    # Given a grant whose principal is an IAM role, with mfa = true: AWS includes MFA in a
+    # request only for credentials an IAM user got with its MFA device (GetSessionToken or
+    # AssumeRole), and "the temporary credentials returned by AssumeRole do not include MFA
+    # information", so the role's sessions could never satisfy aws:MultiFactorAuthPresent
+    config = document()
+    entry = researcher(config, "ann-course")
+    entry["principal"] = "arn:aws:iam::210987654321:role/research/ann"
+    entry["mfa"] = True
+    # When the grants are compiled
+    [problem] = problems(config)
+    # Then the synth stops, saying why and how to fix it
+    assert problem.startswith(
+        "researchers[0].mfa: a session of the IAM role arn:aws:iam::210987654321:role/research/ann "
+        "never carries MFA"
+    )
+    assert "Fix: name the researcher's IAM user" in problem
+    assert "or remove mfa" in problem
+
+
+def test_mfa_for_an_iam_user_is_kept_in_the_trust_policy() -> None:
+    # Given a grant whose principal is an IAM user, with mfa = true
+    config = document()
+    entry = researcher(config, "ann-course")
+    entry["principal"] = "arn:aws:iam::210987654321:user/ann"
+    entry["mfa"] = True
+    # When the grants are compiled / Then it is accepted: the user's MFA device is in the request
+    assert grant(config, "ann-course").config.mfa
+
+
+def test_an_iam_role_without_mfa_is_accepted() -> None:
+    # Given a grant whose principal is an IAM role, without mfa (require MFA where its sessions
+    # begin) / Then it is accepted
+    config = document()
+    entry = researcher(config, "ann-course")
+    entry["principal"] = "arn:aws:iam::210987654321:role/research/ann"
+    entry["mfa"] = False
+    assert grant(config, "ann-course").principal_kind == "iam"
+
+
 def test_a_malformed_principal_or_external_id_is_refused_by_the_config() -> None:
     config = document()
     researcher(config, "ann-course")["principal"] = "arn:aws:iam::21098765432:role/ann"
