@@ -19,10 +19,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from edx_vault.resource_names import BUCKET_NAME_MAX_LENGTH, data_bucket_name, resource_prefix
 from edx_vault.schedule_expression import ScheduleExpressionError, validate_schedule_expression
 
 # What edX calls its sites: "edx" is edx.org (the docs also say "prod"), "edge" is edge.edx.org.
@@ -121,6 +123,27 @@ class DeploymentConfig(_Strict):
         ),
     ] = "EdxVault"
     admin_role_arns: tuple[IamPrincipalArn, ...] = ()
+
+    @field_validator("stack_prefix")
+    @classmethod
+    def _data_bucket_name_fits(cls, value: str, info: ValidationInfo) -> str:
+        # The data bucket is named from the prefix, the account and the region (spelled in
+        # edx_vault.resource_names); S3 refuses names over 63 characters at deploy time, after
+        # CloudFormation has started. (Account and region are absent here when they failed
+        # their own checks, which report them.)
+        account, region = info.data.get("account"), info.data.get("region")
+        if account is None or region is None:
+            return value
+        name = data_bucket_name(resource_prefix(value), account, region)
+        if len(name) > BUCKET_NAME_MAX_LENGTH:
+            longest = BUCKET_NAME_MAX_LENGTH - (len(name) - len(value))
+            raise ValueError(
+                f"the data bucket's name {name!r} ({{prefix}}-data-{{account}}-{{region}}) would "
+                f"be {len(name)} characters, and S3 bucket names are at most "
+                f"{BUCKET_NAME_MAX_LENGTH}. Fix: use a stack_prefix of at most {longest} "
+                f"characters in {region}"
+            )
+        return value
 
 
 class OrgConfig(_Strict):

@@ -53,6 +53,7 @@ from edx_vault.config import (
 )
 from edx_vault.iam_paths import RESEARCHER_ROLE_PATH
 from edx_vault.package_model import DATABASE_TABLES, ORA_TABLES
+from edx_vault.resource_names import resource_prefix
 
 # Categories that name learners or hold their own free text.
 IDENTIFYING_CATEGORIES: Final[frozenset[GrantCategory]] = frozenset(
@@ -225,7 +226,7 @@ def is_iam_role(principal: str) -> bool:
 
 def role_name_for(stack_prefix: str, researcher: str) -> str:
     """The researcher role's name: unique per deployment, since role names are per account."""
-    return f"{stack_prefix.lower()}-{researcher}"
+    return f"{resource_prefix(stack_prefix)}-{researcher}"
 
 
 def construct_name(researcher: str) -> str:

@@ -14,6 +14,11 @@ from constructs import Construct
 from edx_vault import bucket_layout
 from edx_vault.iam_paths import PIPELINE_ROLE_PATH, RESEARCHER_ROLE_PATH
 
+# The data bucket's name is fixed, so policies in other stacks (and researchers' scripts) can
+# name it as a plain string rather than through a cross-stack reference. Spelled in
+# edx_vault.resource_names, where the configuration checks it fits S3's rules.
+from edx_vault.resource_names import data_bucket_name as data_bucket_name
+
 # How long replaced or deleted versions stay recoverable before S3 expires them.
 NONCURRENT_VERSION_DAYS = 90
 # Server access logs are the audit trail of who read learner data; keep them 13 months.
@@ -37,12 +42,6 @@ OBJECT_ACTIONS = (
 )
 # The only things a researcher role may do with this bucket, whatever its own policy says.
 RESEARCHER_ACTIONS = ("s3:GetObject", "s3:ListBucket")
-
-
-def data_bucket_name(resource_prefix: str, account: str, region: str) -> str:
-    """The data bucket's name: fixed, so policies in other stacks (and researchers' scripts)
-    can name it as a plain string rather than through a cross-stack reference."""
-    return f"{resource_prefix}-data-{account}-{region}"
 
 
 class DataBucket(Construct):

@@ -21,6 +21,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from edx_vault import stack_outputs
 from edx_vault.config import VaultConfig, load_config
 from edx_vault.grants import ACCESS_STACK_SUFFIX, ResearcherGrant, compile_grants
+from edx_vault.resource_names import resource_prefix
 from stacks.access_stack import AccessStack
 from stacks.nag_acknowledgements import (
     acknowledge_access_findings,
@@ -99,7 +100,7 @@ def build_vault_app(
     storage = StorageStack(
         app,
         stack_outputs.stack_name(prefix, stack_outputs.STORAGE_STACK_SUFFIX),
-        resource_prefix=prefix.lower(),
+        resource_prefix=resource_prefix(prefix),
         env=env,
         description="edx-vault: data bucket, KMS keys, secrets and manifest",
         termination_protection=True,

@@ -253,3 +253,28 @@ def test_duplicate_researcher_names_are_rejected() -> None:
     document["researchers"].append(dict(document["researchers"][0]))
     [problem] = problems_for(document)
     assert "used twice" in problem
+
+
+def test_a_stack_prefix_making_the_data_bucket_name_longer_than_63_characters_is_refused() -> None:
+    # Given the longest stack prefix the pattern allows (32) in a 14-character region: the data
+    # bucket would be {prefix}-data-{account}-{region}, 65 characters, and S3 allows 63
+    document = example_document()
+    document["deployment"]["stack_prefix"] = "A" * 32
+    document["deployment"]["region"] = "ap-southeast-4"
+    # When the configuration is validated
+    [problem] = problems_for(document)
+    # Then the synth stops, naming the bucket, S3's limit and the longest prefix that fits
+    expected_name = f"{'a' * 32}-data-123456789012-ap-southeast-4"
+    assert problem.startswith(f"deployment.stack_prefix: the data bucket's name {expected_name!r}")
+    assert "65 characters" in problem
+    assert "S3 bucket names are at most 63" in problem
+    assert "Fix: use a stack_prefix of at most 30 characters" in problem
+
+
+def test_a_stack_prefix_making_a_63_character_bucket_name_is_accepted() -> None:
+    # Given a 30-character prefix in the same region: exactly 63 characters
+    document = example_document()
+    document["deployment"]["stack_prefix"] = "A" * 30
+    document["deployment"]["region"] = "ap-southeast-4"
+    # When it is validated / Then it is accepted
+    assert parse_config(document).deployment.stack_prefix == "A" * 30

@@ -1,0 +1,27 @@
+"""The names of deployed resources that the app fixes itself (the rest CloudFormation generates).
+
+One spelling, used by the stacks that create the resources and by the configuration that checks
+them before any synth: the data bucket's name is fixed so that policies in other stacks and
+researchers' scripts can name it as a plain string, and it must fit S3's rules.
+
+This module is imported by the CDK stacks and by the configuration, so it stays free of AWS,
+CDK and pydantic imports.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# S3 User Guide, "General purpose bucket naming rules": "Bucket names must be between 3 (min)
+# and 63 (max) characters long."
+BUCKET_NAME_MAX_LENGTH: Final = 63
+
+
+def resource_prefix(stack_prefix: str) -> str:
+    """The prefix of fixed resource names: the stack prefix, lower-cased (S3 and IAM names)."""
+    return stack_prefix.lower()
+
+
+def data_bucket_name(resource_prefix: str, account: str, region: str) -> str:
+    """The data bucket's name: ``{resource prefix}-data-{account}-{region}``."""
+    return f"{resource_prefix}-data-{account}-{region}"
