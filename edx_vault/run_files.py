@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -53,21 +54,29 @@ class RunFiles:
     def get_json(self, key: str) -> Any:
         return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
-    def get_json_or(self, key: str, default: Any) -> Any:
-        try:
-            return self.get_json(key)
-        except self.s3.exceptions.NoSuchKey:
-            return default
+    def get_json_or(self, key: str, default: Any, *, present: Collection[str]) -> Any:
+        """The document at ``key`` if it is among ``present`` (from :meth:`existing_keys`)."""
+        return self.get_json(key) if key in present else default
+
+    def existing_keys(self, *prefix_parts: str) -> frozenset[str]:
+        """Every key under a folder of this run (the whole run without ``prefix_parts``).
+
+        Whether a file exists is asked by listing, never by reading it: S3 answers a read of a
+        missing key with 403, not 404, to a caller whose ``s3:ListBucket`` is limited by
+        ``s3:prefix`` (GetObject carries no prefix), so a missing result could not be told
+        from a refusal.
+        """
+        prefix = self.key(*prefix_parts) + "/"
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return frozenset(
+            entry["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for entry in page.get("Contents", [])
+        )
 
     def list_json(self, *prefix_parts: str) -> list[Any]:
         """Every JSON document under a folder of this run, in key order."""
-        prefix = self.key(*prefix_parts) + "/"
-        documents = []
-        paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for entry in page.get("Contents", []):
-                documents.append(self.get_json(entry["Key"]))
-        return documents
+        return [self.get_json(key) for key in sorted(self.existing_keys(*prefix_parts))]
 
     def unit_list_key(self, source_bucket: str, source_key: str) -> str:
         return self.key("units", f"{item_digest(source_bucket, source_key)}.json")

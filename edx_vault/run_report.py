@@ -62,15 +62,18 @@ def build_report(
 ) -> dict[str, Any]:
     """Check every planned item's result, settle the sources, and summarise the run."""
     summary = files.get_json(files.key(PLAN_SUMMARY))
-    mirror_items = files.get_json_or(files.key(MIRROR_ITEMS), [])
-    decrypt_items = files.get_json_or(files.key(DECRYPT_ITEMS), [])
+    present = files.existing_keys()
+    mirror_items = files.get_json_or(files.key(MIRROR_ITEMS), [], present=present)
+    decrypt_items = files.get_json_or(files.key(DECRYPT_ITEMS), [], present=present)
     failures: list[dict[str, Any]] = []
     categories: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "bytes": 0})
     mirrored_bytes = 0
     skipped = 0
 
     for item in mirror_items:
-        result = files.get_json_or(files.result_key("mirror", item["source_key"]), None)
+        result = files.get_json_or(
+            files.result_key("mirror", item["source_key"]), None, present=present
+        )
         if result is None:
             failures.append(_failure(item, "mirror", "no-result", NO_RESULT_REASON))
         elif result["status"] == "failed":
@@ -81,7 +84,7 @@ def build_report(
 
     for item in decrypt_items:
         key = files.result_key("decrypt", item["source_key"], item.get("member"))
-        result = files.get_json_or(key, None)
+        result = files.get_json_or(key, None, present=present)
         if result is None:
             failures.append(_failure(item, "decrypt", "no-result", NO_RESULT_REASON))
         elif result["status"] == "failed":

@@ -348,7 +348,10 @@ def s3_call(
         source, _, source_version = unquote(copy_source).lstrip("/").partition("?versionId=")
         read = "s3:GetObjectVersion" if source_version else "s3:GetObject"
         object_checks.insert(0, Check(read, f"arn:aws:s3:::{source}", _s3_context(headers, {})))
-    return ApiCall("s3", operation, tuple(object_checks), bucket=bucket, key=key)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    bucket_key = lowered.get("x-amz-server-side-encryption-bucket-key-enabled")
+    parameters = {} if bucket_key is None else {"BucketKeyEnabled": bucket_key.lower() == "true"}
+    return ApiCall("s3", operation, tuple(object_checks), parameters, bucket=bucket, key=key)
 
 
 def _s3_context(

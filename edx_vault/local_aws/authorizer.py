@@ -437,36 +437,62 @@ class Authorizer:
 
     def _require_implied(self, principal: Principal, signature: Signature, call: ApiCall) -> None:
         region = signature.region
-        for action, key_arn, service in self._implied_key_uses(call, region):
+        for action, key_arn, service, encryption_context in self._implied_key_uses(call, region):
+            context: dict[str, ContextValue] = {
+                "kms:CallerAccount": principal.account,
+                "kms:EncryptionContextKeys": list(encryption_context),
+            }
+            for name, value in encryption_context.items():
+                context[f"kms:EncryptionContext:{name}"] = value
             via = f"{service}.{region}.amazonaws.com"
-            self._require(principal, signature, Check(action, key_arn), call, via_service=via)
+            self._require(
+                principal, signature, Check(action, key_arn, context), call, via_service=via
+            )
         if call.operation in ("GetObject", "HeadObject") and call.bucket and call.key:
             self._refuse_missing_object(principal, signature, call)
 
-    def _implied_key_uses(self, call: ApiCall, region: str) -> Iterator[tuple[str, str, str]]:
+    def _implied_key_uses(
+        self, call: ApiCall, region: str
+    ) -> Iterator[tuple[str, str, str, dict[str, str]]]:
+        """(KMS action, key ARN, calling service, encryption context) a request implies.
+
+        The encryption contexts are the services' documented ones: S3 uses ``aws:s3:arn``, the
+        object's ARN, or the bucket's when an S3 Bucket Key is used; Secrets Manager uses
+        ``SecretARN``; SNS uses ``aws:sns:topicArn``.
+        """
         account = self.settings.account
         if call.service == "s3" and call.bucket and call.key:
+            object_arn = f"arn:aws:s3:::{call.bucket}/{call.key}"
+            bucket_arn = f"arn:aws:s3:::{call.bucket}"
             if call.operation == "GetObject":
-                key_arn = _object_key_arn(account, call.bucket, call.key)
-                if key_arn:
-                    yield "kms:Decrypt", key_arn, "s3"
+                stored = _object_encryption(account, call.bucket, call.key)
+                if stored is not None:
+                    key_arn, bucket_key = stored
+                    context = {"aws:s3:arn": bucket_arn if bucket_key else object_arn}
+                    yield "kms:Decrypt", key_arn, "s3", context
             elif call.operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
-                key_arn = _write_key_arn(account, region, call)
-                if key_arn:
-                    yield "kms:GenerateDataKey", key_arn, "s3"
+                written = _write_encryption(account, region, call)
+                if written is not None:
+                    key_arn, bucket_key = written
+                    context = {"aws:s3:arn": bucket_arn if bucket_key else object_arn}
+                    yield "kms:GenerateDataKey", key_arn, "s3", context
                     if call.operation == "CreateMultipartUpload":
-                        yield "kms:Decrypt", key_arn, "s3"
+                        yield "kms:Decrypt", key_arn, "s3", context
         elif call.service == "secretsmanager" and call.checks:
-            key_arn = _secret_key_arn(account, region, call.checks[0].resource)
-            if key_arn and call.operation == "GetSecretValue":
-                yield "kms:Decrypt", key_arn, "secretsmanager"
-            elif key_arn and call.operation in ("PutSecretValue", "UpdateSecret"):
-                yield "kms:GenerateDataKey", key_arn, "secretsmanager"
+            secret_arn = call.checks[0].resource
+            secret_key = _secret_key_arn(account, region, secret_arn)
+            context = {"SecretARN": secret_arn}
+            if secret_key and call.operation == "GetSecretValue":
+                yield "kms:Decrypt", secret_key, "secretsmanager", context
+            elif secret_key and call.operation in ("PutSecretValue", "UpdateSecret"):
+                yield "kms:GenerateDataKey", secret_key, "secretsmanager", context
         elif call.service == "sns" and call.operation == "Publish" and call.checks:
-            key_arn = _topic_key_arn(account, region, call.checks[0].resource)
-            if key_arn:
-                yield "kms:GenerateDataKey", key_arn, "sns"
-                yield "kms:Decrypt", key_arn, "sns"
+            topic_arn = call.checks[0].resource
+            topic_key = _topic_key_arn(account, region, topic_arn)
+            if topic_key:
+                context = {"aws:sns:topicArn": topic_arn}
+                yield "kms:GenerateDataKey", topic_key, "sns", context
+                yield "kms:Decrypt", topic_key, "sns", context
 
     def _refuse_missing_object(
         self, principal: Principal, signature: Signature, call: ApiCall
@@ -578,31 +604,47 @@ def _object_exists(account: str, bucket_name: str, key: str) -> bool:
     return bucket is not None and bucket.keys.get(key) is not None
 
 
-def _object_key_arn(account: str, bucket_name: str, key: str) -> str | None:
+def _object_encryption(account: str, bucket_name: str, key: str) -> tuple[str, bool] | None:
+    """(KMS key ARN, S3 Bucket Key used) of a stored SSE-KMS object; ``None`` otherwise."""
     bucket = _s3_backend(account).buckets.get(bucket_name)
     stored = bucket.keys.get(key) if bucket is not None else None
     if stored is None or stored.encryption != "aws:kms":
         return None
-    return _key_arn_or_none(account, stored.kms_key_id)
+    key_arn = _key_arn_or_none(account, stored.kms_key_id)
+    return None if key_arn is None else (key_arn, _true(stored.bucket_key_enabled))
 
 
-def _write_key_arn(account: str, region: str, call: ApiCall) -> str | None:
-    """The KMS key an object write encrypts under: the request's, else the bucket default's."""
+def _write_encryption(account: str, region: str, call: ApiCall) -> tuple[str, bool] | None:
+    """(KMS key ARN, S3 Bucket Key used) an object write encrypts under: the request's
+    settings, else the bucket's default encryption; ``None`` when no customer key is used."""
     context = call.checks[-1].context
+    bucket = _s3_backend(account).buckets.get(call.bucket)
+    rules = (bucket.encryption or {}).get("Rule", []) if bucket is not None else []
+    default_rule: dict[str, Any] = next(iter(rules if isinstance(rules, list) else [rules]), {})
+    default = default_rule.get("ApplyServerSideEncryptionByDefault", {})
+    requested_bucket_key = call.parameters.get("BucketKeyEnabled")
+    bucket_key = (
+        bool(requested_bucket_key)
+        if requested_bucket_key is not None
+        else _true(default_rule.get("BucketKeyEnabled"))
+    )
     if context.get("s3:x-amz-server-side-encryption") == "aws:kms":
         requested = context.get("s3:x-amz-server-side-encryption-aws-kms-key-id")
         if isinstance(requested, str):
-            return _key_arn_or_none(account, requested, region)
+            key_arn = _key_arn_or_none(account, requested, region)
+            return None if key_arn is None else (key_arn, bucket_key)
         return None  # the AWS managed aws/s3 key: no key policy of the vault's to judge
     if "s3:x-amz-server-side-encryption" in context:
         return None
-    bucket = _s3_backend(account).buckets.get(call.bucket)
-    rules = (bucket.encryption or {}).get("Rule", []) if bucket is not None else []
-    for rule in rules if isinstance(rules, list) else [rules]:
-        default = rule.get("ApplyServerSideEncryptionByDefault", {})
-        if default.get("SSEAlgorithm") == "aws:kms" and default.get("KMSMasterKeyID"):
-            return _key_arn_or_none(account, default["KMSMasterKeyID"], region)
+    if default.get("SSEAlgorithm") == "aws:kms" and default.get("KMSMasterKeyID"):
+        key_arn = _key_arn_or_none(account, default["KMSMasterKeyID"], region)
+        return None if key_arn is None else (key_arn, bucket_key)
     return None
+
+
+def _true(value: Any) -> bool:
+    """moto keeps booleans from headers and XML as strings or bools."""
+    return str(value).lower() == "true"
 
 
 def _kms_backend(account: str, region: str) -> Any:

@@ -314,6 +314,7 @@ class InProcessLambda:
     _sandboxes: ModuleSandboxes | None = field(default=None, init=False)
     _handlers: dict[Hashable, Callable[..., Any]] = field(default_factory=dict, init=False)
     _import_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _default_sessions: dict[Hashable, Any] = field(default_factory=dict, init=False)
 
     def sandboxes(self) -> ModuleSandboxes:
         """The per-function module sets (made on first use, when the server is set up)."""
@@ -352,6 +353,29 @@ class InProcessLambda:
             raise HandlerNotFoundError(
                 f"Unable to import module '{module_name}': none of {', '.join(tried)} exists"
             )
+
+    def _activate_default_session(self, key: Hashable) -> Callable[[], None]:
+        """Give the function its own ``boto3`` default session while it runs.
+
+        ``boto3.client()`` builds one default session per process on first use, and that
+        session keeps the credentials it first read from the environment. Each function runs
+        with its own role's credentials, so each gets its own default session (made on its
+        first ``boto3.client()``, from its environment), as each Lambda function has its own
+        process. boto3 itself is shared, so the session is swapped, not the module.
+        """
+        import boto3
+
+        with self._import_lock:
+            saved = boto3.DEFAULT_SESSION
+            boto3.DEFAULT_SESSION = self._default_sessions.get(key)
+
+        def put_away() -> None:
+            with self._import_lock:
+                if boto3.DEFAULT_SESSION is not None:
+                    self._default_sessions[key] = boto3.DEFAULT_SESSION
+                boto3.DEFAULT_SESSION = saved
+
+        return put_away
 
     def environment_for(self, function: FunctionSpec) -> dict[str, str | None]:
         """The variables set while ``function`` runs (``None``: removed)."""
@@ -406,8 +430,10 @@ class InProcessLambda:
             def set_up() -> Callable[[], None]:
                 restore_environment = apply_environment(environment)
                 put_modules_away = sandboxes.activate(key)
+                put_session_away = self._activate_default_session(key)
 
                 def undo() -> None:
+                    put_session_away()
                     put_modules_away()
                     restore_environment()
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from edx_vault.local_aws import lifecycle
@@ -41,6 +42,19 @@ class RunningAws:
     report: DeployReport
 
     def client(self, service: str) -> Any:
+        """A client signed as the CLI's environment is: the config's admin role's session."""
+        key_id, secret, *token = self.state.credentials
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.state.endpoint,
+            region_name=self.state.region,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            aws_session_token=token[0] if token else None,
+        )
+
+    def root_client(self, service: str) -> Any:
+        """A client signed as the account's root user (the embedded AWS's own keys)."""
         return local_client(service, endpoint=self.state.endpoint, region=self.state.region)
 
     def output(self, stack: str, name: str) -> str:

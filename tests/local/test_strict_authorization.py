@@ -305,3 +305,66 @@ def test_the_state_machine_and_function_roles_come_from_the_template(
     listed = fixture_aws.client("s3").list_objects_v2(Bucket=bucket)
     # Then root is allowed by identity (every action), as on AWS
     assert listed["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_the_report_tells_a_missing_result_from_a_refusal_with_a_prefix_limited_list(
+    bucket: str, user_client: UserFactory
+) -> None:
+    # Given a principal with the Report role's S3 shape: read and write _work/*, list only
+    # with s3:prefix under _work/ (GetObject carries no prefix), and a run with one result
+    from edx_vault.run_files import RunFiles
+
+    s3 = user_client(
+        "s3",
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": f"arn:aws:s3:::{bucket}/_work/*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:aws:s3:::{bucket}",
+            "Condition": {"StringLike": {"s3:prefix": "_work/*"}},
+        },
+    )
+    files = RunFiles(s3=s3, bucket=bucket, kms_key_arn="", run_id="run-1")
+    s3.put_object(Bucket=bucket, Key=files.result_key("decrypt", "a"), Body=b'{"status": "done"}')
+    lost = files.result_key("decrypt", "b")
+    # When the run's results are read, one of them never written (its task died)
+    present = files.existing_keys()
+    found = files.get_json_or(files.result_key("decrypt", "a"), None, present=present)
+    missing = files.get_json_or(lost, None, present=present)
+    # Then the written one is read and the lost one is reported missing, where reading it
+    # blindly (as the Report step used to) is refused by S3
+    assert found == {"status": "done"}
+    assert missing is None
+    code, _ = _error(lambda: s3.get_object(Bucket=bucket, Key=lost))
+    assert code == "AccessDenied"
+
+
+def test_the_mirror_finds_no_copy_where_head_object_would_be_refused(
+    bucket: str, user_client: UserFactory
+) -> None:
+    # Given a principal with the Mirror role's S3 shape: read raw/*, list only under raw/
+    import datetime as dt
+
+    from edx_vault.mirror import SourceVersion, existing_copy
+
+    s3 = user_client(
+        "s3",
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/raw/*"},
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:aws:s3:::{bucket}",
+            "Condition": {"StringLike": {"s3:prefix": "raw/*"}},
+        },
+    )
+    source = SourceVersion("edx", "a.gpg", '"etag"', 4, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    # When it asks whether raw/a.gpg, not copied yet, is already there
+    found = existing_copy(s3, bucket=bucket, raw_key="raw/a.gpg", source=source)
+    # Then the answer is "no copy", where a HeadObject (the old question) is refused
+    assert found is None
+    code, _ = _error(lambda: s3.head_object(Bucket=bucket, Key="raw/a.gpg"))
+    assert code == "403"
