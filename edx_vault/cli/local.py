@@ -62,10 +62,13 @@ def register(subparsers: Any) -> None:
         help="the configuration to deploy (default: $EDX_VAULT_CONFIG, else the example)",
     )
     up.add_argument(
+        "--app",
         "--assembly",
+        dest="assembly",
         type=Path,
-        help="deploy this cloud assembly (a `cdk synth` output directory) instead of "
-        "synthesizing the app; --config must still name the configuration it was made from",
+        help="deploy this cloud assembly (a `cdk synth` output directory, as `cdk deploy "
+        "--app cdk.out` does) instead of synthesizing the app: try the exact assembly you will "
+        "deploy; --config must still name the configuration it was made from",
     )
     up.add_argument("--json", action="store_true", help="print the environment as JSON")
     up.set_defaults(func=run_up)

@@ -478,6 +478,14 @@ class Authorizer:
                     yield "kms:GenerateDataKey", key_arn, "s3", context
                     if call.operation == "CreateMultipartUpload":
                         yield "kms:Decrypt", key_arn, "s3", context
+        elif call.service == "secretsmanager" and call.operation == "CreateSecret":
+            requested = call.parameters.get("KmsKeyId")
+            secret_key = _key_arn_or_none(account, str(requested), region) if requested else None
+            if secret_key and (
+                "SecretString" in call.parameters or "SecretBinary" in call.parameters
+            ):
+                context = {"SecretARN": call.checks[0].resource}
+                yield "kms:GenerateDataKey", secret_key, "secretsmanager", context
         elif call.service == "secretsmanager" and call.checks:
             secret_arn = call.checks[0].resource
             secret_key = _secret_key_arn(account, region, secret_arn)
@@ -712,6 +720,10 @@ def _secret_resources(
     operation: str, parameters: Mapping[str, object], region: str, account: str
 ) -> list[str]:
     secret_id = parameters.get("SecretId")
+    if operation == "CreateSecret" and "Name" in parameters:
+        # The ARN ends in a random suffix AWS picks; naming it without one makes a policy
+        # written for "...:secret:NAME-*" not match: refused, never more lenient.
+        return [f"arn:aws:secretsmanager:{region}:{account}:secret:{parameters['Name']}"]
     if secret_id is None:
         if operation in ("ListSecrets", "GetRandomPassword", "BatchGetSecretValue"):
             return ["*"]

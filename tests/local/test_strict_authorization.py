@@ -368,3 +368,43 @@ def test_the_mirror_finds_no_copy_where_head_object_would_be_refused(
     assert found is None
     code, _ = _error(lambda: s3.head_object(Bucket=bucket, Key="raw/a.gpg"))
     assert code == "403"
+
+
+def test_reading_a_secret_under_a_customer_key_needs_decrypt_through_secrets_manager(
+    fixture_aws: RunningAws, user_client: UserFactory
+) -> None:
+    # Given a secret under a key that delegates to IAM, and two readers of the secret: one
+    # also allowed kms:Decrypt through Secrets Manager, one allowed it through S3 only
+    kms = fixture_aws.client("kms")
+    key_arn = kms.create_key(
+        Policy=_policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        )
+    )["KeyMetadata"]["Arn"]
+    secret_arn = fixture_aws.client("secretsmanager").create_secret(
+        Name=f"strict-{uuid.uuid4().hex[:8]}", KmsKeyId=key_arn, SecretString="pipeline key"
+    )["ARN"]
+    read = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn}
+
+    def decrypt_via(service: str) -> dict[str, Any]:
+        return {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"{service}.us-east-1.amazonaws.com"}},
+        }
+
+    allowed = user_client("secretsmanager", read, decrypt_via("secretsmanager"))
+    refused = user_client("secretsmanager", read, decrypt_via("s3"))
+    # When both read the secret
+    value = allowed.get_secret_value(SecretId=secret_arn)["SecretString"]
+    code, message = _error(lambda: refused.get_secret_value(SecretId=secret_arn))
+    # Then only the one that may decrypt through Secrets Manager gets it
+    assert value == "pipeline key"
+    assert code == "AccessDeniedException"
+    assert "kms:Decrypt" in message

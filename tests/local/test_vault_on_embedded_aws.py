@@ -36,7 +36,7 @@ def test_local_up_deploys_the_app_and_local_down_stops_it(
     port = free_port()
     common = ["--state-file", str(state_file)]
     # Given a server started and deployed by `edx-vault local up`
-    assembly = ["--assembly", str(vault_assembly), "--config", str(EXAMPLE_CONFIG)]
+    assembly = ["--app", str(vault_assembly), "--config", str(EXAMPLE_CONFIG)]
     status = main(["local", "up", "--port", str(port), *common, *assembly])
     printed = capsys.readouterr()
     assert status == 0, printed.err
@@ -198,3 +198,61 @@ def test_seed_corrupt_tampers_with_one_event_log_and_ships_a_failed_export(
     with pytest.raises(OpenPgpError):
         decrypt_message(body, keys, passphrase)
     assert any(unit.failed for unit in result.package.units)
+
+
+def test_local_up_app_refuses_an_assembly_aws_would_refuse_and_leaves_no_server(
+    vault_assembly: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a copy of the synthesized assembly with one function's memory over Lambda's limit
+    import json
+    import shutil
+
+    broken = tmp_path / "cdk.out"
+    shutil.copytree(vault_assembly, broken)
+    template_path = broken / f"{PIPELINE}.template.json"
+    template = json.loads(template_path.read_text())
+    name, function = next(
+        (name, resource)
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    )
+    function["Properties"]["MemorySize"] = 20_480
+    template_path.write_text(json.dumps(template))
+    state_file = tmp_path / "local.json"
+    # When an admin tries it with `local up --app`, as `cdk deploy --app` would deploy it
+    status = main(
+        [
+            "local",
+            "up",
+            "--port",
+            str(free_port()),
+            "--state-file",
+            str(state_file),
+            "--app",
+            str(broken),
+            "--config",
+            str(EXAMPLE_CONFIG),
+        ]
+    )
+    # Then nothing is deployed: the error names the resource, the value and the rule
+    assert status == 1
+    error = capsys.readouterr().err
+    assert name in error and "MemorySize" in error and "20480" in error.replace(",", "")
+    assert not state_file.exists()
+
+
+def test_the_cli_signs_as_the_admin_role_and_root_is_refused_learner_data(
+    vault_with_key: RunningAws,
+) -> None:
+    # Given the vault deployed with the example configuration (admin role DataCzar)
+    bucket = vault_with_key.report.outputs[STORAGE][stack_outputs.DATA_BUCKET]
+    # When the CLI's identity and the account's root user each write an object
+    admin = vault_with_key.client("s3")
+    admin.put_object(Bucket=bucket, Key="reports/probe.json", Body=b"{}")
+    root = vault_with_key.root_client("s3")
+    with pytest.raises(Exception, match="AccessDenied") as refused:
+        root.put_object(Bucket=bucket, Key="reports/probe.json", Body=b"{}")
+    # Then the CLI is the admin role's session, and root is refused by the bucket policy,
+    # as on AWS (the policy names the vault's roles and the admin roles only)
+    assert vault_with_key.state.principal.endswith(":assumed-role/DataCzar/edx-vault-cli")
+    assert "DenyObjectAccessOutsideTheVault" in str(refused.value)
