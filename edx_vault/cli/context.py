@@ -3,7 +3,7 @@
 Everything is created lazily, so ``edx-vault keygen --help`` needs no configuration and a
 command that fails on its arguments makes no AWS call.
 
-AWS clients are plain ``boto3.client(service, region_name=...)``: boto3 itself honours
+AWS clients come from one plain ``boto3.session.Session()`` per command: boto3 itself honours
 ``AWS_ENDPOINT_URL`` (and the per-service ``AWS_ENDPOINT_URL_<SERVICE>``), credentials and
 profiles from the environment, so the same CLI talks to real AWS or to the embedded AWS.
 """
@@ -57,6 +57,7 @@ class CliContext:
     _config: VaultConfig | None = field(default=None, init=False, repr=False)
     _deployment: Deployment | None = field(default=None, init=False, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _boto_session: boto3.session.Session | None = field(default=None, init=False, repr=False)
 
     def config(self) -> VaultConfig:
         """The validated configuration.
@@ -79,9 +80,20 @@ class CliContext:
         """The current time, UTC."""
         return utc_now()
 
+    def _session(self) -> boto3.session.Session:
+        """This command's own boto3 session, which reads the credentials in effect now.
+
+        Not boto3's process-wide default session: that keeps the credentials it first found,
+        so a process that runs several commands (tests, a notebook) would sign them all as
+        whoever came first.
+        """
+        if self._boto_session is None:
+            self._boto_session = boto3.session.Session()
+        return self._boto_session
+
     def _client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+            self._clients[service] = self._session().client(service, region_name=self.region)  # type: ignore[call-overload]
         return self._clients[service]
 
     def cloudformation(self) -> CloudFormationClient:
@@ -106,7 +118,7 @@ class CliContext:
 
     def sts_with(self, *, access_key_id: str, secret_access_key: str) -> STSClient:
         """An STS client signing with the given keys instead of the admin's own."""
-        return boto3.client(
+        return self._session().client(
             "sts",
             region_name=self.region,
             aws_access_key_id=access_key_id,
@@ -115,7 +127,7 @@ class CliContext:
 
     def manifest_table(self) -> Table:
         """The manifest table, as a boto3 DynamoDB ``Table`` resource."""
-        resource = boto3.resource("dynamodb", region_name=self.region)
+        resource = self._session().resource("dynamodb", region_name=self.region)
         return resource.Table(self.deployment().storage.manifest_table)
 
     def deployment(self) -> Deployment:

@@ -4,8 +4,9 @@
 key (the key ``edx-vault keygen`` stored: its armored private key is imported into a throwaway
 GnuPG home, without its passphrase, and only the public half exported), generates the synthetic
 demo package encrypted to it (:func:`edx_vault.synthetic_package.demo_package_spec`), uploads it
-to the source buckets the configuration names, and writes a ``credentials.csv.gpg`` with fake
-``AKIA...`` keys of an IAM user that may read those buckets, encrypted to the same key, for ``edx-vault import-credentials``.
+to the source buckets the configuration names, and writes a ``credentials.csv.gpg`` with the
+``AKIA...`` keys of an IAM user that may list and read those buckets (edX's reader), encrypted
+to the same key, for ``edx-vault import-credentials``.
 
 The demo package's orgs (MITx, HarvardX, DelftX) are renamed to the configuration's orgs, so the
 sync finds them: the courses of the demo orgs are dealt out to the configured orgs in turn,

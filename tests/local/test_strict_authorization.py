@@ -70,6 +70,22 @@ def _error(call: Callable[[], Any]) -> tuple[str, str]:
     return str(error.get("Code")), str(error.get("Message", ""))
 
 
+def _key_delegating_to_the_account(aws: RunningAws) -> str:
+    """A KMS key whose policy allows the account, so identity policies decide its use."""
+    return str(
+        aws.client("kms").create_key(
+            Policy=_policy(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            )
+        )["KeyMetadata"]["Arn"]
+    )
+
+
 def _read(bucket: str) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
 
@@ -187,17 +203,7 @@ def test_reading_an_sse_kms_object_needs_decrypt_under_the_key_policy(
 ) -> None:
     # Given an object encrypted under a key whose policy allows only the account (delegating
     # to IAM), and two readers: one also allowed kms:Decrypt by its identity policy
-    kms = fixture_aws.client("kms")
-    key_arn = kms.create_key(
-        Policy=_policy(
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            }
-        )
-    )["KeyMetadata"]["Arn"]
+    key_arn = _key_delegating_to_the_account(fixture_aws)
     fixture_aws.client("s3").put_object(
         Bucket=bucket,
         Key="data/secret.txt",
@@ -375,17 +381,7 @@ def test_reading_a_secret_under_a_customer_key_needs_decrypt_through_secrets_man
 ) -> None:
     # Given a secret under a key that delegates to IAM, and two readers of the secret: one
     # also allowed kms:Decrypt through Secrets Manager, one allowed it through S3 only
-    kms = fixture_aws.client("kms")
-    key_arn = kms.create_key(
-        Policy=_policy(
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            }
-        )
-    )["KeyMetadata"]["Arn"]
+    key_arn = _key_delegating_to_the_account(fixture_aws)
     secret_arn = fixture_aws.client("secretsmanager").create_secret(
         Name=f"strict-{uuid.uuid4().hex[:8]}", KmsKeyId=key_arn, SecretString="pipeline key"
     )["ARN"]
