@@ -22,6 +22,9 @@ Rules:
 - IAM role, managed and inline policy names and paths (IAM);
 - Lambda functions: memory, timeout, environment variables' size, number of layers, and the
   unzipped size of the code and layers, measured from the assembly's asset files (Lambda);
+- Python Lambda functions load: the handler's imports, followed through the function's asset
+  and layers as Lambda's Python finds them, and the layers' compiled extensions, fit the
+  function's Python and architecture (:mod:`edx_vault.local_aws.asset_imports`);
 - SNS topics with a topic policy: every CloudWatch alarm, EventBridge rule and IAM role of the
   template that publishes to the topic is allowed to by the topic's policy (and, for an
   encrypted topic, by the key's policy), decided by :mod:`edx_vault.policy_evaluator`;
@@ -34,7 +37,7 @@ import ipaddress
 import json
 import re
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -216,6 +219,7 @@ def template_violations(
     violations += _bucket_violations(context)
     violations += _iam_violations(context)
     violations += _lambda_violations(context)
+    violations += _import_violations(context)
     violations += _topic_violations(context)
     violations += _state_machine_violations(template)
     return violations
@@ -527,7 +531,7 @@ def unzipped_size(path: Path) -> int:
     return path.stat().st_size
 
 
-def _asset_sources(assembly_dir: Path) -> dict[str, Path]:
+def asset_sources(assembly_dir: Path) -> dict[str, Path]:
     """Each file asset's object key (as templates name it in ``S3Key``) -> its source in the
     assembly."""
     sources: dict[str, Path] = {}
@@ -547,12 +551,46 @@ def _asset_sources(assembly_dir: Path) -> dict[str, Path]:
     return sources
 
 
+def asset_source(
+    assembly_dir: Path,
+    resource: Mapping[str, Any],
+    code: Any,
+    sources: Mapping[str, Path],
+    literal: Callable[[Any], str | None] | None = None,
+) -> Path | None:
+    """Where the assembly holds a function's or layer's code, ``None`` when it is not found.
+
+    Parameters
+    ----------
+    assembly_dir
+        The cloud assembly.
+    resource
+        The function or layer resource: its ``aws:asset:path`` metadata names the asset.
+    code
+        Its ``Code`` (function) or ``Content`` (layer): without the metadata, the asset is the
+        one whose object key the ``S3Key`` names.
+    sources
+        :func:`asset_sources` of the assembly.
+    literal
+        Resolves ``S3Key`` to a string; by default only a plain string is taken.
+    """
+    metadata = resource.get("Metadata") or {}
+    source: Path | None = None
+    if isinstance(metadata.get(ASSET_PATH_METADATA), str):
+        source = assembly_dir / metadata[ASSET_PATH_METADATA]
+    elif isinstance(code, Mapping):
+        raw = code.get("S3Key")
+        key = literal(raw) if literal else (raw if isinstance(raw, str) else None)
+        source = sources.get(key) if key else None
+    return source if source is not None and source.exists() else None
+
+
 class _AssetSizes:
     """Unzipped sizes of the template's code assets, from the assembly's files."""
 
     def __init__(self, context: _Context) -> None:
         self._context = context
-        self._by_key = _asset_sources(context.assembly_dir) if context.assembly_dir else {}
+        self._by_key = asset_sources(context.assembly_dir) if context.assembly_dir else {}
         self._sizes: dict[Path, int] = {}
 
     def size_of(self, logical_id: str, code: Any) -> int | None:
@@ -561,14 +599,8 @@ class _AssetSizes:
         if directory is None:
             return None
         resource = self._context.resource(logical_id) or {}
-        metadata = resource.get("Metadata") or {}
-        source: Path | None = None
-        if isinstance(metadata.get(ASSET_PATH_METADATA), str):
-            source = directory / metadata[ASSET_PATH_METADATA]
-        elif isinstance(code, Mapping):
-            key = self._context.literal(code.get("S3Key"))
-            source = self._by_key.get(key) if key else None
-        if source is None or not source.exists():
+        source = asset_source(directory, resource, code, self._by_key, self._context.literal)
+        if source is None:
             return None
         if source not in self._sizes:
             self._sizes[source] = unzipped_size(source)
@@ -650,6 +682,23 @@ def _code_and_layers_size(
                 content = (resource.get("Properties") or {}).get("Content")
                 total += sizes.size_of(layer_id, content) or 0
     return total
+
+
+def _import_violations(context: _Context) -> Iterator[Violation]:
+    """Python functions that would fail to load: see :mod:`asset_imports` (needs the assets)."""
+    if context.assembly_dir is None:
+        return
+    from edx_vault.local_aws.asset_imports import import_problems
+
+    for problem in import_problems(context.template, context.assembly_dir, literal=context.literal):
+        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        yield Violation(
+            problem.function,
+            FUNCTION_TYPE,
+            "Handler",
+            f"{problem.handler} ({where})",
+            f"Lambda would fail to load it: {problem.error}",
+        )
 
 
 # --------------------------------------------------------------------------------------------
