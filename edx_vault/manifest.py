@@ -5,7 +5,8 @@ write, so two runs (a scheduled one and a manual one, or a retried Lambda) can n
 the same file, and a failure is never overwritten by a stale success:
 
 - ``claim`` moves a row to ``in_progress`` for one run only if nobody holds it, or it is done or
-  failed for an older version of the source, or another run's claim has gone stale;
+  failed for an older version of the source, or another run's claim has gone stale, or the same
+  run holds it for the same version (Step Functions retrying that run's own attempt);
 - ``complete`` and ``fail`` only apply to the run holding the claim.
 """
 
@@ -123,12 +124,19 @@ class Manifest:
         ``version`` is the source ETag: a row done or failed for another version is claimable
         again (edX re-issued the file). A failure for the same version is left alone unless
         ``retry_failed``, so a corrupt file is reported once, not retried forever.
+
+        A row ``in_progress`` under ``run_id`` for ``version`` is claimed again: it is that run's
+        own earlier attempt at this item, which ended with an error Step Functions retries
+        (a TransientError). Step Functions starts a retry only after the attempt failed, so
+        the two never overlap; answering BUSY would leave the file unpublished and the row
+        locked for the whole lease.
         """
         now = self._clock()
         condition = (
             "attribute_not_exists(#pk)"
             " OR (#status IN (:done, :failed) AND #version <> :version)"
             " OR (#status = :in_progress AND #claimed_at < :stale)"
+            " OR (#status = :in_progress AND #run_id = :run_id AND #version = :version)"
         )
         if retry_failed:
             condition += " OR #status = :failed"

@@ -2,7 +2,11 @@
 
 The Report step does not trust the Distributed Maps (a Map succeeds even when its items fail):
 it takes the planned work lists and looks for each item's own result file. An item without one
-(its Lambda failed after every retry) is a failure with code ``no-result``.
+(its Lambda failed after every retry) is a failure with code ``no-result``. A planned item that
+this run did not publish is never counted as a success: it is a failure (with its code, e.g.
+``held-by-another-run``), or, when it failed for the same version in an earlier run and no retry
+was asked for, listed under ``previously_failed``. Only a unit already published for this
+version (``skipped``) counts as done without being published by this run.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from typing import Any, Final
 
 from edx_vault.bucket_layout import REPORTS_PREFIX, WORK_PREFIX
 from edx_vault.cost_model import RunVolume, estimate_run_cost_usd
-from edx_vault.manifest import Manifest
+from edx_vault.manifest import ClaimOutcome, Manifest
 from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
-from edx_vault.sync_steps import settle_source
+from edx_vault.sync_steps import HELD_BY_ANOTHER_RUN, settle_source
 
 NO_RESULT_REASON: Final = (
     "the task failed after its retries and left no result; see the execution's history"
 )
+NOT_PROCESSED_REASON: Final = "this run did not process the file and did not say why"
 KEY_EXPIRY_WARNING_DAYS: Final = 30
 # When a run last published something, kept across runs for the NoNewData alarm. In the
 # pipeline's scratch space, which only the pipeline's roles may read or write.
@@ -53,6 +58,27 @@ def _failure(item: dict[str, Any], stage: str, code: str, reason: str) -> dict[s
     }
 
 
+def _previously_failed(item: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """A unit or source that failed for this version in an earlier run, as the plan lists them."""
+    return {
+        "key": item["source_key"],
+        "member": item.get("member"),
+        "error_code": result.get("code"),
+    }
+
+
+def _not_processed(item: dict[str, Any], stage: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A result that is neither done, failed, nor explained: this run did not publish the file.
+
+    This version's steps never write one (a held item is ``failed``), but a run that straddles
+    an upgrade may hold an older step's "skipped because busy" result, and an unpublished file
+    must not pass for a success.
+    """
+    busy = result.get("why") == ClaimOutcome.BUSY
+    code = HELD_BY_ANOTHER_RUN if busy else "not-processed"
+    return _failure(item, stage, code, result.get("reason") or NOT_PROCESSED_REASON)
+
+
 def build_report(
     files: RunFiles,
     manifest: Manifest,
@@ -67,6 +93,7 @@ def build_report(
     decrypt_items = files.get_json_or(files.key(DECRYPT_ITEMS), [], present=present)
     failures: list[dict[str, Any]] = []
     categories: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "bytes": 0})
+    previously_failed: list[dict[str, Any]] = list(summary.get("previously_failed") or [])
     mirrored_bytes = 0
     skipped = 0
 
@@ -80,6 +107,10 @@ def build_report(
             failures.append(_failure(item, result["stage"], result["code"], result["reason"]))
         elif result["status"] == "done":
             mirrored_bytes += int(result.get("bytes", 0))
+        elif result.get("why") == ClaimOutcome.ALREADY_FAILED:
+            previously_failed.append(_previously_failed(item, result))
+        else:
+            failures.append(_not_processed(item, "mirror", result))
         settle_source(manifest, item["source_bucket"], item["source_key"])
 
     for item in decrypt_items:
@@ -93,8 +124,12 @@ def build_report(
             bucket = categories[result.get("category") or "unknown"]
             bucket["count"] += 1
             bucket["bytes"] += int(result.get("bytes", 0))
+        elif result.get("why") == ClaimOutcome.ALREADY_DONE:
+            skipped += 1  # published for this version by an earlier run or attempt
+        elif result.get("why") == ClaimOutcome.ALREADY_FAILED:
+            previously_failed.append(_previously_failed(item, result))
         else:
-            skipped += 1
+            failures.append(_not_processed(item, "decrypt", result))
 
     started = dt.datetime.fromisoformat(summary["started"])
     decrypted = sum(c["count"] for c in categories.values())
@@ -116,7 +151,7 @@ def build_report(
         "skipped": skipped,
         "files": dict(sorted(categories.items())),
         "failures": failures,
-        "previously_failed": summary["previously_failed"],
+        "previously_failed": previously_failed,
         "missing": summary["missing"],
         "unknown": summary["unknown"],
         "key_expiry": expiry,

@@ -8,27 +8,33 @@ stay thin and the tests can drive the same code directly:
 3. :func:`decrypt_step`: decrypt one unit and publish it.
 
 A :class:`~edx_vault.errors.PermanentError` becomes a ``failed`` result and a ``failed`` manifest
-row with its reason; anything else propagates so the orchestrator retries it. A unit that another
-run holds, or that is already done for this version, is ``skipped``: it is never published twice.
+row with its reason; anything else propagates so the orchestrator retries it. An item already
+done or failed for this version is ``skipped``: it is never published twice, nor retried unless
+asked. An item another run holds is ``failed`` for this run with the code
+:data:`HELD_BY_ANOTHER_RUN` (its manifest row is the other run's and is left alone): this run did
+not publish it, so its report must not say it succeeded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import gnupg
 
 from edx_vault import package_model
 from edx_vault.decryption import DecryptUnit, decrypt_unit, describe_unit, parse_source, units_of
 from edx_vault.errors import PermanentError
-from edx_vault.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
+from edx_vault.manifest import ClaimOutcome, Manifest, RowKey, Status, object_row, unit_row
 from edx_vault.manifest_schema import OBJECT_SORT_KEY
 from edx_vault.mirror import mirror_object
 from edx_vault.planner import version_from_item
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+# The failure code of an item another run was processing when this run reached it.
+HELD_BY_ANOTHER_RUN: Final = "held-by-another-run"
 
 
 @dataclass(frozen=True)
@@ -43,8 +49,35 @@ def _result(status: str, item: dict[str, Any], **details: Any) -> dict[str, Any]
     return {"status": status, "source_key": item["source_key"], **details}
 
 
-def _skipped(outcome: ClaimOutcome, item: dict[str, Any], **details: Any) -> dict[str, Any]:
-    return _result("skipped", item, why=outcome.value, **details)
+def _not_claimed(
+    manifest: Manifest,
+    row: RowKey,
+    outcome: ClaimOutcome,
+    item: dict[str, Any],
+    *,
+    stage: str,
+    **details: Any,
+) -> dict[str, Any]:
+    """The result of an item whose row this run could not claim.
+
+    Reads the row once more to say who holds it (or why it failed): this path is rare (an
+    overlapping run, a source planned again), so the extra read costs nothing in a normal run.
+    """
+    current = manifest.get(row) or {}
+    if outcome is ClaimOutcome.BUSY:
+        holder = current.get("run_id", "another run")
+        reason = (
+            f"run {holder} was processing this file (since {current.get('claimed_at', '?')}) "
+            "when this run reached it, so this run did not publish it; that run's report says "
+            "whether it did, and if not, the next run takes it up once the claim's lease has "
+            "passed"
+        )
+        return _result(
+            "failed", item, stage=stage, code=HELD_BY_ANOTHER_RUN, reason=reason, **details
+        )
+    if outcome is ClaimOutcome.ALREADY_FAILED:
+        details["code"] = current.get("error_code")
+    return _result("skipped", item, stage=stage, why=outcome.value, **details)
 
 
 def mirror_step(
@@ -65,7 +98,7 @@ def mirror_step(
         done = manifest.get(row) or {}
         return _mirrored_result(item, done["raw_key"], done.get("raw_version_id"), version.size)
     if outcome is not ClaimOutcome.CLAIMED:
-        return _skipped(outcome, item)
+        return _not_claimed(manifest, row, outcome, item, stage="mirror")
     try:
         source = parse_source(version.bucket, version.key)
         mirrored = mirror_object(
@@ -195,7 +228,7 @@ def decrypt_step(
         row, version=unit.source_etag, run_id=run_id, retry_failed=retry_failed
     )
     if outcome is not ClaimOutcome.CLAIMED:
-        return _skipped(outcome, item, **details)
+        return _not_claimed(manifest, row, outcome, item, stage="decrypt", **details)
     try:
         described = _describe_for_report(unit)
         published = decrypt_unit(

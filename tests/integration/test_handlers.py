@@ -17,9 +17,12 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from edx_vault import lambda_runtime, pipeline_settings
+from edx_vault import lambda_runtime, pipeline_settings, sync_steps
+from edx_vault.errors import TransientError
 from edx_vault.key_metadata import key_tags
+from edx_vault.manifest import Manifest, RowKey, object_row, unit_row
 from edx_vault.secret_formats import (
     EdxCredentials,
     PipelineKey,
@@ -52,8 +55,13 @@ def deployed(
     pipeline_key: conftest.PipelineKey,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[dict[str, Any]]:
-    """The vault's resources, its secrets filled in, and the handlers' environment set."""
+    """The vault's resources, its secrets filled in, and the handlers' environment set.
+
+    Parametrized indirectly with :class:`PackageSpec` overrides (e.g. ``failed_member=False``
+    for a package in which every file is good, so a run that succeeds means something).
+    """
     secrets = aws.client("secretsmanager")
     credentials = secrets.create_secret(
         Name=f"{vault.table_name}/edx-credentials",
@@ -114,33 +122,60 @@ def deployed(
         demo_package_spec(seed=3),
         event_bucket=vault.event_bucket,
         database_bucket=vault.database_bucket,
+        **getattr(request, "param", {}),
     )
     package = generate_package(spec, [pipeline_key.public_key], tmp_path / "package")
     upload_package(package, vault.s3)
-    yield {"package": package, "topic": topic, "aws": aws}
+    yield {"package": package, "topic": topic, "aws": aws, "key_expires": expires}
     lambda_runtime.keyring().close()  # no gpg-agent outlives the test
     for cached in (lambda_runtime.settings, lambda_runtime.run_context, lambda_runtime.keyring):
         cached.cache_clear()
 
 
-def run_like_the_state_machine(run_id: str) -> dict[str, Any]:
+# The state machine's Retry on TransientError (stacks/sync_state_machine.py): the first attempt
+# and up to five retries, one after another.
+MAX_ATTEMPTS = 6
+
+
+def invoke_item(module: str, item: dict[str, Any]) -> dict[str, Any] | None:
+    """One Distributed Map iteration: retried on TransientError, as the state machine does.
+
+    Returns ``None`` when every attempt failed: the Map's Catch then leaves no result file.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            result: dict[str, Any] = handler(module).handler({"item": item}, CONTEXT)
+        except TransientError:
+            continue
+        return result
+    return None
+
+
+def run_like_the_state_machine(run_id: str, *, retry_failed: bool = False) -> dict[str, Any]:
     started = dt.datetime(2024, 1, 8, 6, 0, tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
     plan = handler("plan").handler(
-        {"execution_name": run_id, "start_time": started, "input": {}}, CONTEXT
+        {"execution_name": run_id, "start_time": started, "input": {"retry_failed": retry_failed}},
+        CONTEXT,
     )
     settings = lambda_runtime.settings()
     s3 = lambda_runtime.run_context().vault_s3
     for item in json.loads(
         s3.get_object(Bucket=settings.data_bucket, Key=plan["mirror_items_key"])["Body"].read()
     ):
-        handler("mirror").handler({"item": item}, CONTEXT)
+        invoke_item("mirror", item)
     handler("collect").handler({"run_id": run_id}, CONTEXT)
     for unit in json.loads(
         s3.get_object(Bucket=settings.data_bucket, Key=plan["decrypt_items_key"])["Body"].read()
     ):
-        handler("decrypt").handler({"item": unit}, CONTEXT)
+        invoke_item("decrypt", unit)
     verdict: dict[str, Any] = handler("report").handler({"run_id": run_id}, CONTEXT)
     return verdict
+
+
+def stored_report(vault: Vault, run_id: str) -> dict[str, Any]:
+    body = vault.s3.get_object(Bucket=vault.target.bucket, Key=f"reports/{run_id}.json")["Body"]
+    report: dict[str, Any] = json.loads(body.read())
+    return report
 
 
 def test_a_run_through_the_handlers_publishes_the_package_and_reports(
@@ -263,3 +298,109 @@ def test_our_own_access_denied_is_not_blamed_on_edx(
             {"execution_name": "r", "start_time": "2024-01-08T00:00:00Z", "input": {}}, CONTEXT
         )
     assert not isinstance(raised.value, EdxCredentialsRejectedError)
+
+
+def throttled(operation: str) -> ClientError:
+    """What boto3 raises for a throttled call (the handlers turn it into a TransientError)."""
+    return ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, operation)
+
+
+def assert_every_unit_published(vault: Vault, package: Any) -> None:
+    for unit in package.published_units:
+        assert unit.output_key is not None
+        vault.s3.head_object(Bucket=vault.target.bucket, Key=unit.output_key)
+
+
+def assert_no_row_left_in_progress(vault: Vault) -> None:
+    stuck = [(r["pk"], r["sk"]) for r in vault.manifest.scan() if r["status"] == "in_progress"]
+    assert stuck == []
+
+
+@pytest.mark.parametrize("deployed", [{"failed_member": False}], indirect=True)
+def test_items_retried_in_the_same_run_after_a_transient_error_are_published(
+    vault: Vault, deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a package in which every file is good
+    package = deployed["package"]
+    zip_key = next(o.key for o in package.objects if o.key.endswith(".zip"))
+    event_log = next(u for u in package.published_units if u.member_name is None)
+    # And a mirror whose manifest update is throttled once, after the zip was copied to raw/
+    # (its object row is claimed and stays in_progress under this run)
+    real_complete = Manifest.complete
+    throttled_rows: set[str] = set()
+
+    def complete_throttled_once(self: Manifest, row: RowKey, **kwargs: Any) -> None:
+        if row.pk.endswith(zip_key) and row.sk == "object" and row.pk not in throttled_rows:
+            throttled_rows.add(row.pk)
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}},
+                "UpdateItem",
+            )
+        real_complete(self, row, **kwargs)
+
+    # And a decrypt whose ranged read of the ciphertext is throttled once, after its claim
+    real_decrypt = sync_steps.decrypt_unit
+    throttled_units: set[str] = set()
+
+    def decrypt_throttled_once(*args: Any, unit: Any, **kwargs: Any) -> Any:
+        if unit.source_key == event_log.source_key and unit.source_key not in throttled_units:
+            throttled_units.add(unit.source_key)
+            raise throttled("GetObject")
+        return real_decrypt(*args, unit=unit, **kwargs)
+
+    monkeypatch.setattr(Manifest, "complete", complete_throttled_once)
+    monkeypatch.setattr(sync_steps, "decrypt_unit", decrypt_throttled_once)
+    # When the handlers run as the state machine runs them (retrying the TransientError)
+    verdict = run_like_the_state_machine("run-retried")
+    # Then both faults happened, and each retry finished its own item in the same run
+    assert throttled_rows and throttled_units
+    assert verdict == {
+        "run_id": "run-retried",
+        "status": "succeeded",
+        "failed": 0,
+        "published": len(package.published_units),
+    }
+    assert_every_unit_published(vault, package)
+    report = stored_report(vault, "run-retried")
+    assert report["failures"] == []
+    # And no row is left locked for the lease
+    assert_no_row_left_in_progress(vault)
+
+
+@pytest.mark.parametrize("deployed", [{"failed_member": False}], indirect=True)
+def test_items_another_live_run_holds_fail_this_run_with_a_clear_code(
+    vault: Vault, deployed: dict[str, Any]
+) -> None:
+    # Given a package in which every file is good
+    package = deployed["package"]
+    zip_object = next(o for o in package.objects if o.key.endswith(".zip"))
+    event_log = next(u for u in package.published_units if u.member_name is None)
+
+    def etag(bucket: str, key: str) -> str:
+        return str(vault.s3.head_object(Bucket=bucket, Key=key)["ETag"])
+
+    # And another run, still live, holding the zip's object row and one event log's unit
+    vault.manifest.claim(
+        object_row(zip_object.bucket, zip_object.key),
+        version=etag(zip_object.bucket, zip_object.key),
+        run_id="run-other",
+    )
+    vault.manifest.claim(
+        unit_row(event_log.source_bucket, event_log.source_key, None),
+        version=etag(event_log.source_bucket, event_log.source_key),
+        run_id="run-other",
+    )
+    # When this run reaches them
+    verdict = run_like_the_state_machine("run-this")
+    # Then it does not say it succeeded: both are failures naming the run that holds them
+    assert verdict["status"] == "failed"
+    report = stored_report(vault, "run-this")
+    held = {(f["stage"], f["source_key"], f["code"]) for f in report["failures"]}
+    assert held == {
+        ("mirror", zip_object.key, "held-by-another-run"),
+        ("decrypt", event_log.source_key, "held-by-another-run"),
+    }
+    assert all("run-other" in f["reason"] for f in report["failures"])
+    # And everything else was published
+    zip_units = [u for u in package.published_units if u.source_key == zip_object.key]
+    assert verdict["published"] == len(package.published_units) - len(zip_units) - 1

@@ -98,3 +98,39 @@ def test_object_rows_are_read_in_batches(vault: Vault) -> None:
     rows = vault.manifest.object_rows(keys)
     assert len(rows) == 150
     assert rows["edx-course-data/mitx/edx/events/2024/f149.gpg"]["status"] == Status.IN_PROGRESS
+
+
+def test_a_retry_by_the_same_run_takes_its_own_claim_back(vault: Vault) -> None:
+    # Given run-a claimed the row and its attempt then died of a TransientError, so the row is
+    # still in_progress under run-a (Step Functions retries the item only after that attempt
+    # ended: a run's attempts at one item never overlap)
+    manifest = vault.manifest
+    assert manifest.claim(ROW, version='"v1"', run_id="run-a") is ClaimOutcome.CLAIMED
+    # When Step Functions retries the item in the same run
+    retried = manifest.claim(ROW, version='"v1"', run_id="run-a")
+    # Then the retry holds the row and can finish it, rather than being told "busy" and
+    # leaving the file unpublished and the row locked for the lease
+    assert retried is ClaimOutcome.CLAIMED
+    manifest.complete(ROW, run_id="run-a", attributes={"output_key": "database/x"})
+    row = manifest.get(ROW)
+    assert (row["status"], row["attempts"]) == (Status.DONE, 2)
+
+
+def test_another_live_run_still_finds_a_retried_claim_busy(vault: Vault) -> None:
+    # Given run-a's claim, taken back by its own retry
+    manifest = vault.manifest
+    manifest.claim(ROW, version='"v1"', run_id="run-a")
+    manifest.claim(ROW, version='"v1"', run_id="run-a")
+    # When another run asks for it within the lease / Then it is still run-a's
+    assert manifest.claim(ROW, version='"v1"', run_id="run-b") is ClaimOutcome.BUSY
+    assert manifest.get(ROW)["run_id"] == "run-a"
+
+
+def test_the_same_run_does_not_take_a_claim_for_another_version(vault: Vault) -> None:
+    # Given run-a holds the row for version v1
+    manifest = vault.manifest
+    manifest.claim(ROW, version='"v1"', run_id="run-a")
+    # When something in run-a asks for it at another version / Then the clause does not apply:
+    # a retry is the same item, so the same version
+    assert manifest.claim(ROW, version='"v2"', run_id="run-a") is ClaimOutcome.BUSY
+    assert manifest.get(ROW)["source_etag"] == '"v1"'
