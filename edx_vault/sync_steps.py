@@ -285,10 +285,16 @@ def settle_source(manifest: Manifest, bucket: str, key: str) -> bool:
     objects = [r for r in rows if r["sk"] == OBJECT_SORT_KEY]
     if not objects or objects[0].get("status") != Status.DONE or "unit_count" not in objects[0]:
         return False
+    # Only units of the version the object row holds: after edX re-issues a file, the rows of
+    # the old version stay (a member the new zip lacks, or one not yet decrypted again) and
+    # must not stand in for the new version's units.
+    version = objects[0].get("source_etag")
     finished = [
         r
         for r in rows
-        if r["sk"] != OBJECT_SORT_KEY and r.get("status") in (Status.DONE, Status.FAILED)
+        if r["sk"] != OBJECT_SORT_KEY
+        and r.get("source_etag") == version
+        and r.get("status") in (Status.DONE, Status.FAILED)
     ]
     if len(finished) < int(objects[0]["unit_count"]):
         return False
