@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import gnupg
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 from edx_vault.errors import (
     CREDENTIALS_REJECTED_CODES,
-    TRANSIENT_CODES,
     EdxCredentialsRejectedError,
     TransientError,
+    as_transient,
+    is_transient,
 )
 from edx_vault.gnupg_home import GnupgHome, reuse_or_open
 from edx_vault.manifest import Manifest
@@ -115,17 +115,18 @@ def keyring() -> PipelineKeyring:
 
 @contextmanager
 def aws_errors_classified() -> Iterator[None]:
-    """Turn AWS errors that clear up by themselves into :class:`TransientError`."""
+    """Turn errors that clear up by themselves into exactly :class:`TransientError`.
+
+    Which errors those are is :func:`edx_vault.errors.is_transient`'s call. Lambda names the
+    error by its class, and the state machine retries only ``TransientError``, so a subclass
+    (:class:`~edx_vault.errors.ShortReadError`) is re-raised as the plain class too. Every other
+    error passes through unchanged, and is not retried.
+    """
     try:
         yield
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in TRANSIENT_CODES:
-            raise TransientError(f"{code}: retry later") from error
-        raise
-    except (ConnectionError, ReadTimeoutError) as error:
-        raise TransientError(f"network: {type(error).__name__}") from error
-    except BotoCoreError:
+    except Exception as error:
+        if type(error) is not TransientError and is_transient(error):
+            raise as_transient(error) from error
         raise
 
 

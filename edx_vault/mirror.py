@@ -4,7 +4,9 @@ The source is read with edX's credentials and the copy written with ours, so S3'
 copy (one principal for both) is not an option. Large objects are copied part by part: ranged
 GETs in parallel, each part uploaded as it arrives, with a bounded window so memory stays at
 ``workers x part size``. Every GET carries ``IfMatch`` with the planned ETag: if edX replaces the
-file mid-copy, the copy fails and is retried later rather than mixing two files.
+file mid-copy, the copy fails and is retried later rather than mixing two files. A body shorter
+than planned (a connection closed early) is a :class:`~edx_vault.errors.ShortReadError`, retried
+like any other network failure.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from edx_vault.errors import PermanentError
+from edx_vault.errors import PermanentError, ShortReadError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -98,6 +100,8 @@ def mirror_object(
     ------
     PermanentError
         ``empty-source`` for a zero-byte object (nothing edX sends is empty).
+    ShortReadError
+        edX sent fewer bytes than planned; nothing is mirrored and no upload is left open.
     """
     if source.size == 0:
         raise PermanentError("empty-source", "the object in edX's bucket is empty (0 bytes)")
@@ -124,7 +128,7 @@ def mirror_object(
 
 def _check_length(source: SourceVersion, received: int) -> None:
     if received != source.size:
-        raise ConnectionError(
+        raise ShortReadError(
             f"s3://{source.bucket}/{source.key}: got {received} bytes, expected {source.size}"
         )
 
@@ -146,7 +150,10 @@ def _multipart_copy(
         )
         data = response["Body"].read()
         if len(data) != last - first + 1:
-            raise ConnectionError(f"part {number}: short read from edX")
+            raise ShortReadError(
+                f"s3://{source.bucket}/{source.key}: part {number} got {len(data)} bytes, "
+                f"expected {last - first + 1}"
+            )
         uploaded = vault_s3.upload_part(
             Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
         )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from edx_vault.errors import PermanentError
+from edx_vault import mirror as mirror_module
+from edx_vault.errors import PermanentError, TransientError
+from edx_vault.lambda_runtime import aws_errors_classified
 from edx_vault.mirror import MIRROR_PART_BYTES, SourceVersion, mirror_object
 from tests.integration.conftest import Vault
 
@@ -86,3 +90,74 @@ def test_empty_source_is_a_permanent_error(vault: Vault) -> None:
     with pytest.raises(PermanentError) as raised:
         mirror(vault, source)
     assert raised.value.code == "empty-source"
+
+
+class ShortBodies:
+    """edX's S3 as seen through a connection that drops the end of every body it sends.
+
+    botocore notices a body shorter than its Content-Length only when it is given one; a proxy or
+    a load balancer that closes the connection cleanly looks, to the reader, like a short body.
+    """
+
+    def __init__(self, s3: Any, *, missing_bytes: int, only_range: str | None = None) -> None:
+        self._s3 = s3
+        self._missing_bytes = missing_bytes
+        self._only_range = only_range
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+    def get_object(self, **request: Any) -> Any:
+        response = self._s3.get_object(**request)
+        if self._only_range is None or request.get("Range") == self._only_range:
+            data = response["Body"].read()
+            response["Body"] = io.BytesIO(data[: len(data) - self._missing_bytes])
+        return response
+
+
+def test_a_short_body_from_edx_is_retried_not_a_crash(vault: Vault) -> None:
+    # Given a small edX object whose GET ends 100 bytes early
+    source = put_source(vault, "mitx-2024-03-31.zip", os.urandom(4096))
+    edx_s3: Any = ShortBodies(vault.s3, missing_bytes=100)
+    # When it is mirrored inside a handler
+    with pytest.raises(Exception) as raised, aws_errors_classified():
+        mirror_object(
+            edx_s3,
+            vault.s3,
+            source=source,
+            bucket=vault.target.bucket,
+            raw_key=f"raw/{source.bucket}/{source.key}",
+            kms_key_arn=vault.target.kms_key_arn,
+        )
+    # Then the handler fails with the error the state machine retries, saying what was short,
+    # and nothing is mirrored
+    assert type(raised.value) is TransientError
+    assert "got 3996 bytes, expected 4096" in str(raised.value)
+    listed = vault.s3.list_objects_v2(Bucket=vault.target.bucket, Prefix="raw/")
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_short_part_from_edx_is_retried_and_leaves_no_upload_open(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an edX object copied in three 5 MiB parts (S3's smallest), the second of which
+    # arrives one byte short
+    part = 5 * 1024 * 1024
+    monkeypatch.setattr(mirror_module, "MIRROR_PART_BYTES", part)
+    source = put_source(vault, "mitx-2024-04-07.zip", os.urandom(2 * part + 12345))
+    edx_s3: Any = ShortBodies(vault.s3, missing_bytes=1, only_range=f"bytes={part}-{2 * part - 1}")
+    # When it is mirrored
+    with pytest.raises(TransientError) as raised:
+        mirror_object(
+            edx_s3,
+            vault.s3,
+            source=source,
+            bucket=vault.target.bucket,
+            raw_key=f"raw/{source.bucket}/{source.key}",
+            kms_key_arn=vault.target.kms_key_arn,
+        )
+    # Then it is a retryable short read, the multipart upload is aborted and nothing is mirrored
+    assert "part 2" in str(raised.value)
+    assert vault.s3.list_multipart_uploads(Bucket=vault.target.bucket).get("Uploads", []) == []
+    listed = vault.s3.list_objects_v2(Bucket=vault.target.bucket, Prefix="raw/")
+    assert listed.get("KeyCount", 0) == 0
