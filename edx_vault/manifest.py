@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 # A claim older than this is presumed dead (Lambda's maximum run time is 15 minutes).
 DEFAULT_LEASE: Final = dt.timedelta(minutes=20)
+# Object row attributes set when a source is settled (every unit done or failed), and how many
+# of its units failed for the row's version.
+UNITS_SETTLED: Final = "units_settled"
+UNITS_FAILED: Final = "units_failed"
 _BATCH_GET_LIMIT: Final = 100
 
 
@@ -184,6 +188,41 @@ class Manifest:
                 return ClaimOutcome.ALREADY_FAILED
             return ClaimOutcome.BUSY
         return ClaimOutcome.CLAIMED
+
+    @staticmethod
+    def source_up_to_date(object_item: dict[str, Any], *, version: str, retry_failed: bool) -> bool:
+        """Whether a source needs no work at ``version``, from its object row.
+
+        Up to date means mirrored and settled at this version (every unit done or failed), and,
+        when ``retry_failed``, no unit failed: such a source is planned again, its mirror copy
+        reused, its failed units decrypted again and its done units left alone. Without
+        ``retry_failed`` a settled source with failed units stays up to date, so a failure is
+        reported by the run that met it and not retried every week.
+
+        Parameters
+        ----------
+        object_item
+            The source's object row (as :meth:`object_rows` returns it), or ``{}`` for none.
+        version
+            The source's ETag at edX now.
+        retry_failed
+            The run was asked to retry failures.
+
+        Returns
+        -------
+        bool
+            True when the planner may count the source as up to date.
+        """
+        settled = (
+            object_item.get("source_etag") == version
+            and object_item.get("status") == Status.DONE
+            and bool(object_item.get(UNITS_SETTLED))
+        )
+        if not settled or not retry_failed:
+            return settled
+        # A row settled before failures were counted has no count: retried, to find out (its
+        # done units answer "already done" without work).
+        return bool(object_item.get(UNITS_FAILED, 1) == 0)
 
     def complete(self, row: RowKey, *, run_id: str, attributes: dict[str, Any]) -> None:
         """Mark ``row`` done with ``attributes`` (output key, sizes, sha256...), if still ours."""

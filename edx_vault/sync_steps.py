@@ -25,7 +25,15 @@ import gnupg
 from edx_vault import package_model
 from edx_vault.decryption import DecryptUnit, decrypt_unit, describe_unit, parse_source, units_of
 from edx_vault.errors import PermanentError
-from edx_vault.manifest import ClaimOutcome, Manifest, RowKey, Status, object_row, unit_row
+from edx_vault.manifest import (
+    UNITS_FAILED,
+    ClaimOutcome,
+    Manifest,
+    RowKey,
+    Status,
+    object_row,
+    unit_row,
+)
 from edx_vault.manifest_schema import OBJECT_SORT_KEY
 from edx_vault.mirror import mirror_object
 from edx_vault.planner import version_from_item
@@ -278,6 +286,11 @@ def _describe_for_report(unit: DecryptUnit) -> dict[str, Any]:
 def settle_source(manifest: Manifest, bucket: str, key: str) -> bool:
     """Mark a source settled once every unit is done or failed, so later plans skip it.
 
+    The object row also records how many of its units failed (``units_failed``):
+    :meth:`Manifest.source_up_to_date` plans a settled source again under ``retry_failed`` when
+    that count is not zero, so a key imported after a ``wrong-recipient`` heals with
+    ``sync --retry-failed``.
+
     Called once per source after its units ran (by the run's report), not after every unit:
     a zip of hundreds of members would otherwise re-read its rows hundreds of times.
     """
@@ -298,5 +311,8 @@ def settle_source(manifest: Manifest, bucket: str, key: str) -> bool:
     ]
     if len(finished) < int(objects[0]["unit_count"]):
         return False
-    manifest.set_attributes(object_row(bucket, key), {"units_settled": True})
+    # How many units failed, so a later plan can tell "settled, all published" from "settled,
+    # some failed": only the latter is planned again, and only under --retry-failed.
+    failed = sum(1 for r in finished if r.get("status") == Status.FAILED)
+    manifest.set_attributes(object_row(bucket, key), {"units_settled": True, UNITS_FAILED: failed})
     return True
