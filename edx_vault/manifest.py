@@ -13,6 +13,8 @@ the same file, and a failure is never overwritten by a stale success:
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
+from edx_vault.errors import TransientError
 from edx_vault.manifest_schema import (
     DECRYPT_SORT_KEY,
     MEMBER_SORT_KEY_PREFIX,
@@ -39,6 +42,15 @@ DEFAULT_LEASE: Final = dt.timedelta(minutes=20)
 UNITS_SETTLED: Final = "units_settled"
 UNITS_FAILED: Final = "units_failed"
 _BATCH_GET_LIMIT: Final = 100
+# BatchGetItem answers 200 with UnprocessedKeys when the table is throttled, which botocore's
+# retries (error responses only) never see. The keys are asked for again after a pause drawn
+# from [0, min(cap, base * 2**n)] ("full jitter", so the Plan step's retries do not arrive in
+# step with whatever else throttles the table), at most this many calls per 100 keys: about
+# 11 s of pauses at worst, then a TransientError, which the state machine retries with its own
+# longer backoff, instead of a loop that runs until the Lambda times out.
+BATCH_GET_ATTEMPTS: Final = 8
+BATCH_GET_BACKOFF_BASE_SECONDS: Final = 0.05
+BATCH_GET_BACKOFF_CAP_SECONDS: Final = 5.0
 
 
 class Status(StrEnum):
@@ -83,6 +95,12 @@ def unit_row(bucket: str, key: str, member_name: str | None) -> RowKey:
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _backoff(attempt: int) -> float:
+    """The pause before retry ``attempt`` (1, 2, ...): exponential, capped, full jitter."""
+    cap = min(BATCH_GET_BACKOFF_CAP_SECONDS, BATCH_GET_BACKOFF_BASE_SECONDS * 2**attempt)
+    return random.uniform(0.0, cap)  # noqa: S311 (spreads retries; nothing secret)
 
 
 def _plain(value: Any) -> Any:
@@ -302,12 +320,22 @@ class Manifest:
             pending: dict[str, Any] = {
                 self._table.name: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}
             }
-            while pending:
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                if attempt:
+                    time.sleep(_backoff(attempt))
                 response = resource.batch_get_item(RequestItems=pending)
                 for raw in response["Responses"].get(self._table.name, []):
                     item: dict[str, Any] = _plain(raw)
                     found[item[PARTITION_KEY]] = item
                 pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            else:
+                left = len(pending.get(self._table.name, {}).get("Keys", []))
+                raise TransientError(
+                    f"the manifest table left {left} keys in UnprocessedKeys after "
+                    f"{BATCH_GET_ATTEMPTS} BatchGetItem calls (throttled); retry later"
+                )
         return found
 
     def scan(self) -> list[dict[str, Any]]:
