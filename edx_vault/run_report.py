@@ -37,8 +37,21 @@ DAYS_SINCE_NEW_DATA_METRIC: Final = "DaysSinceNewData"
 
 @dataclass(frozen=True)
 class KeyExpiry:
+    """The pipeline key's expiry as its secret's tags record it.
+
+    Attributes
+    ----------
+    fingerprint
+        The primary key's fingerprint.
+    expires
+        Its expiry date; ``None`` when it never expires or when the expiry is unknown.
+    problem
+        Why the expiry is unknown (a malformed tag), or ``None`` when it is known.
+    """
+
     fingerprint: str
     expires: dt.date | None
+    problem: str | None = None
 
     def days_left(self, today: dt.date) -> int | None:
         return None if self.expires is None else (self.expires - today).days
@@ -139,6 +152,7 @@ def build_report(
             "fingerprint": key_expiry.fingerprint,
             "expires": key_expiry.expires.isoformat() if key_expiry.expires else None,
             "days_left": key_expiry.days_left(finished.date()),
+            "problem": key_expiry.problem,
         }
     return {
         "run_id": summary["run_id"],
@@ -226,6 +240,8 @@ def summary_text(report: dict[str, Any]) -> str:
             f"nothing new published since {new_data['last']} ({new_data['days_since']} days)"
         )
     expiry = report["key_expiry"]
+    if expiry and expiry.get("problem"):
+        lines.append(f"WARNING: the pipeline key's expiry is unknown: {expiry['problem']}")
     if expiry and expiry["days_left"] is not None and expiry["days_left"] < KEY_EXPIRY_WARNING_DAYS:
         lines.append(
             f"WARNING: the pipeline key expires in {expiry['days_left']} days ({expiry['expires']}):"

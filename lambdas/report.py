@@ -49,6 +49,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         unit=MetricUnit.Count,
         value=report["new_data"]["days_since"],
     )
+    # No data point when the expiry is unknown (a malformed tag, see key_metadata): 0 would
+    # raise PipelineKeyExpiring with "run keygen --rotate", a rotation edX has to act on, for
+    # what is a bad tag; any other number would be made up. The run's email carries a WARNING
+    # with the reason instead. The alarm treats missing data as not breaching.
     if report["key_expiry"] and report["key_expiry"]["days_left"] is not None:
         metrics.add_metric(
             name="PipelineKeyDaysLeft",

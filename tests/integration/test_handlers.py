@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from edx_vault import lambda_runtime, pipeline_settings, sync_steps
 from edx_vault.errors import TransientError
-from edx_vault.key_metadata import key_tags
+from edx_vault.key_metadata import EXPIRES_TAG, key_tags
 from edx_vault.manifest import Manifest, RowKey, object_row, unit_row
 from edx_vault.secret_formats import (
     EdxCredentials,
@@ -404,3 +404,28 @@ def test_items_another_live_run_holds_fail_this_run_with_a_clear_code(
     # And everything else was published
     zip_units = [u for u in package.published_units if u.source_key == zip_object.key]
     assert verdict["published"] == len(package.published_units) - len(zip_units) - 1
+
+
+def test_a_malformed_key_expiry_tag_does_not_crash_the_report(
+    vault: Vault, deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given someone edited the key secret's expiry tag by hand
+    secrets = deployed["aws"].client("secretsmanager")
+    key_secret = lambda_runtime.settings().pipeline_key_secret_arn
+    secrets.tag_resource(SecretId=key_secret, Tags=[{"Key": EXPIRES_TAG, "Value": "next June"}])
+    # And a planned run (its items need not run for the report to be written)
+    handler("plan").handler(
+        {"execution_name": "run-tag", "start_time": "2024-01-08T06:00:00Z", "input": {}}, CONTEXT
+    )
+    capsys.readouterr()
+    # When the Report step runs
+    verdict = handler("report").handler({"run_id": "run-tag"}, CONTEXT)
+    # Then it writes its report, which says the expiry is unknown and why
+    assert verdict["run_id"] == "run-tag"
+    expiry = stored_report(vault, "run-tag")["key_expiry"]
+    assert (expiry["expires"], expiry["days_left"]) == (None, None)
+    assert EXPIRES_TAG in expiry["problem"] and "'next June'" in expiry["problem"]
+    # And it emits no PipelineKeyDaysLeft: no number would be true (see lambdas/report.py)
+    emitted = capsys.readouterr().out
+    assert "PublishedFiles" in emitted
+    assert "PipelineKeyDaysLeft" not in emitted
