@@ -178,10 +178,30 @@ def stored_report(vault: Vault, run_id: str) -> dict[str, Any]:
     return report
 
 
+def subscribe_a_queue(deployed: dict[str, Any]) -> None:
+    """Subscribe an SQS queue to the alerts topic, so a test can read the emails' text."""
+    aws: Aws = deployed["aws"]
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName=deployed["topic"].rsplit(":", 1)[1])["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    aws.client("sns").subscribe(TopicArn=deployed["topic"], Protocol="sqs", Endpoint=queue_arn)
+    deployed["queue_url"] = queue_url
+
+
+def emails(deployed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The notifications published to the topic since :func:`subscribe_a_queue`."""
+    sqs = deployed["aws"].client("sqs")
+    received = sqs.receive_message(QueueUrl=deployed["queue_url"], MaxNumberOfMessages=10)
+    return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+
 def test_a_run_through_the_handlers_publishes_the_package_and_reports(
-    vault: Vault, deployed: dict[str, Any]
+    vault: Vault, deployed: dict[str, Any], pipeline_key: conftest.PipelineKey
 ) -> None:
     package = deployed["package"]
+    subscribe_a_queue(deployed)
     # When the handlers run in the state machine's order
     verdict = run_like_the_state_machine("run-1")
     # Then every data unit is published, the failed export is the only failure
@@ -198,10 +218,22 @@ def test_a_run_through_the_handlers_publishes_the_package_and_reports(
     assert [f["code"] for f in report["failures"]] == ["edx-export-failed"]
     assert sum(c["count"] for c in report["files"].values()) == len(package.published_units)
     assert set(report["files"]) >= {"events", "database", "ora", "forums", "email-opt-in"}
-    # And the key expiry comes from the secret's tags, with a warning in the summary
+    # And the key expiry comes from the secret's tags, counted from when Report ran (the key
+    # was tagged to expire 20 days after the fixture's today), with a warning in the email
+    finished = dt.datetime.fromisoformat(report["finished"]).date()
+    expires: dt.date = deployed["key_expires"]
+    assert report["key_expiry"] == {
+        "fingerprint": pipeline_key.fingerprint,
+        "expires": expires.isoformat(),
+        "days_left": (expires - finished).days,
+        "problem": None,
+    }
+    assert report["key_expiry"]["days_left"] in (19, 20)  # 19 only across a midnight
+    [email] = emails(deployed)
+    assert email["Subject"] == "edx-vault sync failed: run-1"
     assert (
-        report["key_expiry"]["days_left"] == 20 - (dt.date.today() - dt.date(2024, 1, 8)).days
-        or True
+        f"WARNING: the pipeline key expires in {(expires - finished).days} days"
+        in (email["Message"])
     )
     assert report["estimated_cost_usd"] > 0
     for unit in package.published_units:
