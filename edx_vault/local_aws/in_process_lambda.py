@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Final
 
+from edx_vault.local_aws.deployed_code import DeployedCode, DeployedCodeCache
+
 LOGGER = logging.getLogger("edx_vault.local_aws.lambda")
 
 # Credentials a handler must not inherit from the server's own environment: the embedded AWS's
@@ -68,6 +70,10 @@ class FunctionSpec:
         The function's region.
     role
         The execution role's ARN.
+    deployed
+        The function's deployed project code (its code asset and the layers' project
+        packages), when the server has it: the handler is imported from there, not from the
+        working tree.
     """
 
     name: str
@@ -79,6 +85,7 @@ class FunctionSpec:
     timeout: int
     region: str
     role: str = ""
+    deployed: DeployedCode | None = None
 
     @classmethod
     def from_moto(cls, function: Any) -> FunctionSpec:
@@ -261,13 +268,30 @@ class ModuleSandboxes:
         if parent is not None and getattr(parent, child, None) is module:
             delattr(parent, child)
 
-    def activate(self, key: Hashable) -> Callable[[], None]:
-        """Install ``key``'s modules; return what puts them away again."""
+    def activate(
+        self, key: Hashable, *, deployed: DeployedCode | None = None
+    ) -> Callable[[], None]:
+        """Install ``key``'s modules; return what puts them away again.
+
+        With ``deployed``, the function's modules come from its deployed code: its view goes
+        first on ``sys.path``, its top-level modules are isolated too, and the server's own
+        instances of the isolated packages are hidden while it runs, so ``import edx_vault``
+        finds the layer's package (the shared ones, such as ``edx_vault.local_aws``, stay).
+        """
+        hidden: dict[str, ModuleType] = {}
+        if deployed is not None:
+            self._packages = self._packages | deployed.modules
+            hidden = self._isolated_now()
+            for name in sorted(hidden, reverse=True):
+                del sys.modules[name]
+            sys.path.insert(0, str(deployed.view))
         for name, module in sorted(self._saved.pop(key, {}).items()):
             sys.modules[name] = module
             self._link(name, module)
 
         def deactivate() -> None:
+            if deployed is not None:
+                sys.path.remove(str(deployed.view))
             own = {
                 name: module
                 for name, module in self._isolated_now().items()
@@ -277,7 +301,7 @@ class ModuleSandboxes:
             for name, module in sorted(own.items(), reverse=True):
                 del sys.modules[name]
                 self._unlink(name, module)
-            for name, module in sorted(self._baseline.items()):
+            for name, module in sorted({**hidden, **self._baseline}.items()):
                 sys.modules[name] = module
                 self._link(name, module)
 
@@ -303,6 +327,8 @@ class InProcessLambda:
     role_credentials
         Gives the session of the function's execution role that its handler runs with, as
         Lambda does (``(access key id, secret, session token)``; the strict embedded AWS).
+    deployed_code
+        Unpacks functions' deployed code; without it handlers come from the working tree.
     """
 
     endpoint: str
@@ -310,6 +336,7 @@ class InProcessLambda:
     access_key_id: str
     secret_access_key: str
     role_credentials: Callable[[FunctionSpec], tuple[str, str, str]] | None = None
+    deployed_code: DeployedCodeCache | None = None
     gate: FunctionGate = field(default_factory=FunctionGate)
     _sandboxes: ModuleSandboxes | None = field(default=None, init=False)
     _handlers: dict[Hashable, Callable[..., Any]] = field(default_factory=dict, init=False)
@@ -324,8 +351,14 @@ class InProcessLambda:
             )
         return self._sandboxes
 
-    def resolve(self, key: Hashable, handler: str) -> Callable[..., Any]:
-        """The function a Handler string names, for the function ``key`` (imported once)."""
+    def resolve(
+        self, key: Hashable, handler: str, *, deployed: DeployedCode | None = None
+    ) -> Callable[..., Any]:
+        """The function a Handler string names, for the function ``key`` (imported once).
+
+        From the deployed code when there is some (``plan.handler`` is ``plan`` at its root,
+        as in ``/var/task``), else from the handler packages of the working tree.
+        """
         with self._import_lock:
             if key in self._handlers:
                 return self._handlers[key]
@@ -333,8 +366,9 @@ class InProcessLambda:
             if not module_name or not function_name:
                 raise HandlerNotFoundError(f"Bad handler '{handler}': not module.function")
             tried = []
-            for package in self.handler_packages:
-                qualified = f"{package}.{module_name}"
+            packages = ("",) if deployed is not None else self.handler_packages
+            for package in packages:
+                qualified = f"{package}.{module_name}" if package else module_name
                 tried.append(qualified)
                 try:
                     module = importlib.import_module(qualified)
@@ -429,7 +463,7 @@ class InProcessLambda:
 
             def set_up() -> Callable[[], None]:
                 restore_environment = apply_environment(environment)
-                put_modules_away = sandboxes.activate(key)
+                put_modules_away = sandboxes.activate(key, deployed=function.deployed)
                 put_session_away = self._activate_default_session(key)
 
                 def undo() -> None:
@@ -443,7 +477,7 @@ class InProcessLambda:
                 with self.gate.entered(key, set_up):
                     # Imported with the function's environment applied, as on a cold start:
                     # module-level code (a Powertools Logger or Metrics) reads it at import.
-                    handler = self.resolve(key, function.handler)
+                    handler = self.resolve(key, function.handler, deployed=function.deployed)
                     return handler(event, context)
 
             result = _within_timeout(call, function.timeout, request_id)

@@ -7,6 +7,7 @@ lists them for users.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -495,6 +496,20 @@ def stop_bucket_policy_checks() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def _layer_zips(function: Any) -> list[bytes]:
+    """The code of each layer a function uses, in order, as CloudFormation published it."""
+    from moto.awslambda.models import lambda_backends
+
+    backend = lambda_backends[function.account_id][function.region]
+    zips = []
+    for layer in function.layers:
+        version = backend.layers_versions_by_arn(layer["Arn"])
+        if version is None:
+            raise ValueError(f"{function.function_name}: layer {layer['Arn']} does not exist")
+        zips.append(bytes(version.code_bytes))
+    return zips
+
+
 def run_lambda_in_process(runtime: InProcessLambda) -> None:
     """Run Lambda functions' handlers in this process instead of in Docker.
 
@@ -507,7 +522,12 @@ def run_lambda_in_process(runtime: InProcessLambda) -> None:
 
     def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         self.logs_backend.ensure_log_group(self.logs_group_name)
-        invocation = runtime.invoke(FunctionSpec.from_moto(self), event or {})
+        function = FunctionSpec.from_moto(self)
+        if runtime.deployed_code is not None:
+            function = dataclasses.replace(
+                function, deployed=runtime.deployed_code.view(self.code_bytes, _layer_zips(self))
+            )
+        invocation = runtime.invoke(function, event or {})
         self.save_logs(invocation.logs)
         return invocation.payload, invocation.errored, invocation.logs
 

@@ -18,8 +18,10 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from edx_vault.local_aws import (
@@ -99,12 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from werkzeug.serving import make_server
 
     from edx_vault.local_aws.authorizer import Authorizer, AuthorizerSettings
+    from edx_vault.local_aws.deployed_code import DeployedCodeCache
     from edx_vault.local_aws.in_process_lambda import FunctionSpec, InProcessLambda
     from edx_vault.local_aws.leftovers import mark_this_process, stop_leftovers
     from edx_vault.local_aws.moto_patches import PatchSettings, install
     from edx_vault.local_aws.service_sessions import ServiceSessions
 
     sessions = None if args.lenient else ServiceSessions(args.account, "us-east-1")
+    # Functions' deployed code, unpacked; removed when the server exits.
+    deployed_root = tempfile.TemporaryDirectory(prefix="edxv-deployed-")
 
     def execution_role(function: FunctionSpec) -> tuple[str, str, str]:
         assert sessions is not None
@@ -119,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 access_key_id=ACCESS_KEY_ID,
                 secret_access_key=SECRET_ACCESS_KEY,
                 role_credentials=None if sessions is None else execution_role,
+                deployed_code=DeployedCodeCache(Path(deployed_root.name)),
             ),
             retry_sleep_scale=args.retry_sleep_scale,
             retry_sleep_cap_seconds=args.retry_sleep_cap,
@@ -165,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stderr.flush()
     # Step Functions executions run in moto's non-daemon worker threads; a normal exit would
     # wait for every running execution to finish. Everything is in memory and meant to go.
+    deployed_root.cleanup()
     os._exit(0)
 
 

@@ -80,6 +80,7 @@ def test_distributed_map_runs_the_real_handler_per_item_with_its_environment(
     # Then every item went through the handler, which saw its function's environment
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     results = sorted(json.loads(execution["output"]), key=lambda result: result["id"])
+    sources = {result.pop("source") for result in results}
     function = fixture_aws.output(FLOW, "FunctionName")
     assert results == [
         {"id": f"ok-{n}", "doubled": 2 * n, "greeting": fixture_app.GREETING, "function": function}
@@ -89,6 +90,11 @@ def test_distributed_map_runs_the_real_handler_per_item_with_its_environment(
     bucket = fixture_aws.output(DATA, "ItemsBucketName")
     written = fixture_aws.client("s3").list_objects_v2(Bucket=bucket, Prefix="results/ok-")
     assert written["KeyCount"] == 6
+    # And the handler is the deployed one, unpacked from the code asset CloudFormation was
+    # given, not the working tree's file
+    [source] = sources
+    assert "/edxv-deployed-" in source
+    assert not source.startswith(str(fixture_app.HANDLERS))
 
 
 def test_a_handler_exception_is_a_task_failure_that_retry_and_catch_see_by_name(

@@ -43,6 +43,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "doubled": int(event["value"]) * 2,
         "greeting": os.environ["FIXTURE_GREETING"],
         "function": context.function_name,
+        # Where this module was loaded from: the deployed asset, not the working tree.
+        "source": __file__,
     }
     boto3.client("s3").put_object(
         Bucket=os.environ["FIXTURE_BUCKET"],
