@@ -464,9 +464,25 @@ def email_opt_in_zip_key(org: str, date: dt.date) -> str:
     return f"{_EMAIL_OPT_IN_PREFIX}{org.lower()}-{date.isoformat()}.zip"
 
 
+def event_log_folder(org: str, site_spelling: str) -> str:
+    """The folder holding one org's event logs for one site spelling, one subfolder a year."""
+    return f"{org.lower()}/{_site_spelling(site_spelling)}/events/"
+
+
 def event_log_list_prefix(org: str, site_spelling: str, year: int) -> str:
     """The prefix to list one org's event logs for one site spelling and year."""
-    return f"{org.lower()}/{_site_spelling(site_spelling)}/events/{year:04d}/"
+    return f"{event_log_folder(org, site_spelling)}{year:04d}/"
+
+
+def event_log_list_start_after(org: str, site_spelling: str, first_year: int) -> str:
+    """Where to start listing :func:`event_log_folder` to see every year from ``first_year`` on.
+
+    Year folders have a fixed width, so they sort by year: every key of ``first_year``'s folder
+    and of the later years' sorts after ``{folder}{first_year}``, every earlier year's key before
+    it. Listing from there skips the earlier years without listing them and still sees every
+    later year, however far ahead.
+    """
+    return f"{event_log_folder(org, site_spelling)}{first_year:04d}"
 
 
 def weekly_zip_list_prefix(org: str) -> str:

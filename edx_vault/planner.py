@@ -2,6 +2,12 @@
 
 Listing uses edX's credentials and is paginated; comparison uses the manifest (source ETag and
 size), never the key alone, since edX may re-upload a file in place.
+
+Two questions, two bounds. *What to mirror*: every file edX has from the first date on, whatever
+its date, today's and a later one included, because an S3 object appears whole or not at all:
+a file that is listed is complete. *What is missing*: the cadence (a log a day, a zip a week),
+only over the days edX could already have delivered, so a day or a week is never reported
+missing before it is over.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ class PlanScope:
     org_groups
         One tuple of lower-cased org ids per partner org (its id and aliases): a day counts as
         delivered when any id of the group has the file.
+    first_date
+        The first day to mirror: files dated earlier are neither listed nor mirrored.
+    last_date
+        The last day edX's cadence makes due (the pipeline passes the day before the run's):
+        it ends the window of "expected but missing", never what is mirrored. A file dated
+        after it (today's, or one edX dated ahead) is mirrored like any other.
     """
 
     org_groups: tuple[tuple[str, ...], ...]
@@ -96,29 +108,57 @@ def version_from_item(item: dict[str, Any]) -> SourceVersion:
     )
 
 
-def _list(edx_s3: S3Client, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Listing:
+    """One paginated listing: a prefix, optionally from a key on."""
+
+    bucket: str
+    prefix: str
+    org: str
+    start_after: str = ""
+
+
+def _list(edx_s3: S3Client, listing: _Listing) -> Iterator[dict[str, Any]]:
     paginator = edx_s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+    pages = (
+        paginator.paginate(Bucket=listing.bucket, Prefix=listing.prefix)
+        if not listing.start_after
+        else paginator.paginate(
+            Bucket=listing.bucket, Prefix=listing.prefix, StartAfter=listing.start_after
+        )
+    )
+    for page in pages:
         yield from page.get("Contents", [])  # type: ignore[misc]
 
 
-def _prefixes(scope: PlanScope) -> Iterator[tuple[str, str, str]]:
-    """(bucket, prefix, org) for every listing the scope needs."""
-    years = range(scope.first_date.year, scope.last_date.year + 1)
+def _listings(scope: PlanScope) -> Iterator[_Listing]:
+    """Every listing the scope needs."""
     for group in scope.org_groups:
         for org in group:
             if "events" in scope.categories:
                 for site in scope.sites:
                     for spelling in EDX_SITE_SPELLINGS[site]:
-                        for year in years:
-                            prefix = package_model.event_log_list_prefix(org, spelling, year)
-                            yield scope.event_bucket, prefix, org
+                        # One listing from the first year's folder on, with no last year: a
+                        # log dated today may be the first of a new year's folder, and one
+                        # edX dated ahead is mirrored too (see the module's docstring).
+                        yield _Listing(
+                            scope.event_bucket,
+                            package_model.event_log_folder(org, spelling),
+                            org,
+                            package_model.event_log_list_start_after(
+                                org, spelling, scope.first_date.year
+                            ),
+                        )
             if "database" in scope.categories:
-                yield scope.database_bucket, package_model.weekly_zip_list_prefix(org), org
+                yield _Listing(
+                    scope.database_bucket, package_model.weekly_zip_list_prefix(org), org
+                )
             if "email-opt-in" in scope.categories:
-                yield scope.database_bucket, package_model.email_opt_in_list_prefix(org), org
+                yield _Listing(
+                    scope.database_bucket, package_model.email_opt_in_list_prefix(org), org
+                )
             if "rdx" in scope.categories:
-                yield scope.event_bucket, package_model.rdx_list_prefix(org), org
+                yield _Listing(scope.event_bucket, package_model.rdx_list_prefix(org), org)
 
 
 def _in_scope(source: SourceObject, scope: PlanScope, org: str) -> bool:
@@ -126,7 +166,10 @@ def _in_scope(source: SourceObject, scope: PlanScope, org: str) -> bool:
         return False  # another org whose id starts with this one's
     if source.site is not None and source.site not in scope.sites:
         return False
-    return source.date is None or scope.first_date <= source.date <= scope.last_date
+    # No upper bound: a listed object is complete, whatever its date. Deferring a file dated
+    # today to the next run is what left the Sunday schedule a week behind edX's Sunday zip;
+    # deferring one edX dated ahead would leave it out for as long as its date is ahead.
+    return source.date is None or scope.first_date <= source.date
 
 
 def list_sources(
@@ -135,8 +178,9 @@ def list_sources(
     """Every edX object in scope, and the keys under our prefixes we could not recognise."""
     found: dict[tuple[str, str], PlannedSource] = {}
     unknown: list[dict[str, str]] = []
-    for bucket, prefix, org in _prefixes(scope):
-        for entry in _list(edx_s3, bucket, prefix):
+    for listing in _listings(scope):
+        bucket, org = listing.bucket, listing.org
+        for entry in _list(edx_s3, listing):
             key = entry["Key"]
             try:
                 source = package_model.parse_source_key(bucket, key)
@@ -165,7 +209,14 @@ def _days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
 
 
 def missing_files(sources: list[PlannedSource], scope: PlanScope) -> list[MissingFile]:
-    """Days without an event log per site, and whole weeks (Monday to Sunday) without a zip."""
+    """Days without an event log per site, and whole weeks (Monday to Sunday) without a zip.
+
+    Only days from ``scope.first_date`` to ``scope.last_date`` are expected, and only weeks
+    whose Sunday is one of them: the week ending on the run's own Sunday is not expected yet,
+    since edX dates its zip that Sunday and may deliver it later that day. A file dated after
+    ``last_date`` is mirrored but stands for no expected day or week; it counts for its week
+    once the window reaches that week's Sunday.
+    """
     delivered_days: set[tuple[str, str, dt.date]] = set()
     zip_days: set[tuple[str, dt.date]] = set()
     for planned in sources:

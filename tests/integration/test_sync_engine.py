@@ -146,3 +146,21 @@ def test_missing_days_and_weeks_are_listed(synced: Synced) -> None:
     # And the week without a zip is missing, the week with one is not
     assert ("weekly-zip", "mitx", None, "2024-01-08/2024-01-14") in missing
     assert ("weekly-zip", "mitx", None, "2024-01-01/2024-01-07") not in missing
+
+
+def test_a_sync_on_the_packages_sunday_publishes_that_sundays_zip(
+    vault: Vault, pipeline_key: PipelineKey, package: GeneratedPackage
+) -> None:
+    # Given the package edX dated Saturday and Sunday, with its weekly zip dated Sunday
+    sunday = max(package.spec.export_dates)
+    assert sunday.weekday() == 6
+    # When the sync runs that Sunday (its window of expectations ends on Saturday)
+    scope = scope_for(vault, ORG_GROUPS, FIRST, sunday - dt.timedelta(days=1))
+    outcome = run_sync(vault, pipeline_key, scope, run_id="sunday")
+    # Then the zip, its email opt-in report and Sunday's event logs are published that day
+    assert len(outcome.plan.to_mirror) == len(package.objects)
+    for unit in package.published_units:
+        assert unit.output_key is not None
+        assert published_sha256(vault, unit.output_key) == unit.plaintext_sha256, unit.output_key
+    # And nothing of Sunday is reported missing: it is not expected before Monday
+    assert all(sunday.isoformat() not in m.period for m in outcome.plan.missing)

@@ -9,6 +9,8 @@ good file.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -23,8 +25,9 @@ import pytest
 from edx_vault import stack_outputs
 from edx_vault.cli import main
 from edx_vault.config import load_config
-from edx_vault.local_aws.seed import SeedResult, seed
+from edx_vault.local_aws.seed import SeedResult, seed, seed_package_spec
 from edx_vault.manifest import Manifest
+from edx_vault.synthetic_package import generate_package, upload_package
 from tests.local.conftest import EXAMPLE_CONFIG, RunningAws, start, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -172,3 +175,31 @@ def test_a_corrupt_file_fails_the_run_loudly_and_the_good_files_are_published(
         body = s3.get_object(Bucket=synced.bucket, Key=unit.output_key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == unit.plaintext_sha256
     assert s3.list_multipart_uploads(Bucket=synced.bucket).get("Uploads", []) == []
+
+
+def test_a_weekly_zip_dated_the_runs_own_day_is_published_by_that_run(synced: Synced) -> None:
+    # Given edX delivers a weekly zip and an email opt-in zip dated today (the default schedule
+    # runs on Sundays, the day edX dates its zip), after the runs above
+    today = dt.datetime.now(dt.UTC).date()
+    spec = dataclasses.replace(
+        seed_package_spec(load_config(EXAMPLE_CONFIG), "small"),
+        event_dates=(),
+        export_dates=(today,),
+        failed_member=False,
+    )
+    public_key = (synced.work / "p.asc").read_text()
+    package = generate_package(spec, [public_key], synced.work / "dated-today")
+    upload_package(package, synced.aws.root_client("s3"))
+    assert {obj.kind for obj in package.objects} == {"weekly-zip", "email-opt-in-zip"}
+    # When the admin syncs that same day
+    assert sync_and_wait() == 0
+    # Then that run publishes every file in them: the window of expected files ends
+    # yesterday, but what exists at edX is mirrored whatever its date
+    report = synced.report(synced.latest_run_id())
+    assert report["planned"] == len(package.objects)
+    s3 = synced.aws.client("s3")
+    for unit in package.published_units:
+        assert unit.output_key is not None
+        body = s3.get_object(Bucket=synced.bucket, Key=unit.output_key)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == unit.plaintext_sha256
+    assert {"database", "email-opt-in"} <= set(report["files"])

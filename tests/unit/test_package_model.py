@@ -26,8 +26,10 @@ from edx_vault.package_model import (
     canonical_site,
     email_opt_in_list_prefix,
     email_opt_in_zip_key,
+    event_log_folder,
     event_log_key,
     event_log_list_prefix,
+    event_log_list_start_after,
     is_directory_entry,
     output_key,
     parse_member_name,
@@ -187,6 +189,30 @@ def test_planner_keys_round_trip_through_the_parser(spelling: str) -> None:
     assert key.startswith(prefix)
     assert prefix == f"mitx/{spelling}/events/2024/"
     assert (source.org, source.date, source.site) == ("mitx", DAY, canonical_site(spelling))
+
+
+@pytest.mark.parametrize("spelling", ["edx", "prod", "edge"])
+def test_listing_from_the_first_year_sees_every_later_year_and_no_earlier_one(
+    spelling: str,
+) -> None:
+    # Given event logs from the year before the first date, from its first day, a new year's
+    # first day and a date edX put years ahead
+    before, first, new_year, ahead = (
+        event_log_key("MITx", spelling, day)
+        for day in (
+            dt.date(2023, 12, 31),
+            dt.date(2024, 1, 1),
+            dt.date(2025, 1, 1),
+            dt.date(2031, 5, 1),
+        )
+    )
+    # When the planner lists the events folder from the first year on
+    folder = event_log_folder("MITx", spelling)
+    start_after = event_log_list_start_after("MITx", spelling, 2024)
+    # Then S3's key order (listing returns keys after StartAfter) keeps exactly the later ones
+    assert all(key.startswith(folder) for key in (before, first, new_year, ahead))
+    assert before < start_after < first < new_year < ahead
+    assert event_log_list_prefix("MITx", spelling, 2024).startswith(folder)
 
 
 def test_zip_and_rdx_keys_and_prefixes_are_the_documented_spellings() -> None:
