@@ -18,7 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from edx_vault.local_aws.in_process_lambda import FunctionSpec, InProcessLambda
+from edx_vault.local_aws.in_process_lambda import (
+    PAYLOAD_LIMIT_BYTES,
+    FunctionSpec,
+    InProcessLambda,
+)
 from edx_vault.local_aws.service_sessions import ServiceSessions
 
 LOGGER = logging.getLogger("edx_vault.local_aws")
@@ -496,6 +500,22 @@ def stop_bucket_policy_checks() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def _request_entity_too_large() -> type[Exception]:
+    from moto.core.exceptions import JsonRESTError
+
+    class _RequestEntityTooLargeError(JsonRESTError):
+        code = 413
+
+        def __init__(self, size: int) -> None:
+            super().__init__(
+                "RequestEntityTooLargeException",
+                f"{size} byte payload is too large for the RequestResponse invocation type "
+                f"(limit {PAYLOAD_LIMIT_BYTES} bytes)",
+            )
+
+    return _RequestEntityTooLargeError
+
+
 def _layer_zips(function: Any) -> list[bytes]:
     """The code of each layer a function uses, in order, as CloudFormation published it."""
     from moto.awslambda.models import lambda_backends
@@ -520,6 +540,10 @@ def run_lambda_in_process(runtime: InProcessLambda) -> None:
     """
     from moto.awslambda.models import LambdaFunction
 
+    # Lambda refuses a synchronous request over 6 MB before running anything (Lambda quotas,
+    # "Invocation payload (request and response)": 6 MB each for synchronous invocations).
+    RequestEntityTooLargeError = _request_entity_too_large()  # noqa: N806 - an exception class
+
     def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         self.logs_backend.ensure_log_group(self.logs_group_name)
         function = FunctionSpec.from_moto(self)
@@ -536,6 +560,9 @@ def run_lambda_in_process(runtime: InProcessLambda) -> None:
     def invoke(
         self: LambdaFunction, body: str, request_headers: Any, response_headers: Any
     ) -> str | bytes:
+        size = len(body.encode() if isinstance(body, str) else body or b"")
+        if size > PAYLOAD_LIMIT_BYTES:
+            raise RequestEntityTooLargeError(size)
         result: str | bytes = original_invoke(self, body, request_headers, response_headers)
         if _FUNCTION_ERROR_HEADER in response_headers:
             response_headers[_FUNCTION_ERROR_HEADER] = "Unhandled"

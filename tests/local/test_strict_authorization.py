@@ -404,3 +404,18 @@ def test_reading_a_secret_under_a_customer_key_needs_decrypt_through_secrets_man
     assert value == "pipeline key"
     assert code == "AccessDeniedException"
     assert "kms:Decrypt" in message
+
+
+def test_lambda_refuses_a_synchronous_request_over_six_mb(fixture_aws: RunningAws) -> None:
+    # Given the fixture app's function
+    function = fixture_aws.output("LocalFixture-Flow", "FunctionName")
+    lambda_client = fixture_aws.client("lambda")
+    limit = 6 * 1024 * 1024
+    small = json.dumps({"id": "small", "value": 1, "padding": "x"})
+    big = json.dumps({"id": "big", "value": 1, "padding": "x" * limit})
+    # When it is invoked with a small event and with one over Lambda's 6 MB request limit
+    answered = lambda_client.invoke(FunctionName=function, Payload=small.encode())
+    code, _ = _error(lambda: lambda_client.invoke(FunctionName=function, Payload=big.encode()))
+    # Then only the small one runs; the big one is refused before the handler sees it
+    assert answered["StatusCode"] == 200
+    assert code == "RequestEntityTooLargeException"
