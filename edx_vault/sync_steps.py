@@ -27,6 +27,7 @@ from edx_vault.decryption import DecryptUnit, decrypt_unit, describe_unit, parse
 from edx_vault.errors import PermanentError
 from edx_vault.manifest import (
     UNITS_FAILED,
+    UNITS_SETTLED,
     ClaimOutcome,
     Manifest,
     RowKey,
@@ -131,7 +132,7 @@ def mirror_step(
             "source_last_modified": version.last_modified.isoformat(),
             "raw_key": mirrored.raw_key,
             "raw_version_id": mirrored.version_id or "",
-            "units_settled": False,
+            UNITS_SETTLED: False,
         },
     )
     return _mirrored_result(item, mirrored.raw_key, mirrored.version_id, mirrored.size)
@@ -310,9 +311,13 @@ def settle_source(manifest: Manifest, bucket: str, key: str) -> bool:
         and r.get("status") in (Status.DONE, Status.FAILED)
     ]
     if len(finished) < int(objects[0]["unit_count"]):
+        if objects[0].get(UNITS_SETTLED):
+            # Settled before, and a --retry-failed run has since left a unit unfinished (its
+            # task was lost): plan the source again rather than call it up to date.
+            manifest.set_attributes(object_row(bucket, key), {UNITS_SETTLED: False})
         return False
     # How many units failed, so a later plan can tell "settled, all published" from "settled,
     # some failed": only the latter is planned again, and only under --retry-failed.
     failed = sum(1 for r in finished if r.get("status") == Status.FAILED)
-    manifest.set_attributes(object_row(bucket, key), {"units_settled": True, UNITS_FAILED: failed})
+    manifest.set_attributes(object_row(bucket, key), {UNITS_SETTLED: True, UNITS_FAILED: failed})
     return True

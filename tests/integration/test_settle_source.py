@@ -44,3 +44,25 @@ def test_unit_rows_of_an_older_version_do_not_settle_the_current_one(vault: Vaul
     # And once the second member is decrypted at v2, it is
     decrypted(manifest, MEMBERS[1], version='"v2"', run_id="run-3")
     assert settle_source(manifest, BUCKET, KEY)
+
+
+def test_a_settled_source_whose_unit_is_retried_and_lost_is_no_longer_settled(
+    vault: Vault,
+) -> None:
+    # Given a settled zip whose second member failed (say, wrong-recipient)
+    manifest = vault.manifest
+    mirrored(manifest, version='"v1"', run_id="run-1", unit_count=2)
+    decrypted(manifest, MEMBERS[0], version='"v1"', run_id="run-1")
+    failing = unit_row(BUCKET, KEY, MEMBERS[1])
+    manifest.claim(failing, version='"v1"', run_id="run-1")
+    manifest.fail(failing, run_id="run-1", code="wrong-recipient", reason="not for us")
+    assert settle_source(manifest, BUCKET, KEY)
+    assert manifest.get(object_row(BUCKET, KEY))["units_failed"] == 1
+    # When a --retry-failed run claims that member again and its task is lost (the row stays
+    # in_progress), and the run's report settles the source
+    manifest.claim(failing, version='"v1"', run_id="run-2", retry_failed=True)
+    settled = settle_source(manifest, BUCKET, KEY)
+    # Then the source is no longer settled, so the next run, retry or not, plans it again and
+    # takes the member up once the lost claim's lease has passed
+    assert not settled
+    assert manifest.get(object_row(BUCKET, KEY))["units_settled"] is False
