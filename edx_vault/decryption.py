@@ -95,6 +95,8 @@ def units_of(
     ------
     PermanentError
         ``corrupt-zip`` when the central directory cannot be read.
+    TransientError
+        A ranged GET of the central directory failed in a way that clears up by itself.
     """
 
     def unit(member_name: str | None) -> DecryptUnit:
@@ -164,6 +166,10 @@ def decrypt_unit(
     PermanentError
         For anything wrong with the file itself; nothing is published and no multipart upload
         is left open.
+    TransientError
+        A read of the ciphertext failed in a way that clears up by itself (a timeout, a dropped
+        connection, throttling); likewise nothing is published, and nothing is said about the
+        file. A failed GET before gpg starts propagates as botocore raised it.
     """
     described = describe_unit(unit)
     output_key = package_model.output_key(described)

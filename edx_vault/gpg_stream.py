@@ -7,6 +7,12 @@ without ``BADMDC`` or ``DECRYPTION_FAILED``; otherwise the final read raises
 :class:`DecryptionFailedError`. A consumer that completes an upload only on a clean EOF (the
 multipart upload in :mod:`edx_vault.publish`) therefore never publishes a bad file.
 
+A failed read of the ciphertext is judged by :func:`edx_vault.errors.is_transient`: a dropped
+connection, a read timeout or a throttled ranged GET says nothing about the file, so the final
+read raises :class:`~edx_vault.errors.TransientError` (the step is retried, nothing recorded
+against the file); any other read error is the ``source-read-error`` failure. Either way nothing
+is published.
+
 python-gnupg collects all output in memory by default (twice the file size). We set ``on_data``
 to push chunks into a bounded queue and return ``False`` so nothing is kept: memory stays flat,
 and a slow consumer slows gpg down through the pipe instead of growing a buffer.
@@ -26,7 +32,7 @@ from typing import IO, Any, Final
 
 import gnupg
 
-from edx_vault.errors import PermanentError
+from edx_vault.errors import PermanentError, TransientError, describe, is_transient
 
 # The three settings below decide the engine's speed on a small machine (2 vCPUs: gpg on one, all
 # of Python on the other). bench/decrypt_throughput.py measures them; docs/engine.md has the figures.
@@ -204,7 +210,7 @@ class DecryptedStream(io.RawIOBase):
         self.size = 0
         self._result: Any = None
         self._crash: BaseException | None = None
-        self._failure: DecryptionFailedError | None = None
+        self._failure: DecryptionFailedError | TransientError | None = None
 
         # A shallow copy per stream (its own on_data), turned into the streaming variant; both
         # classes share every attribute, so only _open_subprocess changes. (A caller's own
@@ -292,8 +298,16 @@ class DecryptedStream(io.RawIOBase):
         return count
 
     def _finish(self) -> None:
-        self._worker.join()
+        self._worker.join()  # gpg has exited and python-gnupg has reaped it
         self._finished = True
+        source_error = self._input.error
+        if source_error is not None and is_transient(source_error):
+            # gpg saw the ciphertext end early, so whatever it concluded is about a truncated
+            # copy, not the file: refuse the stream as a retry, never as a verdict on the file.
+            self._failure = TransientError(
+                f"reading the ciphertext failed: {describe(source_error)}"
+            )
+            raise self._failure from source_error
         verdict = self._verdict()
         if verdict is not None:
             code, reason = verdict
@@ -302,7 +316,10 @@ class DecryptedStream(io.RawIOBase):
 
     def _verdict(self) -> tuple[str, str] | None:
         if self._input.error is not None:
-            return "source-read-error", f"reading the ciphertext failed: {self._input.error}"
+            return (
+                "source-read-error",
+                f"reading the ciphertext failed: {describe(self._input.error)}",
+            )
         result = self._result
         if result is None:
             return "gpg-error", f"gpg could not run: {type(self._crash).__name__}"

@@ -3,12 +3,21 @@
 It lets :mod:`zipfile` read a weekly zip's central directory and stream single members straight
 from S3, so a zip of tens of GB is never downloaded whole. Every GET is pinned to the object's
 version (or ETag) so a concurrent overwrite cannot mix two files' bytes.
+
+A GET that fails for a reason that clears up by itself (:func:`edx_vault.errors.is_transient`),
+or a body that is empty before the end of the object, raises
+:class:`~edx_vault.errors.TransientError`. That is not an ``OSError``, on purpose: :mod:`zipfile`
+turns an ``OSError`` raised while it looks for the end of the archive into ``BadZipFile("File is
+not a zip file")``, and botocore's read timeouts and the builtin connection errors are
+all ``OSError`` subclasses, so a timeout would otherwise read as a corrupt zip.
 """
 
 from __future__ import annotations
 
 import io
 from typing import TYPE_CHECKING, Any, Final
+
+from edx_vault.errors import ShortReadError, TransientError, describe, is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -70,10 +79,19 @@ class RangedObject(io.RawIOBase):
             request["VersionId"] = self._version_id
         if self._etag:
             request["IfMatch"] = self._etag
-        body = self._s3.get_object(**request)["Body"]
-        data = body.read()
+        where = f"s3://{self._bucket}/{self._key} {request['Range']}"
+        try:
+            data = self._s3.get_object(**request)["Body"].read()
+        except Exception as error:
+            if is_transient(error):
+                raise TransientError(f"{where}: {describe(error)}") from error
+            raise
         self.requests += 1
         count = len(data)
+        if count == 0:
+            # Read as the end of the object, this would cut the member short for good. A body
+            # that is merely short is fine: the buffered reader asks for the rest.
+            raise ShortReadError(f"{where}: an empty body before the end of the object")
         buffer[:count] = data
         self._position += count
         return count

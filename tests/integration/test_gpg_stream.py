@@ -1,4 +1,5 @@
-"""DecryptedStream's plumbing to gpg: wide pipes, named output descriptor, same bytes either way."""
+"""DecryptedStream's plumbing to gpg: wide pipes, named output descriptor, same bytes either way;
+and a ciphertext read that fails is retried or refused, never published."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ import io
 import os
 import signal
 import time
-from typing import Any
+import zipfile
+from typing import IO, Any, cast
 
 import pytest
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from urllib3.exceptions import ProtocolError
 
 from edx_vault import gpg_stream
+from edx_vault.errors import TransientError
 from edx_vault.gpg_stream import PIPE_BYTES, DecryptedStream
 from edx_vault.synthetic_package import RecipientEncryptor, encrypt_to_recipients
 from tests.integration.conftest import PipelineKey
@@ -159,3 +170,130 @@ def test_expansion_past_the_limit_is_refused_for_good_and_stops_gpg(
     process = stream._worker_gpg.process
     assert process is not None
     assert process.returncode == -signal.SIGKILL
+
+
+class CutSource(io.RawIOBase):
+    """Ciphertext whose connection fails after ``good_bytes``: every read past them raises."""
+
+    def __init__(self, data: bytes, *, good_bytes: int, error: BaseException) -> None:
+        super().__init__()
+        self._data = memoryview(data)[:good_bytes]
+        self._error = error
+        self.failed_reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._data:
+            self.failed_reads += 1
+            raise self._error
+        count = min(len(buffer), len(self._data))
+        buffer[:count] = self._data[:count]
+        self._data = self._data[count:]
+        return count
+
+
+def service_error(code: str, status: int) -> ClientError:
+    response = {
+        "Error": {"Code": code, "Message": f"{code} from S3"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(cast(Any, response), "GetObject")
+
+
+S3_URL = "https://vault-data.s3.us-east-1.amazonaws.com/raw/edx/mitx-2024-03-03.zip"
+# What a read of an S3 body, or of a zip member over ranged GETs, raises when the network or the
+# service has a bad moment: the file is fine and a second read gets it.
+TRANSIENT_SOURCE_ERRORS = [
+    pytest.param(lambda: ReadTimeoutError(endpoint_url=S3_URL), id="read-timeout"),
+    pytest.param(lambda: ConnectionClosedError(endpoint_url=S3_URL), id="connection-closed"),
+    pytest.param(
+        lambda: ResponseStreamingError(error=ProtocolError("Connection broken")),
+        id="response-streaming",
+    ),
+    pytest.param(
+        lambda: IncompleteReadError(actual_bytes=2, expected_bytes=8), id="incomplete-read"
+    ),
+    pytest.param(
+        lambda: ProtocolError("Connection broken", ConnectionResetError(104, "reset")),
+        id="urllib3-protocol",
+    ),
+    pytest.param(lambda: ConnectionResetError(104, "Connection reset by peer"), id="reset"),
+    pytest.param(lambda: service_error("SlowDown", 503), id="slow-down"),
+    pytest.param(lambda: service_error("InternalError", 500), id="internal-error"),
+    pytest.param(lambda: service_error("ServiceUnavailable", 503), id="service-unavailable"),
+    pytest.param(lambda: TransientError("SlowDown: ranged GET throttled"), id="ranged-get"),
+]
+# What a read raises when the source itself is wrong: retrying reads the same bytes again.
+PERMANENT_SOURCE_ERRORS = [
+    pytest.param(lambda: zipfile.BadZipFile("Bad CRC-32 for file 'x.sql.gpg'"), id="bad-crc"),
+    pytest.param(lambda: EOFError(), id="member-cut-short-in-the-zip"),
+    pytest.param(lambda: service_error("AccessDenied", 403), id="access-denied"),
+]
+
+
+def open_cut_stream(key: PipelineKey, source: CutSource) -> DecryptedStream:
+    return DecryptedStream(
+        key.gpg,
+        cast(IO[bytes], source),
+        passphrase=key.passphrase,
+        max_plaintext_bytes=2 * PLAINTEXT_BYTES,
+    )
+
+
+def read_until_refused(stream: DecryptedStream) -> BaseException:
+    buffer = bytearray(gpg_stream.CHUNK_BYTES)
+    with pytest.raises(Exception) as refused:
+        while stream.readinto(buffer):
+            pass
+    return refused.value
+
+
+@pytest.mark.parametrize("make_error", TRANSIENT_SOURCE_ERRORS)
+def test_a_network_failure_while_reading_ciphertext_is_retried_not_recorded(
+    pipeline_key: PipelineKey, ciphertext: bytes, make_error: Any
+) -> None:
+    # Given a ciphertext whose connection fails after 2 MiB with an error that clears up by itself
+    error = make_error()
+    source = CutSource(ciphertext, good_bytes=2 * 1024 * 1024, error=error)
+    stream = open_cut_stream(pipeline_key, source)
+
+    # When the plaintext is read
+    refused = read_until_refused(stream)
+
+    # Then the read is refused with the error the state machine retries, not a verdict on the
+    # file (which would be recorded against its ETag and never retried), and it says why
+    assert type(refused) is TransientError
+    assert refused.__cause__ is error
+    assert "reading the ciphertext failed" in str(refused)
+    assert source.failed_reads == 1
+    # And a read after the refusal refuses again instead of looking like an end
+    with pytest.raises(TransientError):
+        stream.readinto(bytearray(16))
+    # And gpg has exited and been reaped, and no thread of the stream is left running
+    stream.close()
+    process = stream._worker_gpg.process
+    assert process is not None
+    assert process.returncode is not None
+    assert not stream._worker.is_alive()
+
+
+@pytest.mark.parametrize("make_error", PERMANENT_SOURCE_ERRORS)
+def test_a_source_that_is_itself_wrong_stays_a_permanent_failure(
+    pipeline_key: PipelineKey, ciphertext: bytes, make_error: Any
+) -> None:
+    # Given a ciphertext whose reader fails after 2 MiB for a reason a retry cannot change
+    source = CutSource(ciphertext, good_bytes=2 * 1024 * 1024, error=make_error())
+    stream = open_cut_stream(pipeline_key, source)
+
+    # When the plaintext is read
+    refused = read_until_refused(stream)
+
+    # Then the file is refused for good, as before
+    assert isinstance(refused, gpg_stream.DecryptionFailedError)
+    assert refused.code == "source-read-error"
+    stream.close()
+    process = stream._worker_gpg.process
+    assert process is not None
+    assert process.returncode is not None
