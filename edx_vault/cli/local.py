@@ -70,6 +70,11 @@ def register(subparsers: Any) -> None:
         "--app cdk.out` does) instead of synthesizing the app: try the exact assembly you will "
         "deploy; --config must still name the configuration it was made from",
     )
+    up.add_argument(
+        "--faults",
+        type=Path,
+        help="inject the faults of this TOML file ([[fault]] rules, docs/embedded-aws.md)",
+    )
     up.add_argument("--json", action="store_true", help="print the environment as JSON")
     up.set_defaults(func=run_up)
 
@@ -146,6 +151,7 @@ def run_up(args: argparse.Namespace, context: CliContext) -> int:
             port=getattr(args, "port", DEFAULT_PORT),
             state_file=state_file,
             assembly=getattr(args, "assembly", None),
+            faults=getattr(args, "faults", None),
             progress=context.note,
         )
     except (lifecycle.LocalAwsError, DeployError, SynthError, LocalStateError) as error:

@@ -28,18 +28,17 @@ model on a service with resource policies, a condition key it cannot supply, a c
 operator the evaluator does not know. It never allows silently. Refusals are logged (action,
 resource, principal; never a parameter's value) and answered in each protocol's error shape.
 
-Requests to ``/moto-api/`` (the server's own control plane) pass unchecked.
+Requests to ``/moto-api/`` and ``/_edx_vault/`` (the server's own control plane: moto's, and
+fault injection) pass unchecked.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import io
 import json
 import logging
 import re
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -56,6 +55,7 @@ from edx_vault.local_aws.api_requests import (
     s3_call,
     service_operation,
 )
+from edx_vault.local_aws.aws_responses import error_response, read_body, request_headers
 from edx_vault.local_aws.principals import (
     Principal,
     SessionFacts,
@@ -125,6 +125,8 @@ _RESOURCE_POLICY_SERVICES: Final = frozenset(
     {"s3", "kms", "secretsmanager", "sns", "sts", "lambda"}
 )
 _AWS_MANAGED_SECRETS_KEY: Final = "alias/aws/secretsmanager"
+# The server's own control plane (moto's, and fault injection), served unsigned on loopback.
+_CONTROL_PLANE_PATHS: Final = ("/moto-api", "/_edx_vault/")
 _ASSUMED_KEY: Final = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 
 
@@ -170,7 +172,7 @@ class Authorizer:
 
         def strict(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             path = environ.get("PATH_INFO", "")
-            if path.startswith("/moto-api"):
+            if path.startswith(_CONTROL_PLANE_PATHS):
                 return application(environ, start_response)
             try:
                 call, principal = self.decide(environ)
@@ -190,7 +192,7 @@ class Authorizer:
         RefusedError
             When AWS would refuse it, or it cannot be judged.
         """
-        headers = _headers(environ)
+        headers = request_headers(environ)
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         try:
             signature = read_signature(headers, query)
@@ -238,9 +240,9 @@ class Authorizer:
         try:
             if signature.service == "s3":
                 needs_body = method == "POST" and "delete" in query
-                body = _read_body(environ) if needs_body else None
+                body = read_body(environ) if needs_body else None
                 return s3_call(method, path, query, headers, body)
-            body = _read_body(environ)
+            body = read_body(environ)
             operation, parameters = service_operation(signature, method, path, headers, query, body)
             return self._service_call(signature, operation, parameters)
         except UnmodelledRequestError as error:
@@ -524,49 +526,13 @@ class Authorizer:
     def _refuse(
         self, environ: dict[str, Any], start_response: Callable[..., Any], refusal: RefusedError
     ) -> list[bytes]:
-        headers = _headers(environ)
-        target = headers.get("X-Amz-Target", "")
-        service = _signed_service(headers, environ)
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            body, content_type = b"", "application/xml"
-        elif target:
-            code = refusal.code if refusal.code != "AccessDenied" else "AccessDeniedException"
-            if target.startswith("DynamoDB"):
-                code = f"com.amazonaws.dynamodb.v20120810#{code}"
-            body = json.dumps({"__type": code, "message": refusal.message}).encode()
-            content_type = "application/x-amz-json-1.1"
-        elif service == "s3":
-            body = (
-                "<?xml version='1.0' encoding='UTF-8'?>"
-                f"<Error><Code>{refusal.code}</Code><Message>{_xml(refusal.message)}</Message>"
-                "<RequestId>embedded</RequestId></Error>"
-            ).encode()
-            content_type = "application/xml"
-        elif service == "lambda":
-            body = json.dumps({"Type": "User", "Message": refusal.message}).encode()
-            content_type = "application/json"
-        else:
-            code = (
-                "AuthorizationError"
-                if service == "sns" and refusal.code == "AccessDenied"
-                else refusal.code
-            )
-            body = (
-                "<ErrorResponse><Error><Type>Sender</Type>"
-                f"<Code>{code}</Code><Message>{_xml(refusal.message)}</Message>"
-                "</Error><RequestId>embedded</RequestId></ErrorResponse>"
-            ).encode()
-            content_type = "text/xml"
-        status = 400 if target and refusal.status == 403 else refusal.status
-        response_headers = [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("x-amzn-ErrorType", refusal.code),
-        ]
-        start_response(
-            f"{status} {'Forbidden' if status == 403 else 'Bad Request'}", response_headers
+        return error_response(
+            environ,
+            start_response,
+            code=refusal.code,
+            message=refusal.message,
+            status=refusal.status,
         )
-        return [body]
 
     def _recording_sessions(
         self,
@@ -576,7 +542,7 @@ class Authorizer:
         principal: Principal,
     ) -> Iterable[bytes]:
         """Pass AssumeRole on, and remember whether the new session was made with MFA."""
-        form = parse_qs(_read_body(environ).decode("utf-8", "replace"))
+        form = parse_qs(read_body(environ).decode("utf-8", "replace"))
         with_mfa = bool(form.get("TokenCode")) or principal.mfa
         body = b"".join(application(environ, start_response))
         match = _ASSUMED_KEY.search(body.decode("utf-8", "replace"))
@@ -816,38 +782,6 @@ def _function_arn(name: str, region: str, account: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in environ.items():
-        if name.startswith("HTTP_"):
-            headers["-".join(part.capitalize() for part in name[5:].split("_"))] = value
-    if "CONTENT_TYPE" in environ:
-        headers["Content-Type"] = environ["CONTENT_TYPE"]
-    return headers
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    """The request body, left in place for moto to read again."""
-    cached = environ.get("edx_vault.body")
-    if isinstance(cached, bytes):
-        return cached
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    stream = environ["wsgi.input"]
-    body = stream.read(length) if length else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    environ["edx_vault.body"] = body
-    return body
-
-
-def _signed_service(headers: Mapping[str, str], environ: Mapping[str, Any]) -> str:
-    query = parse_qs(str(environ.get("QUERY_STRING", "")))
-    try:
-        return read_signature(headers, query).service
-    except UnsignedRequestError:
-        return ""
-
-
 def _because(decision: Decision) -> str:
     if decision.outcome == "explicit-deny":
         labels = ", ".join(statement.label for statement in decision.deciding)
@@ -861,9 +795,3 @@ def _names_action(statement: Statement, action: str) -> bool:
     if statement.actions is None:
         return True
     return any(matches_glob(pattern.lower(), action.lower()) for pattern in statement.actions)
-
-
-def _xml(text: str) -> str:
-    element = ElementTree.Element("m")
-    element.text = text
-    return ElementTree.tostring(element, encoding="unicode")[3:-4]

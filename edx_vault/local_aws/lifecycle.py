@@ -193,6 +193,7 @@ def up(
     host: str = DEFAULT_HOST,
     assembly: Path | None = None,
     handler_packages: Sequence[str] = DEFAULT_HANDLER_PACKAGES,
+    faults: Path | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> UpResult:
     """Start the embedded AWS and deploy the app into it (or find it already running).
@@ -209,7 +210,9 @@ def up(
         A cloud assembly already synthesized, deployed instead of synthesizing the vault app
         (tests deploy their own app this way).
     handler_packages
-        Where the Lambda handlers' modules are.
+        Where the Lambda handlers' modules are (for functions deployed without code).
+    faults
+        A TOML file of fault rules the server applies from the start.
     progress
         Called with one line per step.
 
@@ -238,6 +241,7 @@ def up(
         account=settings.deployment.account,
         log_file=log_file,
         handler_packages=handler_packages,
+        extra_arguments=() if faults is None else ("--faults", str(faults.resolve())),
     )
     try:
         if assembly is None:

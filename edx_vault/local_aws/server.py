@@ -54,6 +54,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         f"default: {', '.join(DEFAULT_HANDLER_PACKAGES)})",
     )
     parser.add_argument(
+        "--faults",
+        type=Path,
+        help="a TOML file of [[fault]] rules to inject from the start (see docs/embedded-aws.md)",
+    )
+    parser.add_argument(
         "--lenient",
         action="store_true",
         help="serve every request as moto does, with no authorization (the default is strict: "
@@ -102,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from edx_vault.local_aws.authorizer import Authorizer, AuthorizerSettings
     from edx_vault.local_aws.deployed_code import DeployedCodeCache
+    from edx_vault.local_aws.faults import FaultInjector, FaultRuleError, rules_from_toml
     from edx_vault.local_aws.in_process_lambda import FunctionSpec, InProcessLambda
     from edx_vault.local_aws.leftovers import mark_this_process, stop_leftovers
     from edx_vault.local_aws.moto_patches import PatchSettings, install
@@ -131,12 +137,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             service_sessions=sessions,
         )
     )
-    application = DomainDispatcherApplication(create_backend_app)
+    injector = FaultInjector()
+    if args.faults is not None:
+        try:
+            injector.replace(rules_from_toml(args.faults))
+        except FaultRuleError as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            return 2
+    # Faults come after authorization: a call AWS would refuse is refused, not faulted.
+    application = injector.wsgi(DomainDispatcherApplication(create_backend_app))
     if not args.lenient:
         authorizer = Authorizer(
             AuthorizerSettings(account=args.account, root_access_key_id=ACCESS_KEY_ID)
         )
-        application = authorizer.wsgi(application)  # type: ignore[assignment]
+        application = authorizer.wsgi(application)
     try:
         server = make_server(
             args.host,

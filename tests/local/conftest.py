@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from edx_vault.local_aws import lifecycle
 from edx_vault.local_aws.clients import local_client
@@ -41,7 +42,7 @@ class RunningAws:
     state_file: Path
     report: DeployReport
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, config: Config | None = None) -> Any:
         """A client signed as the CLI's environment is: the config's admin role's session."""
         key_id, secret, *token = self.state.credentials
         return boto3.session.Session().client(
@@ -51,6 +52,7 @@ class RunningAws:
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
             aws_session_token=token[0] if token else None,
+            config=config,
         )
 
     def root_client(self, service: str) -> Any:
