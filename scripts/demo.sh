@@ -85,7 +85,20 @@ seed_options=(--state-file "$STATE" --out "$WORK/credentials.csv.gpg" --size "${
 if [ "${DEMO_CORRUPT:-0}" = 1 ]; then
   seed_options+=(--corrupt)
 fi
-"$EDX" local seed "${seed_options[@]}"
+"$EDX" local seed "${seed_options[@]}" --json >"$WORK/seeded.json"
+"$PYTHON" - "$WORK/seeded.json" <<'PY'
+import json
+import sys
+
+seeded = json.load(open(sys.argv[1], encoding="utf-8"))
+line = (
+    f"seeded {seeded['objects']} objects in {', '.join(seeded['buckets'])}: "
+    f"{seeded['files_inside']} encrypted files, {seeded['files_to_publish']} to publish"
+)
+if seeded["corrupted"]:
+    line += f"; tampered with {seeded['corrupted']} and shipped one failed export"
+print(line)
+PY
 
 step "4/6 Importing edX's credentials (edx-vault import-credentials)"
 "$EDX" import-credentials "$WORK/credentials.csv.gpg"
@@ -95,10 +108,16 @@ sync_status=0
 "$EDX" sync --wait || sync_status=$?
 
 step "6/6 What the institutional bucket holds now"
-"$PYTHON" - <<'PY'
-"""List the published prefixes of the data bucket: category, then the first partition level."""
+published_status=0
+"$PYTHON" - "$WORK/seeded.json" "${DEMO_CORRUPT:-0}" <<'PY' || published_status=$?
+"""List the published prefixes of the data bucket, then check every seeded file is published.
+
+A sync that says it succeeded while a file it was given is missing is the worst failure the
+vault can have, so the demo checks what it seeded against what the bucket holds.
+"""
 
 import collections
+import json
 import sys
 
 import boto3
@@ -123,9 +142,32 @@ for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=
 print(f"s3://{bucket}/")
 for prefix in sorted(counts):
     print(f"  {prefix:<60} {counts[prefix]:>5} objects {sizes[prefix]:>10} bytes")
+
+seeded = json.load(open(sys.argv[1], encoding="utf-8"))
+corrupt = sys.argv[2] == "1"
+present = set()
+for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    present.update(item["Key"] for item in page.get("Contents", []))
+expected = [
+    item
+    for item in seeded["to_publish"]
+    if not (corrupt and item["source"] == seeded["corrupted"])
+]
+missing = [item for item in expected if item["key"] not in present]
+print()
+if missing:
+    print(f"MISSING: {len(missing)} of the {len(expected)} files edX delivered are not published:")
+    for item in missing[:20]:
+        print(f"  {item['key']}  (from s3://{item['source']})")
+    sys.exit(1)
+print(f"Every one of the {len(expected)} files edX delivered is published.")
 PY
 
 echo
+if [ "$published_status" -ne 0 ]; then
+  echo "Demo FAILED: files edX delivered are missing from the bucket (above); see $WORK/state/local.log"
+  exit 1
+fi
 if [ "$sync_status" -eq 0 ]; then
   echo "Demo complete: the sync succeeded. Reports are under reports/ in the bucket above."
 elif [ "${DEMO_CORRUPT:-0}" = 1 ]; then

@@ -221,6 +221,11 @@ def run_seed(args: argparse.Namespace, context: CliContext) -> int:
         "access_key_id": result.access_key_id,
         "encrypted_to": result.recipient,
         "corrupted": result.corrupted,
+        # What the sync must publish: each file's key in the data bucket and its source.
+        "to_publish": [
+            {"key": unit.output_key, "source": f"{unit.source_bucket}/{unit.source_key}"}
+            for unit in result.package.published_units
+        ],
     }
     if args.json:
         context.out(json.dumps(summary, indent=2))
