@@ -20,6 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError
 from edx_vault.cli.run_reports import load_report, report_key, summary_lines
+from edx_vault.manifest import Manifest
+from edx_vault.manifest_schema import MEMBER_SORT_KEY_PREFIX, OBJECT_SORT_KEY
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -29,6 +31,8 @@ EXECUTION_NAME_PREFIX: Final = "manual-"
 TERMINAL_STATES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # Execution causes can be long JSON; a report line needs the start of it only.
 MAX_CAUSE_CHARACTERS: Final = 500
+# How many of the files --retry-failed will retry are listed before it starts.
+MAX_RETRIED_LINES: Final = 20
 
 
 def register(subparsers: Any) -> None:
@@ -156,6 +160,25 @@ def unset_secrets(secretsmanager: Any, storage: Any) -> list[str]:
     return missing
 
 
+def failed_before(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per manifest row whose last attempt failed: what ``--retry-failed`` retries.
+
+    Rows are the manifest's (``pk`` = ``bucket/key`` of the source, ``sk`` = ``object``,
+    ``decrypt`` or ``member#{name}``), so this needs no knowledge of the planner.
+    """
+    lines = []
+    for row in sorted(rows, key=lambda item: (str(item.get("pk")), str(item.get("sk")))):
+        if row.get("status") != "failed":
+            continue
+        step = "mirror" if row.get("sk") == OBJECT_SORT_KEY else "decrypt"
+        member = str(row.get("sk", "")).removeprefix(MEMBER_SORT_KEY_PREFIX)
+        where = row.get("pk", "?") + (
+            "" if step == "mirror" or member == "decrypt" else f" [{member}]"
+        )
+        lines.append(f"{step:<8} {row.get('error_code', '?'):<22} s3://{where}")
+    return lines
+
+
 def run(args: argparse.Namespace, context: CliContext) -> int:
     """Start the execution; with ``--wait``, follow it and report."""
     deployment = context.deployment()
@@ -163,6 +186,16 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
     missing = unset_secrets(context.secretsmanager(), deployment.storage)
     if missing:
         raise CliError("the sync cannot start: not stored yet: " + "; ".join(missing))
+    if args.retry_failed and not args.json:
+        retried = failed_before(Manifest(context.manifest_table()).scan())
+        if retried:
+            context.out(f"Retrying {len(retried)} file(s) that failed before:")
+            for line in retried[:MAX_RETRIED_LINES]:
+                context.out(f"  {line}")
+            if len(retried) > MAX_RETRIED_LINES:
+                context.out(f"  ... and {len(retried) - MAX_RETRIED_LINES} more")
+        else:
+            context.out("Nothing has failed before: --retry-failed retries nothing this time.")
     sfn = context.stepfunctions()
     name = execution_name(context)
     try:

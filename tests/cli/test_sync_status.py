@@ -152,6 +152,42 @@ def test_sync_wait_json_for_scripts(cli: Cli, vault_stack: DeployedVault) -> Non
     assert result.stderr == ""
 
 
+@pytest.mark.usefixtures("secrets_stored")
+def test_sync_retry_failed_says_what_it_will_retry_before_it_starts(
+    cli: Cli, vault_stack: DeployedVault
+) -> None:
+    # Given a manifest with a failed decryption, a failed zip member and a done file
+    from edx_vault import stack_outputs
+
+    deploy_pipeline_stack(vault_stack, PASS_MACHINE)
+    table = vault_stack.aws.resource("dynamodb").Table(
+        vault_stack.outputs[stack_outputs.MANIFEST_TABLE]
+    )
+    log = "edx-course-data/examplex/edx/events/2024/examplex-edx-events-2024-01-06.log.gz.gpg"
+    rows = [
+        {"pk": log, "sk": "decrypt", "status": "failed", "error_code": "wrong-recipient"},
+        {
+            "pk": "course-data/examplex-2024-01-07.zip",
+            "sk": "member#examplex-2024-01-07/ExampleX-CS101-2024-auth_user-prod-analytics.sql.gpg",
+            "status": "failed",
+            "error_code": "bad-passphrase",
+        },
+        {"pk": "course-data/examplex-2024-01-07.zip", "sk": "object", "status": "done"},
+    ]
+    for row in rows:
+        table.put_item(Item=row)
+    # When the admin retries failed files
+    result = cli("sync", "--retry-failed")
+    # Then, before starting, it lists the two failures (step, code, file) and not the done one
+    assert result.exit_code == 0, result.stderr
+    assert "Retrying 2 file(s) that failed before:" in result.stdout
+    assert f"decrypt  wrong-recipient        s3://{log}" in result.stdout
+    assert (
+        "bad-passphrase" in result.stdout and "auth_user-prod-analytics.sql.gpg]" in result.stdout
+    )
+    assert result.stdout.index("Retrying") < result.stdout.index("Started sync")
+
+
 def test_sync_refuses_to_start_until_credentials_and_key_are_stored(
     cli: Cli, vault_stack: DeployedVault
 ) -> None:
