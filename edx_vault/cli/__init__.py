@@ -43,6 +43,7 @@ COMMAND_MODULES: Final = (
     "status",
     "info",
     "verify",
+    "doctor",
     "local",
     "grants",
 )

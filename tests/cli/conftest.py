@@ -23,15 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +45,14 @@ from moto.core.config import default_user_config
 
 from edx_vault import gnupg_home, stack_outputs
 from edx_vault.cli import main
+from edx_vault.grants import ACCESS_STACK_SUFFIX, role_output_name
+from edx_vault.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG
 from edx_vault.secret_formats import (
+    EdxCredentials,
     PipelineKey,
     PipelineKeyring,
     PipelinePassphrase,
+    store_edx_credentials,
     store_passphrase,
     store_pipeline_keyring,
 )
@@ -462,3 +469,226 @@ def deploy_pipeline_stack(vault: DeployedVault, definition: dict[str, Any]) -> s
     cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
     _wait_for_stack(cloudformation, stack)
     return str(arn)
+
+
+# --------------------------------------------------------------------------------------------
+# What `doctor` reads: edX's buckets and keys, the access stack, the schedule, subscriptions
+# --------------------------------------------------------------------------------------------
+
+EDX_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key, which opens nothing
+EDX_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's example too
+MOTO_ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class EdxBuckets:
+    """This test's stand-ins for edX's two buckets, named in the test's configuration."""
+
+    events: str
+    database: str
+
+
+@pytest.fixture
+def edx_buckets(vault_stack: DeployedVault) -> EdxBuckets:
+    """edX's buckets, unique to the test (bucket names are global on the moto server), created
+    empty and named in ``[edx.source_buckets]`` of the test's configuration."""
+    suffix = vault_stack.prefix.lower()
+    buckets = EdxBuckets(events=f"edx-course-data-{suffix}", database=f"course-data-{suffix}")
+    s3 = vault_stack.aws.client("s3")
+    for bucket in (buckets.events, buckets.database):
+        s3.create_bucket(Bucket=bucket)
+    text = vault_stack.config_path.read_text(encoding="utf-8")
+    assert 'events = "edx-course-data"' in text and 'database = "course-data"' in text
+    text = text.replace('events = "edx-course-data"', f'events = "{buckets.events}"')
+    text = text.replace('database = "course-data"', f'database = "{buckets.database}"')
+    vault_stack.config_path.write_text(text, encoding="utf-8")
+    return buckets
+
+
+def seed_edx_credentials(vault: DeployedVault) -> None:
+    """Store edX's keys directly, as if ``import-credentials`` had run."""
+    store_edx_credentials(
+        vault.aws.client("secretsmanager"),
+        vault.credentials_secret,
+        EdxCredentials(
+            user_name="edx-data-czar-example",
+            access_key_id=EDX_ACCESS_KEY_ID,
+            secret_access_key=EDX_SECRET_ACCESS_KEY,
+            imported_at=dt.datetime(2024, 1, 5, tzinfo=dt.UTC),
+        ),
+    )
+
+
+def tag_pipeline_key(vault: DeployedVault, fingerprint: str, expires: str) -> None:
+    """Put the tags ``keygen`` puts on the key secret (``expires`` as stored: a date, 'never',
+    or anything a person might have typed)."""
+    vault.aws.client("secretsmanager").tag_resource(
+        SecretId=vault.key_secret,
+        Tags=[
+            {"Key": FINGERPRINT_TAG, "Value": fingerprint},
+            {"Key": EXPIRES_TAG, "Value": expires},
+        ],
+    )
+
+
+def deploy_access_stack(vault: DeployedVault, researchers: tuple[str, ...]) -> None:
+    """``{prefix}-Access`` with one role output per researcher, as the real stack exports them
+    (the roles themselves are not needed: doctor reads the outputs)."""
+    outputs = {
+        role_output_name(name): {
+            "Value": f"arn:aws:iam::{MOTO_ACCOUNT}:role/edx-vault/researcher/{vault.prefix.lower()}-{name}"
+        }
+        for name in researchers
+    }
+    template = {
+        # What the real stack holds without grants; moto skips it (with a warning filtered above).
+        "Resources": {"NoResearcherGrants": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": outputs,
+    }
+    cloudformation = vault.aws.client("cloudformation")
+    stack = stack_outputs.stack_name(vault.prefix, ACCESS_STACK_SUFFIX)
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    _wait_for_stack(cloudformation, stack)
+
+
+def create_schedule(
+    vault: DeployedVault,
+    state_machine_arn: str,
+    *,
+    state: str = "ENABLED",
+    expression: str = "cron(0 6 ? * SUN *)",
+) -> str:
+    """The schedule the stand-in pipeline stack names (``{prefix}-weekly-sync``)."""
+    name = f"{vault.prefix}-weekly-sync"
+    vault.aws.client("scheduler").create_schedule(
+        Name=name,
+        ScheduleExpression=expression,
+        ScheduleExpressionTimezone="UTC",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": state_machine_arn,
+            "RoleArn": f"arn:aws:iam::{MOTO_ACCOUNT}:role/edx-vault-schedule",
+        },
+        State=state,
+    )
+    return name
+
+
+def alerts_topic(vault: DeployedVault) -> str:
+    """The alerts topic's ARN, from the pipeline stack's output."""
+    stack = stack_outputs.stack_name(vault.prefix, stack_outputs.PIPELINE_STACK_SUFFIX)
+    described = vault.aws.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    return outputs[stack_outputs.ALERTS_TOPIC_ARN]
+
+
+def subscribe_email(vault: DeployedVault, email: str, *, confirmed: bool) -> str:
+    """An email subscription to the alerts topic, confirmed or still pending.
+
+    moto confirms every subscription at once; SNS keeps an email subscription pending until
+    the link in its email is clicked. A pending one is made by setting the attribute in moto's
+    backend (this process runs the server), the state SNS reports it in.
+    """
+    from moto.sns.models import sns_backends
+
+    arn = str(
+        vault.aws.client("sns").subscribe(
+            TopicArn=alerts_topic(vault), Protocol="email", Endpoint=email
+        )["SubscriptionArn"]
+    )
+    if not confirmed:
+        subscription = sns_backends[MOTO_ACCOUNT][integration.REGION].subscriptions[arn]
+        subscription.attributes["PendingConfirmation"] = True
+    return arn
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    access_key_id: str
+    code: str
+    status: int
+    under: str  # "bucket/prefix" the refusal covers; "" for every call
+
+
+@dataclass
+class RefusingFront:
+    """A second door to the session's moto server (same process, so the same backends) that
+    answers S3 calls signed with given keys as edX's S3 refuses them: ``InvalidAccessKeyId``
+    for a retired key, ``SignatureDoesNotMatch`` for a wrong secret, ``AccessDenied`` for an
+    org the keys were never granted. moto without IAM accepts any key; edX's S3 does not.
+    """
+
+    endpoint: str = ""
+    refusals: list[_Refusal] = field(default_factory=list)
+
+    def refuse(self, code: str, *, under: str = "", status: int = 403) -> None:
+        """Refuse edX's keys' calls on ``under`` (``bucket/prefix``; all when empty)."""
+        self.refusals.append(_Refusal(EDX_ACCESS_KEY_ID, code, status, under))
+
+    def _matching(self, environ: dict[str, Any]) -> _Refusal | None:
+        found = re.search(r"Credential=([A-Z0-9]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+        if found is None:
+            return None
+        path = environ.get("PATH_INFO", "").lstrip("/")
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        # A listing names its prefix in the query; a GET names the key in the path.
+        resource = path + "/" + query["prefix"][0] if "prefix" in query else path
+        for refusal in self.refusals:
+            if refusal.access_key_id == found[1] and resource.startswith(refusal.under):
+                return refusal
+        return None
+
+    def wsgi(self, application: Callable[..., Any]) -> Callable[..., Any]:
+        def front(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            refusal = self._matching(environ)
+            if refusal is None:
+                return application(environ, start_response)
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n'
+                f"<Error><Code>{refusal.code}</Code><Message>refused by the test's edX"
+                "</Message><RequestId>0</RequestId></Error>"
+            ).encode()
+            start_response(
+                f"{refusal.status} Refused",
+                [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+
+        return front
+
+
+@pytest.fixture(scope="session")
+def refusing_front(moto_endpoint: str) -> Iterator[RefusingFront]:
+    """The :class:`RefusingFront` server, started once (its refusals are reset per test)."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    front = RefusingFront()
+    server = make_server(
+        "127.0.0.1",
+        0,
+        front.wsgi(DomainDispatcherApplication(create_backend_app)),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    front.endpoint = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield front
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def edx_refusals(
+    cli: Cli, refusing_front: RefusingFront, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RefusingFront]:
+    """The CLI talks to AWS through the :class:`RefusingFront` for this test; refuse with it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", refusing_front.endpoint)
+    refusing_front.refusals.clear()
+    yield refusing_front
+    refusing_front.refusals.clear()
