@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -137,6 +138,28 @@ class Manifest:
         self._table = table
         self._clock = clock
         self._lease = lease
+        self._per_thread = threading.local()
+
+    def for_this_thread(self) -> Manifest:
+        """This manifest for the calling thread: same table, clock and lease, and client.
+
+        boto3 clients may be shared between threads, its resources may not ("Resource
+        instances are not thread safe and should not be shared across threads or processes",
+        boto3's guide, Resources, Multithreading or multiprocessing with resources). Each
+        thread that asks gets a ``Table`` resource of its own, made once, over this one's
+        client, so the Report step can settle many sources at once on one connection pool.
+
+        Returns
+        -------
+        Manifest
+            The calling thread's manifest, the same one on every call from that thread.
+        """
+        own: Manifest | None = getattr(self._per_thread, "manifest", None)
+        if own is None:
+            table = type(self._table)(self._table.name, client=self._table.meta.client)
+            own = Manifest(table, clock=self._clock, lease=self._lease)
+            self._per_thread.manifest = own
+        return own
 
     def claim(
         self, row: RowKey, *, version: str, run_id: str, retry_failed: bool = False

@@ -136,7 +136,12 @@ def mirror_item(context: RunContext, edx_s3: S3Client, item: dict[str, Any]) -> 
 
 
 def collect_units(context: RunContext, run_id: str) -> dict[str, Any]:
-    """Join every mirrored object's units into the decrypt work list."""
+    """Join every mirrored object's units into the decrypt work list.
+
+    One unit list per mirrored object, found by listing and read a few at a time
+    (:meth:`~edx_vault.run_files.RunFiles.list_json`), joined in key order: the work list is
+    the same whatever order the reads finish in, and a read that fails fails the step.
+    """
     files = context.files(run_id)
     units = [unit for unit_list in files.list_json("units") for unit in unit_list]
     files.put_json(files.key(DECRYPT_ITEMS), units)

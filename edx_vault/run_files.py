@@ -4,17 +4,22 @@ Step Functions passes at most 256 KB between states, and a backfill can plan tho
 so work lists travel through S3: the Distributed Maps read them with an S3 ItemReader. Every task
 also writes its result here, so the Report step can check each planned item for a result itself
 instead of trusting the Map (which does not fail when items fail).
+
+A backfill leaves tens of thousands of these files; the steps that read them all (Collect and
+Report) find them by listing, never by probing, and read them a few at a time in parallel
+(:func:`edx_vault.parallel.ordered_map`), in key order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from edx_vault.bucket_layout import WORK_PREFIX
+from edx_vault.parallel import ordered_map
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -58,25 +63,53 @@ class RunFiles:
         """The document at ``key`` if it is among ``present`` (from :meth:`existing_keys`)."""
         return self.get_json(key) if key in present else default
 
-    def existing_keys(self, *prefix_parts: str) -> frozenset[str]:
+    def existing_keys(self, *prefix_parts: str, recursive: bool = True) -> frozenset[str]:
         """Every key under a folder of this run (the whole run without ``prefix_parts``).
 
         Whether a file exists is asked by listing, never by reading it: S3 answers a read of a
         missing key with 403, not 404, to a caller whose ``s3:ListBucket`` is limited by
         ``s3:prefix`` (GetObject carries no prefix), so a missing result could not be told
         from a refusal.
+
+        Parameters
+        ----------
+        prefix_parts
+            The folder, as parts of :meth:`key`.
+        recursive
+            False for the keys directly in the folder only (a ``/`` delimiter), without
+            listing its subfolders: the run's own files without its thousands of items'.
         """
         prefix = self.key(*prefix_parts) + "/"
         paginator = self.s3.get_paginator("list_objects_v2")
-        return frozenset(
-            entry["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
-            for entry in page.get("Contents", [])
+        pages = (
+            paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            if recursive
+            else paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/")
         )
+        return frozenset(entry["Key"] for page in pages for entry in page.get("Contents", []))
+
+    def existing_keys_in(self, *folders: tuple[str, ...]) -> frozenset[str]:
+        """The run's own files and every key under each of ``folders``, listed concurrently.
+
+        Each folder is one chain of 1,000-key pages; listing them side by side rather than
+        the whole run in one chain also skips the folders the caller does not need.
+        """
+
+        def listed(folder: tuple[str, ...]) -> frozenset[str]:
+            return self.existing_keys(*folder, recursive=bool(folder))
+
+        return frozenset().union(*ordered_map(listed, [(), *folders]))
+
+    def get_json_many(self, keys: Iterable[str]) -> Iterator[Any]:
+        """The documents at ``keys``, read concurrently, in the order of ``keys``.
+
+        A read that fails raises here, unchanged, once the caller reaches its key.
+        """
+        return ordered_map(self.get_json, keys)
 
     def list_json(self, *prefix_parts: str) -> list[Any]:
         """Every JSON document under a folder of this run, in key order."""
-        return [self.get_json(key) for key in sorted(self.existing_keys(*prefix_parts))]
+        return list(self.get_json_many(sorted(self.existing_keys(*prefix_parts))))
 
     def unit_list_key(self, source_bucket: str, source_key: str) -> str:
         return self.key("units", f"{item_digest(source_bucket, source_key)}.json")

@@ -19,6 +19,7 @@ from typing import Any, Final
 from edx_vault.bucket_layout import REPORTS_PREFIX, WORK_PREFIX
 from edx_vault.cost_model import RunVolume, estimate_run_cost_usd
 from edx_vault.manifest import ClaimOutcome, Manifest
+from edx_vault.parallel import ordered_map
 from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
 from edx_vault.sync_steps import HELD_BY_ANOTHER_RUN, settle_source
 
@@ -99,9 +100,18 @@ def build_report(
     finished: dt.datetime,
     key_expiry: KeyExpiry | None,
 ) -> dict[str, Any]:
-    """Check every planned item's result, settle the sources, and summarise the run."""
+    """Check every planned item's result, settle the sources, and summarise the run.
+
+    A backfill has tens of thousands of items, each with a result file to read and (a
+    mirror item) a source to settle, a manifest Query and an UpdateItem: those requests run a
+    few at a time (:func:`~edx_vault.parallel.ordered_map`), and the results are taken in the
+    work lists' order, so the report is the same as if they ran one after another. A request
+    that fails fails the report (the handler classifies it, the state machine retries it).
+    """
     summary = files.get_json(files.key(PLAN_SUMMARY))
-    present = files.existing_keys()
+    # The run's own files and its results; not its units/ (Collect's input), a folder as
+    # large as the results that nothing here reads.
+    present = files.existing_keys_in(("results", "mirror"), ("results", "decrypt"))
     mirror_items = files.get_json_or(files.key(MIRROR_ITEMS), [], present=present)
     decrypt_items = files.get_json_or(files.key(DECRYPT_ITEMS), [], present=present)
     failures: list[dict[str, Any]] = []
@@ -110,10 +120,20 @@ def build_report(
     mirrored_bytes = 0
     skipped = 0
 
-    for item in mirror_items:
-        result = files.get_json_or(
-            files.result_key("mirror", item["source_key"]), None, present=present
-        )
+    def mirror_result(item: dict[str, Any]) -> dict[str, Any] | None:
+        """The item's result, after settling its source (on this thread's own manifest)."""
+        key = files.result_key("mirror", item["source_key"])
+        result: dict[str, Any] | None = files.get_json_or(key, None, present=present)
+        settle_source(manifest.for_this_thread(), item["source_bucket"], item["source_key"])
+        return result
+
+    def decrypt_result(item: dict[str, Any]) -> dict[str, Any] | None:
+        key = files.result_key("decrypt", item["source_key"], item.get("member"))
+        result: dict[str, Any] | None = files.get_json_or(key, None, present=present)
+        return result
+
+    mirror_results = ordered_map(mirror_result, mirror_items)
+    for item, result in zip(mirror_items, mirror_results, strict=True):
         if result is None:
             failures.append(_failure(item, "mirror", "no-result", NO_RESULT_REASON))
         elif result["status"] == "failed":
@@ -124,11 +144,8 @@ def build_report(
             previously_failed.append(_previously_failed(item, result))
         else:
             failures.append(_not_processed(item, "mirror", result))
-        settle_source(manifest, item["source_bucket"], item["source_key"])
 
-    for item in decrypt_items:
-        key = files.result_key("decrypt", item["source_key"], item.get("member"))
-        result = files.get_json_or(key, None, present=present)
+    for item, result in zip(decrypt_items, ordered_map(decrypt_result, decrypt_items), strict=True):
         if result is None:
             failures.append(_failure(item, "decrypt", "no-result", NO_RESULT_REASON))
         elif result["status"] == "failed":

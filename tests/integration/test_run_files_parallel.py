@@ -1,0 +1,340 @@
+"""Collect and Report read a run's many files (and Report settles its sources) on a thread pool.
+
+At backfill scale one request after another does not fit in the steps' timeouts
+(``bench/pipeline_scale.py``), so the reads run a few at a time. What must not change: the
+report and the decrypt work list are the same whatever order the reads finish in, and a read
+that fails fails the step with its own error rather than becoming a missing result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from edx_vault import run_report
+from edx_vault.manifest import Manifest, object_row, unit_row
+from edx_vault.pipeline_run import RunContext, collect_units, finish_run
+from edx_vault.pipeline_settings import PipelineSettings
+from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
+from edx_vault.run_report import build_report, report_key
+from tests.integration.conftest import Aws, Vault
+
+pytestmark = pytest.mark.integration
+
+RUN = "run-parallel"
+STARTED = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
+FINISHED = STARTED + dt.timedelta(hours=1)
+SOURCES = 36
+VERSION = '"v1"'
+
+
+@dataclass(frozen=True)
+class Source:
+    """One planned source and what its tasks left: ``done``, ``failed`` or ``lost``."""
+
+    bucket: str
+    key: str
+    mirror: str
+    decrypt: str
+
+
+def outcome(index: int, every: int, offset: int) -> str:
+    if index % every == offset:
+        return "failed"
+    if index % (every + 4) == offset + 1:
+        return "lost"
+    return "done"
+
+
+def sources(vault: Vault) -> list[Source]:
+    return [
+        Source(
+            bucket=vault.event_bucket,
+            key=f"mitx/edx/events/2026/mitx-edx-events-2026-01-{index:03d}.log.gz.gpg",
+            mirror=outcome(index, 7, 3),
+            decrypt=outcome(index, 5, 2),
+        )
+        for index in range(SOURCES)
+    ]
+
+
+def context_for(vault: Vault) -> RunContext:
+    settings = PipelineSettings(
+        data_bucket=vault.target.bucket,
+        data_key_arn=vault.target.kms_key_arn,
+        manifest_table=vault.table_name,
+    )
+    return RunContext(settings=settings, vault_s3=vault.s3, manifest=vault.manifest)
+
+
+def leave_run(vault: Vault, planned: list[Source]) -> RunFiles:
+    """What Plan, Mirror, Collect and Decrypt leave: work lists, results, manifest rows.
+
+    A ``lost`` task left no result file (and a claimed row); its unit is not settled.
+    """
+    files = context_for(vault).files(RUN)
+    manifest = vault.manifest
+    mirror_items = [{"source_bucket": s.bucket, "source_key": s.key} for s in planned]
+    decrypt_items = [
+        {"source_bucket": s.bucket, "source_key": s.key, "member": None}
+        for s in planned
+        if s.mirror == "done"
+    ]
+    files.put_json(
+        files.key(PLAN_SUMMARY),
+        {
+            "run_id": RUN,
+            "started": STARTED.isoformat(),
+            "first_date": "2026-01-01",
+            "last_date": "2026-02-28",
+            "planned": len(mirror_items),
+            "up_to_date": 0,
+            "previously_failed": [],
+            "unknown": [],
+            "missing": [],
+        },
+    )
+    files.put_json(files.key(MIRROR_ITEMS), mirror_items)
+    files.put_json(files.key(DECRYPT_ITEMS), decrypt_items)
+    for source in planned:
+        row = object_row(source.bucket, source.key)
+        manifest.claim(row, version=VERSION, run_id=RUN)
+        if source.mirror == "failed":
+            manifest.fail(row, run_id=RUN, code="tampered", reason="the copy did not verify")
+            refused: dict[str, Any] = {"status": "failed", "source_key": source.key}
+            refused |= {"stage": "mirror", "code": "tampered", "reason": "the copy did not verify"}
+            files.put_json(files.result_key("mirror", source.key), refused)
+            continue
+        if source.mirror == "lost":
+            continue
+        manifest.complete(row, run_id=RUN, attributes={"units_settled": False, "unit_count": 1})
+        files.put_json(
+            files.result_key("mirror", source.key),
+            {"status": "done", "source_key": source.key, "stage": "mirror", "bytes": 100},
+        )
+        unit = unit_row(source.bucket, source.key, None)
+        manifest.claim(unit, version=VERSION, run_id=RUN)
+        result_key = files.result_key("decrypt", source.key, None)
+        if source.decrypt == "done":
+            manifest.complete(unit, run_id=RUN, attributes={"output_key": f"events/{source.key}"})
+            done: dict[str, Any] = {"status": "done", "source_key": source.key}
+            done |= {"category": "events", "bytes": 1000, "member": None}
+            files.put_json(result_key, done)
+        elif source.decrypt == "failed":
+            manifest.fail(unit, run_id=RUN, code="wrong-recipient", reason="not for us")
+            failed: dict[str, Any] = {"status": "failed", "source_key": source.key}
+            failed |= {"member": None, "code": "wrong-recipient", "reason": "not for us"}
+            files.put_json(result_key, failed)
+    return files
+
+
+def shuffle_reads(vault: Vault, seed: int) -> None:
+    """Make every read of a result file take a random few milliseconds, so they finish shuffled."""
+    delays = random.Random(seed)
+    lock = threading.Lock()
+
+    def delay(params: dict[str, Any], **_: Any) -> None:
+        if "/results/" in params["Key"] or "/units/" in params["Key"]:
+            with lock:
+                pause = delays.uniform(0.0, 0.015)
+            time.sleep(pause)
+
+    vault.s3.meta.events.register("provide-client-params.s3.GetObject", delay)
+
+
+def fail_reads_of(client: Any, event: str, matches: Any, error: ClientError) -> list[Any]:
+    """Make the calls whose parameters ``matches`` raise ``error``; returns the calls failed."""
+    failed: list[Any] = []
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if matches(params):
+            failed.append(params)
+            raise error
+
+    client.meta.events.register(event, refuse)
+    return failed
+
+
+def service_error(code: str, status: int, operation: str) -> ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": code},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
+
+
+def serial_map(function: Any, items: Any, **_: Any) -> Any:
+    """The reads one after another, as the steps made them before they had a pool."""
+    return map(function, items)
+
+
+def test_the_report_is_the_same_whatever_order_the_reads_finish_in(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run whose items succeeded, failed, or were lost, and whose reads finish shuffled
+    planned = sources(vault)
+    files = leave_run(vault, planned)
+    shuffle_reads(vault, seed=11)
+    # When the report is built on the thread pool
+    parallel = build_report(files, vault.manifest, finished=FINISHED, key_expiry=None)
+    # Then it is the report the reads made one after another give, failures in the same order
+    monkeypatch.setattr(run_report, "ordered_map", serial_map)
+    serial = build_report(files, vault.manifest, finished=FINISHED, key_expiry=None)
+    assert parallel == serial
+    # And that order is the work lists': the mirror items' failures, then the decrypt items'
+    expected = [(s.key, "mirror", "tampered") for s in planned if s.mirror == "failed"]
+    expected += [(s.key, "mirror", "no-result") for s in planned if s.mirror == "lost"]
+    mirrored = [s for s in planned if s.mirror == "done"]
+    expected += [(s.key, "decrypt", "wrong-recipient") for s in mirrored if s.decrypt == "failed"]
+    expected += [(s.key, "decrypt", "no-result") for s in mirrored if s.decrypt == "lost"]
+    by_key = {s.key: index for index, s in enumerate(planned)}
+    stage_order = {"mirror": 0, "decrypt": 1}
+    expected.sort(key=lambda f: (stage_order[f[1]], by_key[f[0]]))
+    assert [(f["source_key"], f["stage"], f["code"]) for f in parallel["failures"]] == expected
+    published = sum(1 for s in mirrored if s.decrypt == "done")
+    assert parallel["files"] == {"events": {"count": published, "bytes": 1000 * published}}
+
+
+def test_every_source_is_settled_from_the_pool(vault: Vault) -> None:
+    # Given a run whose units finished (done or failed) or were lost
+    planned = sources(vault)
+    files = leave_run(vault, planned)
+    shuffle_reads(vault, seed=5)
+    # When the report settles the sources, many at once
+    build_report(files, vault.manifest, finished=FINISHED, key_expiry=None)
+    # Then each source whose unit finished is settled, with its failures counted, and a source
+    # whose unit was lost (or whose mirror did not finish) is not
+    for source in planned:
+        row = vault.manifest.get(object_row(source.bucket, source.key)) or {}
+        finished = source.mirror == "done" and source.decrypt != "lost"
+        assert bool(row.get("units_settled")) is finished, source
+        if finished:
+            assert row["units_failed"] == (1 if source.decrypt == "failed" else 0)
+
+
+@pytest.mark.parametrize("position", [0, SOURCES // 2, SOURCES - 1])
+def test_a_result_that_cannot_be_read_fails_the_report_with_its_own_error(
+    aws: Aws, vault: Vault, position: int
+) -> None:
+    # Given a run in which one mirror result cannot be read (S3 answers 500 after retries)
+    planned = [
+        Source(s.bucket, s.key, "done" if i == position else s.mirror, s.decrypt)
+        for i, s in enumerate(sources(vault))
+    ]
+    files = leave_run(vault, planned)
+    shuffle_reads(vault, seed=position)
+    unreadable = files.result_key("mirror", planned[position].key)
+    error = service_error("InternalError", 500, "GetObject")
+    refused = fail_reads_of(
+        vault.s3,
+        "provide-client-params.s3.GetObject",
+        lambda params: params["Key"] == unreadable,
+        error,
+    )
+    secrets = aws.client("secretsmanager")
+    secret = secrets.create_secret(Name=f"{vault.table_name}/key", SecretString="x")
+    # When the Report step runs
+    with pytest.raises(ClientError) as raised:
+        finish_run(
+            context_for(vault),
+            secrets,
+            aws.client("sns"),
+            run_id=RUN,
+            finished=FINISHED,
+            topic_arn="",
+            key_secret_arn=secret["ARN"],
+        )
+    # Then it fails with S3's own error (which the handler classifies as transient, so the
+    # state machine retries the step), not with a report that calls the item lost
+    assert raised.value is error
+    assert refused
+    listed = vault.s3.list_objects_v2(Bucket=vault.target.bucket, Prefix=report_key(RUN))
+    assert "Contents" not in listed
+
+
+def test_a_settle_query_that_fails_fails_the_report(vault: Vault) -> None:
+    # Given a run in which the manifest refuses the Query of one source (throttled)
+    planned = sources(vault)
+    files = leave_run(vault, planned)
+    throttled = f"{planned[SOURCES // 3].bucket}/{planned[SOURCES // 3].key}"
+    error = service_error("ProvisionedThroughputExceededException", 400, "Query")
+    refused = fail_reads_of(
+        vault.table.meta.client,
+        "provide-client-params.dynamodb.Query",
+        lambda params: throttled in params.get("ExpressionAttributeValues", {}).values(),
+        error,
+    )
+    manifest = Manifest(vault.table)
+    # When the report settles the sources
+    # Then the throttling error comes out of it
+    with pytest.raises(ClientError) as raised:
+        build_report(files, manifest, finished=FINISHED, key_expiry=None)
+    assert raised.value is error
+    assert refused
+
+
+def test_collect_joins_the_unit_lists_in_key_order_whatever_order_they_are_read_in(
+    vault: Vault,
+) -> None:
+    # Given 30 mirrored sources' unit lists (one to three units each), read in shuffled order
+    context = context_for(vault)
+    files = context.files(RUN)
+    lists: dict[str, list[dict[str, Any]]] = {}
+    for index in range(30):
+        key = f"mitx-2026-01-{index:02d}.zip"
+        units = [{"source_key": key, "member": f"m{n}"} for n in range(1 + index % 3)]
+        lists[files.unit_list_key(vault.database_bucket, key)] = units
+        files.put_json(files.unit_list_key(vault.database_bucket, key), units)
+    shuffle_reads(vault, seed=3)
+    # When Collect joins them
+    collected = collect_units(context, RUN)
+    # Then the decrypt work list is every unit, in the unit lists' key order
+    expected = [unit for key in sorted(lists) for unit in lists[key]]
+    assert collected == {"units": len(expected)}
+    assert files.get_json(files.key(DECRYPT_ITEMS)) == expected
+
+
+def test_collect_fails_when_a_unit_list_cannot_be_read(vault: Vault) -> None:
+    # Given mirrored sources one of whose unit lists cannot be read
+    context = context_for(vault)
+    files = context.files(RUN)
+    keys = [files.unit_list_key(vault.database_bucket, f"mitx-{n}.zip") for n in range(12)]
+    for key in keys:
+        files.put_json(key, [{"source_key": key, "member": None}])
+    error = service_error("SlowDown", 503, "GetObject")
+    fail_reads_of(
+        vault.s3, "provide-client-params.s3.GetObject", lambda p: p["Key"] == keys[7], error
+    )
+    # When Collect runs, then it fails with that error and writes no partial work list
+    with pytest.raises(ClientError) as raised:
+        collect_units(context, RUN)
+    assert raised.value is error
+    assert files.key(DECRYPT_ITEMS) not in files.existing_keys()
+
+
+def test_each_thread_gets_its_own_table_resource_over_the_same_client(vault: Vault) -> None:
+    # Given the manifest a step was given
+    manifest = vault.manifest
+    row = object_row(vault.event_bucket, "a.log.gz.gpg")
+    manifest.claim(row, version=VERSION, run_id=RUN)
+    # When this thread and another ask for theirs
+    here = manifest.for_this_thread()
+    there: list[Manifest] = []
+    worker = threading.Thread(target=lambda: there.append(manifest.for_this_thread()))
+    worker.start()
+    worker.join()
+    # Then each thread has one of its own, the same on every call, over the same client
+    assert manifest.for_this_thread() is here
+    assert there[0] is not here
+    assert here._table is not there[0]._table
+    assert here._table.meta.client is manifest._table.meta.client
+    assert there[0]._table.meta.client is manifest._table.meta.client
+    # And it reads the same table
+    assert (there[0].get(row) or {})["run_id"] == RUN
