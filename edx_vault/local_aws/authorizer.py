@@ -70,6 +70,7 @@ from edx_vault.policy_evaluator import (
     Statement,
     UnsupportedPolicyError,
     evaluate,
+    matches_glob,
     statements_of,
 )
 
@@ -790,8 +791,6 @@ def _because(decision: Decision) -> str:
 
 
 def _names_action(statement: Statement, action: str) -> bool:
-    from edx_vault.policy_evaluator import matches_glob
-
     if statement.actions is None:
         return True
     return any(matches_glob(pattern.lower(), action.lower()) for pattern in statement.actions)

@@ -137,7 +137,7 @@ def resolve_principal(
             account=account,
             type="AssumedRole",
             user_id=f"{role.id}:{session.session_name}",
-            identity=_role_statements(iam, role),
+            identity=_role_statements(role),
             temporary=True,
             mfa=facts.used_mfa(access_key_id),
         )
@@ -155,7 +155,7 @@ def resolve_principal(
     raise UnknownAccessKeyError("no user or session holds this access key")
 
 
-def _role_statements(iam: Any, role: Any) -> tuple[Statement, ...]:
+def _role_statements(role: Any) -> tuple[Statement, ...]:
     documents = [(f"identity:{name}", document) for name, document in role.policies.items()]
     documents += _attached(role.managed_policies.values())
     return _statements(documents)
