@@ -7,7 +7,8 @@ because of its items (each iteration catches its task's error), so the verdict i
 
 Each Distributed Map also has a ResultWriter: the child executions' outputs go to S3 (under the
 run's ``_work/`` prefix), so the Map's result is the address of their manifest, not every
-child's output, which would break Step Functions' 256 KiB payload quota on a backfill.
+child's output, which would break Step Functions' 256 KiB payload quota on a backfill. A Map's
+own read of its work list or write of its results is retried like the tasks' transient errors.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ TRANSIENT_ERRORS: Final = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
 ]
+
+# A Distributed Map's own S3 calls: "States.ItemReaderFailed: A Map state failed to read all
+# items as specified by the ItemReader field", "States.ResultWriterFailed: A Map state failed to
+# write all results as specified by the ResultWriter field" (Amazon States Language, Appendix A),
+# and "Task States, Parallel States, and Map States MAY have a field named Retry" (its
+# "Retrying after error"). S3 throttling (503 SlowDown) or a 500 there is transient like the
+# tasks' errors; a retry runs the Map again (a new Map Run), whose items find their earlier
+# work in the manifest.
+MAP_IO_ERRORS: Final = ["States.ItemReaderFailed", "States.ResultWriterFailed"]
 
 # Each Map run writes its results to _work/{run id}/map-runs/{state}/{map run id}/: a
 # manifest.json and the result files it lists. The run id is the execution's name (Plan is
@@ -270,4 +280,11 @@ class SyncStateMachine(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         item_map.item_processor(task)
+        item_map.add_retry(
+            errors=MAP_IO_ERRORS,
+            interval=Duration.seconds(5),
+            max_attempts=3,
+            backoff_rate=2.0,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
         return item_map

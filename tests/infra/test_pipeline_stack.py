@@ -20,7 +20,7 @@ from edx_vault.template_policies import (
     load_vault_policies,
     read_assembly_templates,
 )
-from stacks.sync_state_machine import TRANSIENT_ERRORS
+from stacks.sync_state_machine import MAP_IO_ERRORS, TRANSIENT_ERRORS
 from stacks.vault_app import VaultApp, build_vault_app
 
 FUNCTIONS = ("Plan", "Mirror", "Collect", "Decrypt", "Report")
@@ -310,6 +310,27 @@ def test_only_transient_errors_are_retried(template: Template) -> None:
         assert retry["ErrorEquals"] == TRANSIENT_ERRORS
         assert retry["BackoffRate"] == 2
         assert retry["MaxAttempts"] <= 5
+
+
+@pytest.mark.parametrize("map_state", ["MirrorFiles", "DecryptFiles"])
+def test_maps_retry_their_own_s3_reads_and_writes(template: Template, map_state: str) -> None:
+    # Given the synthesized definition
+    state = definition_of(template)["States"][map_state]
+    # Then a failed read of the work list or write of the results (S3 throttling or a 500) runs
+    # the Map again, with back-off and jitter, a few times; nothing else is retried there (the
+    # items' own errors are caught inside each iteration)
+    assert state["Retry"] == [
+        {
+            "ErrorEquals": ["States.ItemReaderFailed", "States.ResultWriterFailed"],
+            "IntervalSeconds": 5,
+            "MaxAttempts": 3,
+            "BackoffRate": 2,
+            "JitterStrategy": "FULL",
+        }
+    ]
+    assert MAP_IO_ERRORS == ["States.ItemReaderFailed", "States.ResultWriterFailed"]
+    # And a Map still has no Catch: what is left failing after the retries fails the run
+    assert "Catch" not in state
 
 
 def test_each_secret_is_readable_only_by_the_function_that_needs_it(template: Template) -> None:
