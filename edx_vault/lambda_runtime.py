@@ -28,6 +28,7 @@ from edx_vault.gnupg_home import GnupgHome, reuse_or_open
 from edx_vault.manifest import Manifest
 from edx_vault.pipeline_run import RunContext
 from edx_vault.pipeline_settings import PipelineSettings
+from edx_vault.run_liveness import RunLiveness
 from edx_vault.secret_formats import load_pipeline_keyring
 
 if TYPE_CHECKING:
@@ -43,7 +44,16 @@ def settings() -> PipelineSettings:
 def run_context() -> RunContext:
     current = settings()
     table = boto3.resource("dynamodb").Table(current.manifest_table)
-    return RunContext(settings=current, vault_s3=boto3.client("s3"), manifest=Manifest(table))
+    liveness = None
+    if current.sync_state_machine_arn:
+        stepfunctions = boto3.client("stepfunctions")
+        liveness = RunLiveness(stepfunctions, current.sync_state_machine_arn).has_ended
+    return RunContext(
+        settings=current,
+        vault_s3=boto3.client("s3"),
+        manifest=Manifest(table),
+        run_has_ended=liveness,
+    )
 
 
 def edx_s3() -> S3Client:

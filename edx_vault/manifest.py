@@ -7,7 +7,10 @@ the same file, and a failure is never overwritten by a stale success:
 - ``claim`` moves a row to ``in_progress`` for one run only if nobody holds it, or it is done or
   failed for an older version of the source, or another run's claim has gone stale, or the same
   run holds it for the same version (Step Functions retrying that run's own attempt);
-- ``complete`` and ``fail`` only apply to the run holding the claim.
+- ``complete`` and ``fail`` only apply to the run holding the claim;
+- ``release`` ends a claim its run could not finish (the item's retries all died of a transient
+  fault, so it left no result): the row becomes ``interrupted``, which any run claims at once.
+  Without it the next weekly run would find the row still held and wait out the lease.
 """
 
 from __future__ import annotations
@@ -58,6 +61,13 @@ class Status(StrEnum):
     IN_PROGRESS = "in_progress"
     DONE = "done"
     FAILED = "failed"
+    # Its run ended without a verdict on it (released by the run's report): not the file's
+    # fault, so unlike ``failed`` it is taken up by the next run without ``--retry-failed``.
+    INTERRUPTED = "interrupted"
+
+
+# The error code a released row carries: the item's task left no result.
+NO_RESULT: Final = "no-result"
 
 
 class ClaimOutcome(StrEnum):
@@ -175,6 +185,9 @@ class Manifest:
         (a TransientError). Step Functions starts a retry only after the attempt failed, so
         the two never overlap; answering BUSY would leave the file unpublished and the row
         locked for the whole lease.
+
+        A row ``interrupted`` (released by the run that could not finish it) is claimed by any
+        run, for any version.
         """
         now = self._clock()
         condition = (
@@ -182,6 +195,7 @@ class Manifest:
             " OR (#status IN (:done, :failed) AND #version <> :version)"
             " OR (#status = :in_progress AND #claimed_at < :stale)"
             " OR (#status = :in_progress AND #run_id = :run_id AND #version = :version)"
+            " OR #status = :interrupted"
         )
         if retry_failed:
             condition += " OR #status = :failed"
@@ -210,6 +224,7 @@ class Manifest:
                     ":in_progress": Status.IN_PROGRESS.value,
                     ":done": Status.DONE.value,
                     ":failed": Status.FAILED.value,
+                    ":interrupted": Status.INTERRUPTED.value,
                     ":version": version,
                     ":run_id": run_id,
                     ":now": now.isoformat(),
@@ -229,6 +244,48 @@ class Manifest:
                 return ClaimOutcome.ALREADY_FAILED
             return ClaimOutcome.BUSY
         return ClaimOutcome.CLAIMED
+
+    def take_over(self, row: RowKey, *, version: str, run_id: str, holder: str) -> bool:
+        """Claim ``row`` for ``run_id`` from ``holder``, a run that has ended (see
+        :mod:`edx_vault.run_liveness`), if ``holder`` still holds it.
+
+        Returns
+        -------
+        bool
+            True when ``run_id`` now holds the row; False when someone else got there first.
+        """
+        now = self._clock()
+        try:
+            self._table.update_item(
+                Key=row.as_key(),
+                UpdateExpression=(
+                    "SET #version = :version, #run_id = :run_id, #claimed_at = :now, "
+                    "#updated_at = :now, #attempts = if_not_exists(#attempts, :zero) + :one"
+                ),
+                ConditionExpression="#status = :in_progress AND #run_id = :holder",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#version": "source_etag",
+                    "#run_id": "run_id",
+                    "#claimed_at": "claimed_at",
+                    "#updated_at": "updated_at",
+                    "#attempts": "attempts",
+                },
+                ExpressionAttributeValues={
+                    ":in_progress": Status.IN_PROGRESS.value,
+                    ":holder": holder,
+                    ":version": version,
+                    ":run_id": run_id,
+                    ":now": now.isoformat(),
+                    ":zero": 0,
+                    ":one": 1,
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     @staticmethod
     def source_up_to_date(object_item: dict[str, Any], *, version: str, retry_failed: bool) -> bool:
@@ -277,6 +334,24 @@ class Manifest:
             status=Status.FAILED,
             attributes={"error_code": code, "error_reason": reason},
         )
+
+    def release(self, row: RowKey, *, run_id: str, reason: str) -> None:
+        """End ``run_id``'s claim on ``row`` without a verdict, if the claim is still its own.
+
+        The run's report calls this for an item that left no result, so the next run takes the
+        item up at once. A row another run holds, or one the item finished before its result
+        file was lost, is left as it is.
+        """
+        try:
+            self._finish(
+                row,
+                run_id=run_id,
+                status=Status.INTERRUPTED,
+                attributes={"error_code": NO_RESULT, "error_reason": reason},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def _finish(
         self, row: RowKey, *, run_id: str, status: Status, attributes: dict[str, Any]

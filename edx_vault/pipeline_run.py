@@ -27,7 +27,13 @@ from edx_vault.run_report import (
     report_key,
     summary_text,
 )
-from edx_vault.sync_steps import VaultTarget, decrypt_step, expand_step, mirror_step
+from edx_vault.sync_steps import (
+    RunHasEnded,
+    VaultTarget,
+    decrypt_step,
+    expand_step,
+    mirror_step,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -42,6 +48,8 @@ class RunContext:
     settings: PipelineSettings
     vault_s3: S3Client
     manifest: Manifest
+    # Whether a run holding a claim has ended (see edx_vault.run_liveness); None: lease only.
+    run_has_ended: RunHasEnded = None
 
     @property
     def target(self) -> VaultTarget:
@@ -121,6 +129,7 @@ def mirror_item(context: RunContext, edx_s3: S3Client, item: dict[str, Any]) -> 
         target=context.target,
         run_id=run_id,
         retry_failed=bool(item.get("retry_failed")),
+        run_has_ended=context.run_has_ended,
     )
     expanded = expand_step(
         context.vault_s3, context.manifest, mirrored, target=context.target, run_id=run_id
@@ -165,6 +174,7 @@ def decrypt_item(
         target=context.target,
         run_id=run_id,
         retry_failed=bool(item.get("retry_failed")),
+        run_has_ended=context.run_has_ended,
     )
     files = context.files(run_id)
     files.put_json(files.result_key("decrypt", item["source_key"], item.get("member")), result)

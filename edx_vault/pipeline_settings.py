@@ -28,6 +28,7 @@ CATEGORIES: Final = "EDX_VAULT_CATEGORIES"
 BACKFILL_FROM: Final = "EDX_VAULT_BACKFILL_FROM"
 EVENT_BUCKET: Final = "EDX_VAULT_EDX_EVENT_BUCKET"
 DATABASE_BUCKET: Final = "EDX_VAULT_EDX_DATABASE_BUCKET"
+SYNC_STATE_MACHINE_ARN: Final = "EDX_VAULT_SYNC_STATE_MACHINE_ARN"
 METRICS_NAMESPACE: Final = "EdxVault"
 
 
@@ -48,6 +49,7 @@ class PipelineSettings:
     backfill_from: dt.date | None = None
     event_bucket: str = ""
     database_bucket: str = ""
+    sync_state_machine_arn: str = ""
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> PipelineSettings:
@@ -69,6 +71,7 @@ class PipelineSettings:
             backfill_from=dt.date.fromisoformat(backfill) if backfill else None,
             event_bucket=environment.get(EVENT_BUCKET, ""),
             database_bucket=environment.get(DATABASE_BUCKET, ""),
+            sync_state_machine_arn=environment.get(SYNC_STATE_MACHINE_ARN, ""),
         )
 
 

@@ -2,7 +2,8 @@
 
 The Report step does not trust the Distributed Maps (a Map succeeds even when its items fail):
 it takes the planned work lists and looks for each item's own result file. An item without one
-(its Lambda failed after every retry) is a failure with code ``no-result``. A planned item that
+(its Lambda failed after every retry) is a failure with code ``no-result``, and its manifest
+row, if this run still holds it, is released so the next run takes it up. A planned item that
 this run did not publish is never counted as a success: it is a failure (with its code, e.g.
 ``held-by-another-run``), or, when it failed for the same version in an earlier run and no retry
 was asked for, listed under ``previously_failed``. Only a unit already published for this
@@ -18,7 +19,7 @@ from typing import Any, Final
 
 from edx_vault.bucket_layout import REPORTS_PREFIX, WORK_PREFIX
 from edx_vault.cost_model import RunVolume, estimate_run_cost_usd
-from edx_vault.manifest import ClaimOutcome, Manifest
+from edx_vault.manifest import NO_RESULT, ClaimOutcome, Manifest, object_row, unit_row
 from edx_vault.parallel import ordered_map
 from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
 from edx_vault.sync_steps import HELD_BY_ANOTHER_RUN, settle_source
@@ -120,22 +121,31 @@ def build_report(
     mirrored_bytes = 0
     skipped = 0
 
+    run_id = summary["run_id"]
+
     def mirror_result(item: dict[str, Any]) -> dict[str, Any] | None:
         """The item's result, after settling its source (on this thread's own manifest)."""
         key = files.result_key("mirror", item["source_key"])
         result: dict[str, Any] | None = files.get_json_or(key, None, present=present)
-        settle_source(manifest.for_this_thread(), item["source_bucket"], item["source_key"])
+        own = manifest.for_this_thread()
+        if result is None:
+            row = object_row(item["source_bucket"], item["source_key"])
+            own.release(row, run_id=run_id, reason=NO_RESULT_REASON)
+        settle_source(own, item["source_bucket"], item["source_key"])
         return result
 
     def decrypt_result(item: dict[str, Any]) -> dict[str, Any] | None:
         key = files.result_key("decrypt", item["source_key"], item.get("member"))
         result: dict[str, Any] | None = files.get_json_or(key, None, present=present)
+        if result is None:
+            row = unit_row(item["source_bucket"], item["source_key"], item.get("member"))
+            manifest.for_this_thread().release(row, run_id=run_id, reason=NO_RESULT_REASON)
         return result
 
     mirror_results = ordered_map(mirror_result, mirror_items)
     for item, result in zip(mirror_items, mirror_results, strict=True):
         if result is None:
-            failures.append(_failure(item, "mirror", "no-result", NO_RESULT_REASON))
+            failures.append(_failure(item, "mirror", NO_RESULT, NO_RESULT_REASON))
         elif result["status"] == "failed":
             failures.append(_failure(item, result["stage"], result["code"], result["reason"]))
         elif result["status"] == "done":
@@ -147,7 +157,7 @@ def build_report(
 
     for item, result in zip(decrypt_items, ordered_map(decrypt_result, decrypt_items), strict=True):
         if result is None:
-            failures.append(_failure(item, "decrypt", "no-result", NO_RESULT_REASON))
+            failures.append(_failure(item, "decrypt", NO_RESULT, NO_RESULT_REASON))
         elif result["status"] == "failed":
             failures.append(_failure(item, "decrypt", result["code"], result["reason"]))
         elif result["status"] == "done":
@@ -172,7 +182,7 @@ def build_report(
             "problem": key_expiry.problem,
         }
     return {
-        "run_id": summary["run_id"],
+        "run_id": run_id,
         "started": summary["started"],
         "finished": finished.isoformat(),
         "status": "failed" if failures else "succeeded",

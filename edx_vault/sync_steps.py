@@ -12,11 +12,13 @@ row with its reason; anything else propagates so the orchestrator retries it. An
 done or failed for this version is ``skipped``: it is never published twice, nor retried unless
 asked. An item another run holds is ``failed`` for this run with the code
 :data:`HELD_BY_ANOTHER_RUN` (its manifest row is the other run's and is left alone): this run did
-not publish it, so its report must not say it succeeded.
+not publish it, so its report must not say it succeeded. A claim held by a run that has ended
+(``run_has_ended``, see :mod:`edx_vault.run_liveness`) is dead: this run takes it over.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
 # The failure code of an item another run was processing when this run reached it.
 HELD_BY_ANOTHER_RUN: Final = "held-by-another-run"
 
+# Answers whether the run with this id has ended (None: rely on the claim's lease alone).
+RunHasEnded = Callable[[str], bool] | None
+
 
 @dataclass(frozen=True)
 class VaultTarget:
@@ -56,6 +61,28 @@ class VaultTarget:
 
 def _result(status: str, item: dict[str, Any], **details: Any) -> dict[str, Any]:
     return {"status": status, "source_key": item["source_key"], **details}
+
+
+def _claim(
+    manifest: Manifest,
+    row: RowKey,
+    *,
+    version: str,
+    run_id: str,
+    retry_failed: bool,
+    run_has_ended: RunHasEnded,
+) -> ClaimOutcome:
+    """Claim ``row``, taking it over when the run holding it has ended."""
+    outcome = manifest.claim(row, version=version, run_id=run_id, retry_failed=retry_failed)
+    if outcome is not ClaimOutcome.BUSY or run_has_ended is None:
+        return outcome
+    holder = (manifest.get(row) or {}).get("run_id")
+    if not holder or holder == run_id or not run_has_ended(holder):
+        return outcome
+    if manifest.take_over(row, version=version, run_id=run_id, holder=holder):
+        return ClaimOutcome.CLAIMED
+    # Someone else took the row meanwhile: ask again, to say who or what it is now.
+    return manifest.claim(row, version=version, run_id=run_id, retry_failed=retry_failed)
 
 
 def _not_claimed(
@@ -98,11 +125,19 @@ def mirror_step(
     target: VaultTarget,
     run_id: str,
     retry_failed: bool = False,
+    run_has_ended: RunHasEnded = None,
 ) -> dict[str, Any]:
     """Mirror one planned source object; the result carries what :func:`expand_step` needs."""
     version = version_from_item(item)
     row = object_row(version.bucket, version.key)
-    outcome = manifest.claim(row, version=version.etag, run_id=run_id, retry_failed=retry_failed)
+    outcome = _claim(
+        manifest,
+        row,
+        version=version.etag,
+        run_id=run_id,
+        retry_failed=retry_failed,
+        run_has_ended=run_has_ended,
+    )
     if outcome is ClaimOutcome.ALREADY_DONE:
         done = manifest.get(row) or {}
         return _mirrored_result(item, done["raw_key"], done.get("raw_version_id"), version.size)
@@ -228,13 +263,19 @@ def decrypt_step(
     target: VaultTarget,
     run_id: str,
     retry_failed: bool = False,
+    run_has_ended: RunHasEnded = None,
 ) -> dict[str, Any]:
     """Decrypt and publish one unit, recording the outcome on its manifest row."""
     unit = unit_from_item(item)
     row = unit_row(unit.source_bucket, unit.source_key, unit.member_name)
     details = {"member": unit.member_name}
-    outcome = manifest.claim(
-        row, version=unit.source_etag, run_id=run_id, retry_failed=retry_failed
+    outcome = _claim(
+        manifest,
+        row,
+        version=unit.source_etag,
+        run_id=run_id,
+        retry_failed=retry_failed,
+        run_has_ended=run_has_ended,
     )
     if outcome is not ClaimOutcome.CLAIMED:
         return _not_claimed(manifest, row, outcome, item, stage="decrypt", **details)

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import importlib
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -22,7 +23,7 @@ from botocore.exceptions import ClientError
 from edx_vault import lambda_runtime, pipeline_settings, sync_steps
 from edx_vault.errors import TransientError
 from edx_vault.key_metadata import EXPIRES_TAG, key_tags
-from edx_vault.manifest import Manifest, RowKey, object_row, unit_row
+from edx_vault.manifest import ClaimOutcome, Manifest, RowKey, object_row, unit_row
 from edx_vault.secret_formats import (
     EdxCredentials,
     PipelineKey,
@@ -436,6 +437,79 @@ def test_items_another_live_run_holds_fail_this_run_with_a_clear_code(
     # And everything else was published
     zip_units = [u for u in package.published_units if u.source_key == zip_object.key]
     assert verdict["published"] == len(package.published_units) - len(zip_units) - 1
+
+
+@pytest.fixture
+def sync_state_machine(deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The sync state machine the handlers ask whether a run has ended, and its client."""
+    stepfunctions = deployed["aws"].client("stepfunctions")
+    arn = stepfunctions.create_state_machine(
+        name=f"sync-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(
+            {"StartAt": "Plan", "States": {"Plan": {"Type": "Pass", "End": True}}}
+        ),
+        roleArn="arn:aws:iam::123456789012:role/edx-vault/pipeline/sync",
+    )["stateMachineArn"]
+    monkeypatch.setenv(pipeline_settings.SYNC_STATE_MACHINE_ARN, arn)
+    for cached in (lambda_runtime.settings, lambda_runtime.run_context):
+        cached.cache_clear()
+    yield stepfunctions, arn
+    for cached in (lambda_runtime.settings, lambda_runtime.run_context):
+        cached.cache_clear()
+
+
+def hold_zip_and_event_log(vault: Vault, package: Any, run_id: str) -> tuple[Any, Any]:
+    """``run_id`` claims the zip's object row and one event log's unit row."""
+    zip_object = next(o for o in package.objects if o.key.endswith(".zip"))
+    event_log = next(u for u in package.published_units if u.member_name is None)
+    for row, bucket, key in (
+        (object_row(zip_object.bucket, zip_object.key), zip_object.bucket, zip_object.key),
+        (
+            unit_row(event_log.source_bucket, event_log.source_key, None),
+            event_log.source_bucket,
+            event_log.source_key,
+        ),
+    ):
+        etag = str(vault.s3.head_object(Bucket=bucket, Key=key)["ETag"])
+        assert vault.manifest.claim(row, version=etag, run_id=run_id) is ClaimOutcome.CLAIMED
+    return zip_object, event_log
+
+
+@pytest.mark.parametrize("deployed", [{"failed_member": False}], indirect=True)
+def test_items_a_run_that_has_ended_still_holds_are_taken_over(
+    vault: Vault, deployed: dict[str, Any], sync_state_machine: Any
+) -> None:
+    # Given a run that failed before its report could release what it held (here: stopped),
+    # within the lease, holding the zip's object row and one event log's unit
+    stepfunctions, arn = sync_state_machine
+    ended = stepfunctions.start_execution(stateMachineArn=arn, name="run-ended")["executionArn"]
+    stepfunctions.stop_execution(executionArn=ended)
+    hold_zip_and_event_log(vault, deployed["package"], "run-ended")
+    # When the next run reaches them
+    verdict = run_like_the_state_machine("run-this")
+    # Then it takes them over and publishes everything, as if nobody had held them
+    assert verdict["status"] == "succeeded", stored_report(vault, "run-this")["failures"]
+    assert_every_unit_published(vault, deployed["package"])
+    assert_no_row_left_in_progress(vault)
+
+
+@pytest.mark.parametrize("deployed", [{"failed_member": False}], indirect=True)
+def test_items_a_running_run_holds_are_left_to_it(
+    vault: Vault, deployed: dict[str, Any], sync_state_machine: Any
+) -> None:
+    # Given a run Step Functions says is still running, holding two rows
+    stepfunctions, arn = sync_state_machine
+    stepfunctions.start_execution(stateMachineArn=arn, name="run-live")
+    zip_object, event_log = hold_zip_and_event_log(vault, deployed["package"], "run-live")
+    # When another run reaches them
+    run_like_the_state_machine("run-this")
+    # Then it leaves them to that run, and says so
+    report = stored_report(vault, "run-this")
+    held = {(f["stage"], f["source_key"], f["code"]) for f in report["failures"]}
+    assert held == {
+        ("mirror", zip_object.key, "held-by-another-run"),
+        ("decrypt", event_log.source_key, "held-by-another-run"),
+    }
 
 
 def test_a_malformed_key_expiry_tag_does_not_crash_the_report(

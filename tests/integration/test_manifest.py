@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from edx_vault.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
+from edx_vault.sync_steps import settle_source
 from tests.integration.conftest import Vault
 
 ROW = unit_row(
@@ -134,3 +135,58 @@ def test_the_same_run_does_not_take_a_claim_for_another_version(vault: Vault) ->
     # a retry is the same item, so the same version
     assert manifest.claim(ROW, version='"v2"', run_id="run-a") is ClaimOutcome.BUSY
     assert manifest.get(ROW)["source_etag"] == '"v1"'
+
+
+def test_a_run_releases_an_item_it_could_not_finish_and_the_next_run_takes_it(
+    vault: Vault,
+) -> None:
+    # Given run-a claimed the row and every retry of its item died of a TransientError, so the
+    # row is still in_progress under run-a, well within the lease
+    manifest = vault.manifest
+    manifest.claim(ROW, version='"v1"', run_id="run-a")
+    # When run-a's report releases what it could not finish
+    manifest.release(ROW, run_id="run-a", reason="no result after the retries")
+    # Then the row says so, and the next run takes it at once rather than after the lease
+    row = manifest.get(ROW)
+    assert (row["status"], row["error_code"]) == (Status.INTERRUPTED, "no-result")
+    assert manifest.claim(ROW, version='"v1"', run_id="run-b") is ClaimOutcome.CLAIMED
+    manifest.complete(ROW, run_id="run-b", attributes={"output_key": "database/x"})
+    row = manifest.get(ROW)
+    assert (row["status"], row["run_id"], row["attempts"]) == (Status.DONE, "run-b", 2)
+    assert "error_code" not in row
+
+
+def test_a_release_leaves_another_runs_claim_and_a_finished_row_alone(vault: Vault) -> None:
+    # Given one row held by run-b and another that run-a finished
+    manifest = vault.manifest
+    manifest.claim(ROW, version='"v1"', run_id="run-b")
+    finished = object_row("course-data", "mitx-2024-03-03.zip")
+    manifest.claim(finished, version='"v1"', run_id="run-a")
+    manifest.complete(finished, run_id="run-a", attributes={"raw_key": "raw/x"})
+    # When run-a releases both (its report found no result file for either)
+    manifest.release(ROW, run_id="run-a", reason="no result")
+    manifest.release(finished, run_id="run-a", reason="no result")
+    # Then neither changes: run-b's claim is run-b's, and a done row stays done
+    held, done = manifest.get(ROW), manifest.get(finished)
+    assert (held["status"], held["run_id"]) == (Status.IN_PROGRESS, "run-b")
+    assert done["status"] == Status.DONE
+
+
+def test_an_interrupted_unit_keeps_its_source_unsettled(vault: Vault) -> None:
+    # Given a source with one unit done and one interrupted (released by its run's report)
+    manifest = vault.manifest
+    bucket, key = "course-data", "mitx-2024-03-03.zip"
+    source = object_row(bucket, key)
+    manifest.claim(source, version='"v1"', run_id="run-a")
+    manifest.complete(source, run_id="run-a", attributes={"unit_count": 2})
+    done, interrupted = unit_row(bucket, key, "a.sql.gpg"), unit_row(bucket, key, "b.sql.gpg")
+    for unit in (done, interrupted):
+        manifest.claim(unit, version='"v1"', run_id="run-a")
+    manifest.complete(done, run_id="run-a", attributes={"output_key": "database/a"})
+    manifest.release(interrupted, run_id="run-a", reason="no result")
+    # When the report settles the source
+    settled = settle_source(manifest, bucket, key)
+    # Then it is not settled, so the next plan (with or without --retry-failed) takes it up
+    assert settled is False
+    row = manifest.get(source) or {}
+    assert not Manifest.source_up_to_date(row, version='"v1"', retry_failed=False)

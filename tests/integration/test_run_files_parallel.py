@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from edx_vault import run_report
-from edx_vault.manifest import Manifest, object_row, unit_row
+from edx_vault.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
 from edx_vault.pipeline_run import RunContext, collect_units, finish_run
 from edx_vault.pipeline_settings import PipelineSettings
 from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
@@ -217,6 +217,34 @@ def test_every_source_is_settled_from_the_pool(vault: Vault) -> None:
         assert bool(row.get("units_settled")) is finished, source
         if finished:
             assert row["units_failed"] == (1 if source.decrypt == "failed" else 0)
+
+
+def test_the_report_releases_the_claims_of_items_that_left_no_result(vault: Vault) -> None:
+    # Given a run whose lost tasks (retries spent on a transient fault) left their rows claimed
+    planned = sources(vault)
+    files = leave_run(vault, planned)
+    # When the report is built
+    build_report(files, vault.manifest, finished=FINISHED, key_expiry=None)
+    # Then no row is left in_progress: each lost item's row is interrupted, which the next run
+    # claims at once instead of waiting out the lease, and every other row is as its task left it
+    for source in planned:
+        source_row = vault.manifest.get(object_row(source.bucket, source.key)) or {}
+        unit = vault.manifest.get(unit_row(source.bucket, source.key, None)) or {}
+        if source.mirror == "lost":
+            assert source_row["status"] == Status.INTERRUPTED, source
+            assert not unit, source
+        elif source.mirror == "done":
+            expected = {"done": Status.DONE, "failed": Status.FAILED, "lost": Status.INTERRUPTED}
+            assert unit["status"] == expected[source.decrypt], source
+        assert vault.manifest.claim(
+            object_row(source.bucket, source.key), version=VERSION, run_id="next-run"
+        ) is (
+            ClaimOutcome.CLAIMED
+            if source.mirror == "lost"
+            else ClaimOutcome.ALREADY_DONE
+            if source.mirror == "done"
+            else ClaimOutcome.ALREADY_FAILED
+        ), source
 
 
 @pytest.mark.parametrize("position", [0, SOURCES // 2, SOURCES - 1])
