@@ -32,20 +32,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from edx_vault import stack_outputs
 from edx_vault.cli.context import CliContext
-from edx_vault.cli.openpgp import OpenPgpError, private_home
+from edx_vault.cli.edx_newest_files import newest_of, pipeline_key_ids
+from edx_vault.cli.openpgp import OpenPgpError
 from edx_vault.cli.run_reports import KEY_EXPIRY_WARNING_DAYS
 from edx_vault.cli.sync import unset_secrets
 from edx_vault.config import ConfigError, VaultConfig
 from edx_vault.deployment import UNUSABLE_STACK_STATES, Deployment, DeploymentError
-from edx_vault.edx_recipients import (
-    EdxFile,
-    FileRecipients,
-    UnreadableFileError,
-    newest_event_log,
-    newest_file,
-    newest_weekly_zip,
-    read_recipients,
-)
+from edx_vault.edx_recipients import FileRecipients, UnreadableFileError, read_recipients
 from edx_vault.errors import describe, is_transient
 from edx_vault.grants import ACCESS_STACK_SUFFIX, ROLE_ARN_OUTPUT_PREFIX, compile_grants
 from edx_vault.grants import role_output_name as grant_output_name
@@ -676,31 +669,6 @@ class Doctor:
     # 5. Who edX encrypts to
     # ----------------------------------------------------------------------------------------
 
-    def newest_of(self, s3: S3Client, org_ids: tuple[str, ...]) -> EdxFile | None:
-        """An org's most recently written event log or weekly zip, across its ids."""
-        edx = self.config.edx
-        this_year = self.context.now().year
-        spellings = [spelling for site in edx.sites for spelling in EDX_SITE_SPELLINGS[site]]
-        candidates: list[EdxFile | None] = []
-        for org_id in org_ids:
-            if "events" in edx.categories:
-                candidates.append(
-                    newest_event_log(
-                        s3,
-                        bucket=edx.source_buckets.events,
-                        org=org_id,
-                        site_spellings=spellings,
-                        first_year=edx.backfill_from.year,
-                        # A log edX dated ahead (a new year's first) counts too.
-                        last_year=this_year + 1,
-                    )
-                )
-            if "database" in edx.categories:
-                candidates.append(
-                    newest_weekly_zip(s3, bucket=edx.source_buckets.database, org=org_id)
-                )
-        return newest_file(candidates)
-
     def edx_encryption(self, credentials: EdxCredentials, keyring: PipelineKeyring) -> Check:
         """Check 5: each org's newest file names one of the pipeline's keys as a recipient."""
         name, title = "edx-encryption", "Newest edX files"
@@ -714,7 +682,9 @@ class Doctor:
         read = 0
         for org in self.config.edx.orgs:
             try:
-                newest = self.newest_of(s3, org.all_ids)
+                newest = newest_of(
+                    s3, self.config.edx, org.all_ids, this_year=self.context.now().year
+                )
                 if newest is None:
                     details.append(f"{org.id}: no event log or weekly zip at edX yet")
                     continue
@@ -1089,31 +1059,6 @@ class Doctor:
         checks = [self.guarded("edx-credentials", "edX credentials", credentials_check)]
         checks.append(self.guarded("edx-encryption", "Newest edX files", encryption_check))
         return checks
-
-
-def pipeline_key_ids(keyring: PipelineKeyring) -> dict[str, str]:
-    """Every key id of the stored keys (primary keys and subkeys), to the stored key's fingerprint.
-
-    The keys are listed by gpg without being imported (``--dry-run --import-options
-    import-show``), in a throwaway home, and without the passphrase: a key id is public.
-
-    Raises
-    ------
-    OpenPgpError
-        When gpg is missing or cannot read a stored key.
-    """
-    ids: dict[str, str] = {}
-    with private_home() as home:
-        gpg = home.gpg()
-        for key in keyring.keys:
-            scanned = gpg.scan_keys_mem(key.armored_private_key)
-            if not scanned:
-                raise OpenPgpError(f"gpg cannot read the stored key {key.fingerprint}")
-            for listing in scanned:
-                ids[str(listing["keyid"]).upper()] = key.fingerprint
-                for subkey_id in listing.get("subkey_info", {}):
-                    ids[str(subkey_id).upper()] = key.fingerprint
-    return ids
 
 
 def gather(context: CliContext) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""``edx-vault keygen``: make the pipeline's own OpenPGP key pair.
+"""``edx-vault keygen``: make the pipeline's own OpenPGP key pair, rotate it, retire old ones.
 
 edX's guide forbids sharing a data czar's private key, so the pipeline gets its own key, which
 edX registers as an additional data czar key. The private half and its passphrase go straight
-into Secrets Manager; only the public key is written to disk, for edX.
+into Secrets Manager; only the public key is written to disk, for edX. ``--rotate`` adds a new
+primary key and keeps the old one; ``--retire FINGERPRINT`` removes an old one once nothing
+needs it (:mod:`edx_vault.cli.key_retirement`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Final
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError, UsageError
+from edx_vault.cli.key_retirement import retire_key
 from edx_vault.cli.key_storage import describe_key, reserve_key_slot, store_new_key
 from edx_vault.cli.openpgp import generate_pipeline_key
 from edx_vault.secret_formats import PipelinePassphrase
@@ -66,37 +69,50 @@ def register(subparsers: Any) -> None:
         description=(
             "Generate the pipeline's own RSA key pair. The private key and a generated "
             "passphrase go straight into Secrets Manager; the public key is written to --out "
-            "for you to send to edX."
+            "for you to send to edX. With --retire, remove an old key instead, once nothing "
+            "needs it."
         ),
     )
     parser.add_argument(
         "--email",
-        required=True,
-        help="the key's user id: an official institutional address edX knows you by",
+        help="(required to generate) the key's user id: an official institutional address",
     )
     parser.add_argument(
         "--bits",
         type=int,
         choices=KEY_SIZES,
-        default=DEFAULT_BITS,
         help=f"RSA key size (default {DEFAULT_BITS}, as edX's guide)",
     )
     parser.add_argument(
         "--expires",
-        default=DEFAULT_EXPIRY,
         help=(
             f"expiry: 2y, 18m, 90d, a date YYYY-MM-DD, or never (default {DEFAULT_EXPIRY}); "
             "edX stops exporting to an expired key, `edx-vault status` warns 30 days before"
         ),
     )
     parser.add_argument(
-        "--out", required=True, type=Path, help="where to write the public key (.asc) for edX"
+        "--out", type=Path, help="(required to generate) where to write the public key (.asc)"
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument(
         "--rotate",
         action="store_true",
         help="add a new primary key while keeping the stored one(s) for decryption",
+    )
+    parser.add_argument(
+        "--retire",
+        nargs="+",
+        metavar="FINGERPRINT",
+        help=(
+            "remove an old stored key instead of generating one: refused while an unpublished "
+            "raw/ file or edX's newest files are encrypted to it, and for the only or primary "
+            "key (fingerprint with or without spaces, or a long key id)"
+        ),
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --retire: run the checks and say what would be removed, change nothing",
     )
     parser.set_defaults(func=run)
 
@@ -144,10 +160,36 @@ def validate_expiry(expires: str, *, today: dt.date) -> str:
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
-    """Generate the key, store it, write the public key, say what to send edX."""
+    """Generate the key, store it, write the public key, say what to send edX; or retire one."""
+    if args.retire is not None:
+        generating = [
+            option
+            for option, value in (
+                ("--email", args.email),
+                ("--bits", args.bits),
+                ("--expires", args.expires),
+                ("--out", args.out),
+                ("--force", args.force),
+                ("--rotate", args.rotate),
+            )
+            if value not in (None, False)
+        ]
+        if generating:
+            raise UsageError(f"--retire makes no key: drop {', '.join(generating)}")
+        return retire_key(context, " ".join(args.retire), dry_run=args.dry_run)
+    if args.dry_run:
+        raise UsageError("--dry-run goes with --retire only")
+    missing = [
+        option for option, value in (("--email", args.email), ("--out", args.out)) if not value
+    ]
+    if missing:
+        raise UsageError(
+            f"the following arguments are required: {', '.join(missing)} (or --retire FINGERPRINT)"
+        )
+    bits: int = args.bits or DEFAULT_BITS
     now = context.now()
     email = validate_email(args.email)
-    expire = validate_expiry(args.expires, today=now.date())
+    expire = validate_expiry(args.expires or DEFAULT_EXPIRY, today=now.date())
     out: Path = args.out
     if out.exists() and not args.force:
         raise CliError(f"{out} already exists; choose another --out or add --force")
@@ -160,9 +202,9 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
     slot = reserve_key_slot(client, storage, rotate=args.rotate, today=now.date())
     passphrase = slot.passphrase or PipelinePassphrase(secrets.token_urlsafe(PASSPHRASE_BYTES))
 
-    context.note(f"generating an RSA {args.bits} key for {email} (this takes a few seconds)...")
+    context.note(f"generating an RSA {bits} key for {email} (this takes a few seconds)...")
     generated = generate_pipeline_key(
-        email=email, bits=args.bits, expire=expire, passphrase=passphrase.passphrase, now=now
+        email=email, bits=bits, expire=expire, passphrase=passphrase.passphrase, now=now
     )
     keyring = store_new_key(client, storage, slot, generated.key, passphrase)
 
@@ -181,7 +223,7 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
     context.out(f"Stored the pipeline's {'new primary ' if slot.rotating else ''}key:")
     context.out(f"  fingerprint  {_grouped(key.fingerprint)}")
     context.out(f"  user id      {key.user_id}")
-    context.out(f"  algorithm    RSA {args.bits}")
+    context.out(f"  algorithm    RSA {bits}")
     days = key.days_left(now.date())
     context.out(
         "  expires      never"
