@@ -5,16 +5,20 @@ so work lists travel through S3: the Distributed Maps read them with an S3 ItemR
 also writes its result here, so the Report step can check each planned item for a result itself
 instead of trusting the Map (which does not fail when items fail).
 
-A backfill leaves tens of thousands of these files; the steps that read them all (Collect and
-Report) find them by listing, never by probing, and read them a few at a time in parallel
-(:func:`edx_vault.parallel.ordered_map`), in key order.
+A backfill plans tens of thousands of items. The work lists are therefore lists of *batches*
+(:func:`batches`): each Map iteration, one Lambda invocation, handles a batch of up to
+:data:`BATCH_MAX_ITEMS` items and writes one results file (and, for Mirror, one units file) for
+the whole batch, so Collect and Report read a few hundred files instead of one per item. The
+steps that read them find them by listing, never by probing, and read them a few at a time in
+parallel (:func:`edx_vault.parallel.ordered_map`), in key order. A work list or results file
+of single items (written before batches) reads the same (:func:`work_items`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,10 +32,60 @@ MIRROR_ITEMS: Final = "mirror-items.json"
 DECRYPT_ITEMS: Final = "decrypt-items.json"
 PLAN_SUMMARY: Final = "plan.json"
 
+# A batch's bounds. Items: a results file per batch instead of per item is what makes Collect
+# and Report fit their timeouts at backfill scale (bench/pipeline_scale.py); 100 items cut the
+# files a hundredfold. Bytes of source data: a batch runs its items one after another in one
+# invocation of a 15-minute function, so a batch of large files is cut short (1 GiB copies or
+# decrypts in well under a minute at the throughput S3 gives one Lambda). Bytes of work item
+# JSON: the batch is a Map iteration's input, which Step Functions limits to 256 KiB.
+BATCH_MAX_ITEMS: Final = 100
+BATCH_MAX_DATA_BYTES: Final = 1 << 30
+BATCH_MAX_JSON_BYTES: Final = 128 * 1024
+
 
 def item_digest(*parts: str | None) -> str:
     """A short stable name for an item's files (keys can be long and contain anything)."""
     return hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()[:32]
+
+
+def batches(
+    items: Iterable[dict[str, Any]], *, data_bytes: Callable[[dict[str, Any]], int]
+) -> list[dict[str, Any]]:
+    """``items`` cut into consecutive batches ``{"items": [...]}``, the Maps' work items.
+
+    A batch closes before an item that would take it over :data:`BATCH_MAX_ITEMS` items,
+    :data:`BATCH_MAX_DATA_BYTES` of source data (``data_bytes(item)``) or
+    :data:`BATCH_MAX_JSON_BYTES` of JSON; an item over a bound on its own is a batch of one.
+    """
+    cut: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    data = size = 0
+    for item in items:
+        item_data = data_bytes(item)
+        item_size = len(json.dumps(item, sort_keys=True, default=str)) + 2
+        if batch and (
+            len(batch) == BATCH_MAX_ITEMS
+            or data + item_data > BATCH_MAX_DATA_BYTES
+            or size + item_size > BATCH_MAX_JSON_BYTES
+        ):
+            cut.append({"items": batch})
+            batch, data, size = [], 0, 0
+        batch.append(item)
+        data += item_data
+        size += item_size
+    if batch:
+        cut.append({"items": batch})
+    return cut
+
+
+def work_items(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of a work list or a Map iteration's input, whether batched or not."""
+    return [item for entry in entries for item in entry.get("items", [entry])]
+
+
+def results_of(document: Any) -> list[dict[str, Any]]:
+    """The results in one results file: a batch's list, or one item's result."""
+    return list(document) if isinstance(document, list) else [document]
 
 
 @dataclass(frozen=True)
@@ -116,3 +170,18 @@ class RunFiles:
 
     def result_key(self, stage: str, source_key: str, member: str | None = None) -> str:
         return self.key("results", stage, f"{item_digest(source_key, member)}.json")
+
+    def batch_digest(self, items: Iterable[dict[str, Any]]) -> str:
+        """A batch's name: the same for every attempt at it, different for every batch."""
+        return item_digest(
+            *(
+                f"{item['source_bucket']}\0{item['source_key']}\0{item.get('member') or ''}"
+                for item in items
+            )
+        )
+
+    def batch_units_key(self, digest: str) -> str:
+        return self.key("units", f"batch-{digest}.json")
+
+    def batch_result_key(self, stage: str, digest: str) -> str:
+        return self.key("results", stage, f"batch-{digest}.json")

@@ -8,20 +8,40 @@ this run did not publish is never counted as a success: it is a failure (with it
 ``held-by-another-run``), or, when it failed for the same version in an earlier run and no retry
 was asked for, listed under ``previously_failed``. Only a unit already published for this
 version (``skipped``) counts as done without being published by this run.
+
+The results come in batches, one file per Map iteration (:mod:`edx_vault.run_files`): a
+backfill's tens of thousands of items are read in a few hundred requests. Settling the sources
+(:meth:`CheckedRun.settle`) is separate from checking the results, so the Report step can write
+the report first and settle only once it is written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from edx_vault.bucket_layout import REPORTS_PREFIX, WORK_PREFIX
 from edx_vault.cost_model import RunVolume, estimate_run_cost_usd
-from edx_vault.manifest import NO_RESULT, ClaimOutcome, Manifest, object_row, unit_row
+from edx_vault.manifest import (
+    NO_RESULT,
+    UNITS_FAILED,
+    UNITS_SETTLED,
+    ClaimOutcome,
+    Manifest,
+    object_row,
+    unit_row,
+)
 from edx_vault.parallel import ordered_map
-from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
+from edx_vault.run_files import (
+    DECRYPT_ITEMS,
+    MIRROR_ITEMS,
+    PLAN_SUMMARY,
+    RunFiles,
+    results_of,
+    work_items,
+)
 from edx_vault.sync_steps import HELD_BY_ANOTHER_RUN, settle_source
 
 NO_RESULT_REASON: Final = (
@@ -94,6 +114,61 @@ def _not_processed(item: dict[str, Any], stage: str, result: dict[str, Any]) -> 
     return _failure(item, stage, code, result.get("reason") or NOT_PROCESSED_REASON)
 
 
+@dataclass(frozen=True)
+class CheckedRun:
+    """A run's report, and how to settle its sources once the report is written.
+
+    Attributes
+    ----------
+    report
+        The report, as :func:`build_report` returns it.
+    to_settle
+        The sources whose rows must be read to settle them (:func:`settle_source`: a Query and
+        maybe an UpdateItem each), in the mirror work list's order.
+    settled_from_results
+        Sources of one unit whose result is in hand and finished, with how many units failed
+        (0 or 1): settling them needs no Query, only the UpdateItem.
+    """
+
+    report: dict[str, Any]
+    to_settle: list[tuple[str, str]] = field(default_factory=list)
+    settled_from_results: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def settle(self, manifest: Manifest) -> None:
+        """Settle every source of the run, a few at a time; the first error is raised as is."""
+
+        def settle_one(source: tuple[str, str]) -> bool:
+            return settle_source(manifest.for_this_thread(), *source)
+
+        def settle_known(source: tuple[str, str, int]) -> None:
+            bucket, key, failed = source
+            manifest.for_this_thread().set_attributes(
+                object_row(bucket, key), {UNITS_SETTLED: True, UNITS_FAILED: failed}
+            )
+
+        for _ in ordered_map(settle_one, self.to_settle):
+            pass
+        for _ in ordered_map(settle_known, self.settled_from_results):
+            pass
+
+
+# A single unit's result that leaves its row finished (done or failed) at the source's version,
+# with whether it failed: what settle_source would read back from the rows.
+def _finished_unit(result: dict[str, Any] | None) -> int | None:
+    """1 if the unit's row is failed, 0 if done, ``None`` if unfinished or not known."""
+    if result is None:
+        return None
+    if result["status"] == "done":
+        return 0
+    if result["status"] == "failed":
+        return None if result.get("code") == HELD_BY_ANOTHER_RUN else 1
+    if result["status"] == "skipped" and result.get("why") == ClaimOutcome.ALREADY_DONE:
+        return 0
+    if result["status"] == "skipped" and result.get("why") == ClaimOutcome.ALREADY_FAILED:
+        return 1
+    return None
+
+
 def build_report(
     files: RunFiles,
     manifest: Manifest,
@@ -101,20 +176,44 @@ def build_report(
     finished: dt.datetime,
     key_expiry: KeyExpiry | None,
 ) -> dict[str, Any]:
-    """Check every planned item's result, settle the sources, and summarise the run.
+    """Check every planned item's result, settle the sources, and summarise the run."""
+    checked = check_run(files, manifest, finished=finished, key_expiry=key_expiry)
+    checked.settle(manifest)
+    return checked.report
 
-    A backfill has tens of thousands of items, each with a result file to read and (a
-    mirror item) a source to settle, a manifest Query and an UpdateItem: those requests run a
-    few at a time (:func:`~edx_vault.parallel.ordered_map`), and the results are taken in the
-    work lists' order, so the report is the same as if they ran one after another. A request
-    that fails fails the report (the handler classifies it, the state machine retries it).
+
+def _read_results(files: RunFiles, stage: str, present: frozenset[str]) -> list[dict[str, Any]]:
+    """Every result of one stage: each file under ``results/{stage}/`` (a batch's), in key order."""
+    prefix = files.key("results", stage) + "/"
+    keys = sorted(key for key in present if key.startswith(prefix))
+    return [result for document in files.get_json_many(keys) for result in results_of(document)]
+
+
+def check_run(
+    files: RunFiles,
+    manifest: Manifest,
+    *,
+    finished: dt.datetime,
+    key_expiry: KeyExpiry | None,
+) -> CheckedRun:
+    """Check every planned item's result and summarise the run; settling is left to the caller.
+
+    The results are read batch file by batch file, a few at a time
+    (:func:`~edx_vault.parallel.ordered_map`), and matched to the work lists' items by key: the
+    report is the same whatever order the reads finish in. An item with no result is released
+    here (its claim, if this run still holds it); a read or release that fails fails the check
+    with its own error (the handler classifies it, the state machine retries the step).
     """
     summary = files.get_json(files.key(PLAN_SUMMARY))
     # The run's own files and its results; not its units/ (Collect's input), a folder as
     # large as the results that nothing here reads.
     present = files.existing_keys_in(("results", "mirror"), ("results", "decrypt"))
-    mirror_items = files.get_json_or(files.key(MIRROR_ITEMS), [], present=present)
-    decrypt_items = files.get_json_or(files.key(DECRYPT_ITEMS), [], present=present)
+    mirror_items = work_items(files.get_json_or(files.key(MIRROR_ITEMS), [], present=present))
+    decrypt_items = work_items(files.get_json_or(files.key(DECRYPT_ITEMS), [], present=present))
+    mirror_results = {r["source_key"]: r for r in _read_results(files, "mirror", present)}
+    decrypt_results = {
+        (r["source_key"], r.get("member")): r for r in _read_results(files, "decrypt", present)
+    }
     failures: list[dict[str, Any]] = []
     categories: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "bytes": 0})
     previously_failed: list[dict[str, Any]] = list(summary.get("previously_failed") or [])
@@ -122,29 +221,13 @@ def build_report(
     skipped = 0
 
     run_id = summary["run_id"]
+    lost: list[tuple[str, Any]] = []
+    units_of: dict[tuple[str, str], list[dict[str, Any] | None]] = defaultdict(list)
 
-    def mirror_result(item: dict[str, Any]) -> dict[str, Any] | None:
-        """The item's result, after settling its source (on this thread's own manifest)."""
-        key = files.result_key("mirror", item["source_key"])
-        result: dict[str, Any] | None = files.get_json_or(key, None, present=present)
-        own = manifest.for_this_thread()
+    for item in mirror_items:
+        result = mirror_results.get(item["source_key"])
         if result is None:
-            row = object_row(item["source_bucket"], item["source_key"])
-            own.release(row, run_id=run_id, reason=NO_RESULT_REASON)
-        settle_source(own, item["source_bucket"], item["source_key"])
-        return result
-
-    def decrypt_result(item: dict[str, Any]) -> dict[str, Any] | None:
-        key = files.result_key("decrypt", item["source_key"], item.get("member"))
-        result: dict[str, Any] | None = files.get_json_or(key, None, present=present)
-        if result is None:
-            row = unit_row(item["source_bucket"], item["source_key"], item.get("member"))
-            manifest.for_this_thread().release(row, run_id=run_id, reason=NO_RESULT_REASON)
-        return result
-
-    mirror_results = ordered_map(mirror_result, mirror_items)
-    for item, result in zip(mirror_items, mirror_results, strict=True):
-        if result is None:
+            lost.append(("mirror", object_row(item["source_bucket"], item["source_key"])))
             failures.append(_failure(item, "mirror", NO_RESULT, NO_RESULT_REASON))
         elif result["status"] == "failed":
             failures.append(_failure(item, result["stage"], result["code"], result["reason"]))
@@ -155,8 +238,12 @@ def build_report(
         else:
             failures.append(_not_processed(item, "mirror", result))
 
-    for item, result in zip(decrypt_items, ordered_map(decrypt_result, decrypt_items), strict=True):
+    for item in decrypt_items:
+        result = decrypt_results.get((item["source_key"], item.get("member")))
+        units_of[(item["source_bucket"], item["source_key"])].append(result)
         if result is None:
+            row = unit_row(item["source_bucket"], item["source_key"], item.get("member"))
+            lost.append(("decrypt", row))
             failures.append(_failure(item, "decrypt", NO_RESULT, NO_RESULT_REASON))
         elif result["status"] == "failed":
             failures.append(_failure(item, "decrypt", result["code"], result["reason"]))
@@ -171,6 +258,26 @@ def build_report(
         else:
             failures.append(_not_processed(item, "decrypt", result))
 
+    # Which sources settle from their results alone: one unit, mirrored by this run's result
+    # and finished; every other source is settled from its rows, as settle_source reads them.
+    to_settle: list[tuple[str, str]] = []
+    settled_from_results: list[tuple[str, str, int]] = []
+    for item in mirror_items:
+        source = (item["source_bucket"], item["source_key"])
+        mirror = mirror_results.get(item["source_key"])
+        units = units_of.get(source, [])
+        failed = _finished_unit(units[0]) if len(units) == 1 else None
+        if mirror is not None and mirror["status"] == "done" and failed is not None:
+            settled_from_results.append((*source, failed))
+        else:
+            to_settle.append(source)
+
+    def release(lost_item: tuple[str, Any]) -> None:
+        manifest.for_this_thread().release(lost_item[1], run_id=run_id, reason=NO_RESULT_REASON)
+
+    for _ in ordered_map(release, lost):
+        pass
+
     started = dt.datetime.fromisoformat(summary["started"])
     decrypted = sum(c["count"] for c in categories.values())
     expiry = None
@@ -181,7 +288,7 @@ def build_report(
             "days_left": key_expiry.days_left(finished.date()),
             "problem": key_expiry.problem,
         }
-    return {
+    report = {
         "run_id": run_id,
         "started": summary["started"],
         "finished": finished.isoformat(),
@@ -206,6 +313,7 @@ def build_report(
             )
         ),
     }
+    return CheckedRun(report, to_settle, settled_from_results)
 
 
 def published_count(report: dict[str, Any]) -> int:

@@ -1,4 +1,4 @@
-"""Decrypt step (one Distributed Map item): decrypt one unit and publish it under the data key."""
+"""Decrypt step (one Distributed Map item, a batch of units): decrypt and publish each unit."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with lambda_runtime.aws_errors_classified():
         gpg, passphrase = lambda_runtime.keyring().gpg()
         result = decrypt_item(lambda_runtime.run_context(), gpg, passphrase, item)
-    logger.info(
-        "decrypted",
-        extra={"source_key": item["source_key"], "member": item.get("member"), **result},
-    )
+    first = item["items"][0] if item.get("items") else item
+    logger.info("decrypted", extra={"first_source_key": first.get("source_key"), **result})
     return result

@@ -1,4 +1,4 @@
-"""Mirror step (one Distributed Map item): copy one edX object into raw/, list its units."""
+"""Mirror step (one Distributed Map item, a batch of objects): copy each into raw/, list units."""
 
 from __future__ import annotations
 
@@ -21,5 +21,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with lambda_runtime.aws_errors_classified():
         edx_s3 = lambda_runtime.edx_s3()
         result = mirror_item(lambda_runtime.run_context(), edx_s3, item)
-    logger.info("mirrored", extra={"source_key": item["source_key"], **result})
+    first = item["items"][0] if item.get("items") else item
+    logger.info("mirrored", extra={"first_source_key": first.get("source_key"), **result})
     return result

@@ -42,10 +42,13 @@ def run(aws: Aws, vault: Vault, run_id: str, finished: dt.datetime, published: i
             "missing": [],
         },
     )
-    units = [{"source_key": f"{run_id}/file-{n}.gpg", "member": None} for n in range(published)]
+    units = [
+        {"source_bucket": "edx", "source_key": f"{run_id}/file-{n}.gpg", "member": None}
+        for n in range(published)
+    ]
     files.put_json(files.key(DECRYPT_ITEMS), units)
     for unit in units:
-        result = {"status": "done", "category": "events", "bytes": 10}
+        result = {"status": "done", "category": "events", "bytes": 10, **unit}
         files.put_json(files.result_key("decrypt", unit["source_key"], None), result)
     secrets = aws.client("secretsmanager")
     secret = secrets.create_secret(Name=f"{vault.table_name}/{run_id}/key", SecretString="x")

@@ -22,7 +22,7 @@ from edx_vault import run_report
 from edx_vault.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
 from edx_vault.pipeline_run import RunContext, collect_units, finish_run
 from edx_vault.pipeline_settings import PipelineSettings
-from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles
+from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles, work_items
 from edx_vault.run_report import build_report, report_key
 from tests.integration.conftest import Aws, Vault
 
@@ -288,10 +288,12 @@ def test_a_result_that_cannot_be_read_fails_the_report_with_its_own_error(
 
 
 def test_a_settle_query_that_fails_fails_the_report(vault: Vault) -> None:
-    # Given a run in which the manifest refuses the Query of one source (throttled)
+    # Given a run in which the manifest refuses the Query of one source (throttled), a source
+    # whose unit was lost, so it is settled from its rows
     planned = sources(vault)
     files = leave_run(vault, planned)
-    throttled = f"{planned[SOURCES // 3].bucket}/{planned[SOURCES // 3].key}"
+    queried = next(s for s in planned if s.mirror == "done" and s.decrypt == "lost")
+    throttled = f"{queried.bucket}/{queried.key}"
     error = service_error("ProvisionedThroughputExceededException", 400, "Query")
     refused = fail_reads_of(
         vault.table.meta.client,
@@ -308,6 +310,42 @@ def test_a_settle_query_that_fails_fails_the_report(vault: Vault) -> None:
     assert refused
 
 
+def test_sources_of_one_finished_unit_settle_without_a_query(vault: Vault) -> None:
+    # Given a run whose single-unit sources finished (done or failed) or were lost
+    planned = sources(vault)
+    files = leave_run(vault, planned)
+    queries: list[str] = []
+    vault.table.meta.client.meta.events.register(
+        "provide-client-params.dynamodb.Query",
+        lambda params, **_: queries.append(str(params["ExpressionAttributeValues"])),
+    )
+    # When the report settles them
+    build_report(files, Manifest(vault.table), finished=FINISHED, key_expiry=None)
+    # Then only the sources whose results do not say they finished are read back (a Query each)
+    unsure = [s for s in planned if s.mirror != "done" or s.decrypt == "lost"]
+    assert len(queries) == len(unsure)
+    assert all(any(s.key in query for query in queries) for s in unsure)
+
+
+def test_a_settle_update_that_fails_fails_the_report(vault: Vault) -> None:
+    # Given a run in which the manifest refuses the UpdateItem that settles one finished source
+    planned = sources(vault)
+    files = leave_run(vault, planned)
+    finished = next(s for s in planned if s.mirror == "done" and s.decrypt == "done")
+    error = service_error("ProvisionedThroughputExceededException", 400, "UpdateItem")
+    refused = fail_reads_of(
+        vault.table.meta.client,
+        "provide-client-params.dynamodb.UpdateItem",
+        lambda params: finished.key in str(params["Key"]),
+        error,
+    )
+    # When the report settles the sources, then the throttling error comes out of it
+    with pytest.raises(ClientError) as raised:
+        build_report(files, Manifest(vault.table), finished=FINISHED, key_expiry=None)
+    assert raised.value is error
+    assert refused
+
+
 def test_collect_joins_the_unit_lists_in_key_order_whatever_order_they_are_read_in(
     vault: Vault,
 ) -> None:
@@ -317,16 +355,20 @@ def test_collect_joins_the_unit_lists_in_key_order_whatever_order_they_are_read_
     lists: dict[str, list[dict[str, Any]]] = {}
     for index in range(30):
         key = f"mitx-2026-01-{index:02d}.zip"
-        units = [{"source_key": key, "member": f"m{n}"} for n in range(1 + index % 3)]
+        units = [
+            {"source_bucket": vault.database_bucket, "source_key": key, "member": f"m{n}"}
+            | {"raw_size": 1000}
+            for n in range(1 + index % 3)
+        ]
         lists[files.unit_list_key(vault.database_bucket, key)] = units
         files.put_json(files.unit_list_key(vault.database_bucket, key), units)
     shuffle_reads(vault, seed=3)
     # When Collect joins them
     collected = collect_units(context, RUN)
-    # Then the decrypt work list is every unit, in the unit lists' key order
+    # Then the decrypt work list is every unit, in the unit lists' key order, in batches
     expected = [unit for key in sorted(lists) for unit in lists[key]]
     assert collected == {"units": len(expected)}
-    assert files.get_json(files.key(DECRYPT_ITEMS)) == expected
+    assert work_items(files.get_json(files.key(DECRYPT_ITEMS))) == expected
 
 
 def test_collect_fails_when_a_unit_list_cannot_be_read(vault: Vault) -> None:

@@ -1,0 +1,131 @@
+"""The Report step does not claim more than it did: the alert it could not send, the report it
+could not write.
+
+- A summary that SNS refuses is recorded in the report (``alert``) before the error fails the
+  step, so ``reports/{run}.json`` never says a run succeeded with no sign its alert was lost.
+- A report that cannot be written leaves the run's sources unsettled: the next run plans them
+  again, and its report accounts for them, instead of finding them up to date.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from edx_vault.manifest import object_row
+from edx_vault.pipeline_run import finish_run
+from edx_vault.run_report import report_key
+from tests.integration.conftest import Aws, Vault
+from tests.integration.test_run_files_parallel import (
+    FINISHED,
+    RUN,
+    context_for,
+    fail_reads_of,
+    leave_run,
+    service_error,
+    sources,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def finish(aws: Aws, vault: Vault, *, topic_arn: str) -> dict[str, Any]:
+    secrets = aws.client("secretsmanager")
+    secret = secrets.create_secret(Name=f"{vault.table_name}/key", SecretString="x")
+    return finish_run(
+        context_for(vault),
+        secrets,
+        aws.client("sns"),
+        run_id=RUN,
+        finished=FINISHED,
+        topic_arn=topic_arn,
+        key_secret_arn=secret["ARN"],
+    )
+
+
+def stored_report(vault: Vault) -> dict[str, Any]:
+    body = vault.s3.get_object(Bucket=vault.target.bucket, Key=report_key(RUN))["Body"]
+    report: dict[str, Any] = json.loads(body.read())
+    return report
+
+
+def test_a_summary_sns_refuses_is_recorded_in_the_report_and_fails_the_step(
+    aws: Aws, vault: Vault
+) -> None:
+    # Given a finished run, and an alerts topic whose Publish fails every time (500)
+    leave_run(vault, sources(vault))
+    sns = aws.client("sns")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    error = service_error("InternalError", 500, "Publish")
+    refused = fail_reads_of(sns, "provide-client-params.sns.Publish", lambda _: True, error)
+    secrets = aws.client("secretsmanager")
+    secret = secrets.create_secret(Name=f"{vault.table_name}/key", SecretString="x")
+    # When the Report step runs
+    with pytest.raises(ClientError) as raised:
+        finish_run(
+            context_for(vault),
+            secrets,
+            sns,
+            run_id=RUN,
+            finished=FINISHED,
+            topic_arn=topic,
+            key_secret_arn=secret["ARN"],
+        )
+    # Then the step fails with SNS's own error (the state machine retries it, the execution
+    # fails if it never succeeds)
+    assert raised.value is error
+    assert refused
+    # And the written report says the summary was not sent, and why
+    assert stored_report(vault)["alert"] == {"sent": False, "error": "InternalError"}
+
+
+def test_a_summary_sent_is_recorded_in_the_report(aws: Aws, vault: Vault) -> None:
+    # Given a finished run and a working alerts topic
+    leave_run(vault, sources(vault))
+    topic = aws.client("sns").create_topic(Name="alerts")["TopicArn"]
+    # When the Report step runs
+    report = finish(aws, vault, topic_arn=topic)
+    # Then the report, as returned and as written, says the summary was sent
+    assert report["alert"] == {"sent": True, "error": None}
+    assert stored_report(vault)["alert"] == {"sent": True, "error": None}
+
+
+def test_a_report_that_cannot_be_written_leaves_the_sources_unsettled(
+    aws: Aws, vault: Vault
+) -> None:
+    # Given a finished run whose report S3 refuses to store (500, every time)
+    planned = sources(vault)
+    leave_run(vault, planned)
+    error = service_error("InternalError", 500, "PutObject")
+    refused = fail_reads_of(
+        vault.s3,
+        "provide-client-params.s3.PutObject",
+        lambda params: params["Key"] == report_key(RUN),
+        error,
+    )
+    # When the Report step runs, then it fails with S3's error
+    with pytest.raises(ClientError) as raised:
+        finish(aws, vault, topic_arn="")
+    assert raised.value is error
+    assert refused
+    # And no source is settled: the next run plans them again and reports them, rather than
+    # finding up to date the files whose publication no report recorded
+    for source in planned:
+        row = vault.manifest.get(object_row(source.bucket, source.key)) or {}
+        assert not row.get("units_settled"), source
+
+
+def test_a_report_written_settles_the_sources(aws: Aws, vault: Vault) -> None:
+    # Given a finished run
+    planned = sources(vault)
+    leave_run(vault, planned)
+    # When the Report step runs and its report is written
+    finish(aws, vault, topic_arn="")
+    # Then the sources whose units finished are settled
+    for source in planned:
+        row = vault.manifest.get(object_row(source.bucket, source.key)) or {}
+        finished = source.mirror == "done" and source.decrypt != "lost"
+        assert bool(row.get("units_settled")) is finished, source
