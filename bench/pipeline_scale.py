@@ -69,7 +69,7 @@ from edx_vault.manifest_schema import (  # noqa: E402
     SORT_KEY,
 )
 from edx_vault.parallel import PARALLEL_REQUESTS  # noqa: E402
-from edx_vault.run_files import RunFiles  # noqa: E402
+from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, RunFiles  # noqa: E402
 
 REGION: Final = "us-east-1"
 ACCOUNT: Final = "123456789012"  # moto's default account
@@ -82,8 +82,8 @@ LOG_BODY: Final = b"synthetic ciphertext, never decrypted"
 # As stacks/sync_functions.py configures them: timeout in seconds, memory in MB.
 FUNCTIONS: Final = {
     "plan": {"timeout_s": 600, "memory_mb": 1024},
-    "collect": {"timeout_s": 300, "memory_mb": 512},
-    "report": {"timeout_s": 600, "memory_mb": 512},
+    "collect": {"timeout_s": 300, "memory_mb": 1769},
+    "report": {"timeout_s": 600, "memory_mb": 1769},
 }
 TARGET_SHARE_OF_TIMEOUT: Final = 0.25
 MODEL_ASSUMPTIONS: Final = (
@@ -301,93 +301,117 @@ def _files(names: Names) -> RunFiles:
     return RunFiles(None, names.data_bucket, "", names.run_id)  # type: ignore[arg-type]
 
 
+def _work_list(names: Names, name: str) -> list[dict[str, Any]]:
+    """A work list the real step wrote (Plan's or Collect's), as batches."""
+    files = _files(names)
+    batches: list[dict[str, Any]] = json.loads(
+        _s3_backend().get_object(names.data_bucket, files.key(name)).value
+    )
+    return batches
+
+
 def _seed_mirrored(names: Names) -> None:
-    """What each Mirror task leaves: its units file, its result, its done object row."""
+    """What each Mirror batch leaves: its units file, its results file, its done object rows.
+
+    The batches are those of the work list the real Plan wrote.
+    """
     backend = _s3_backend()
     files = _files(names)
     now = STARTED.isoformat()
-    for source, stored in _stored(names):
-        raw_key = f"raw/{source.bucket}/{source.key}"
-        units = [
-            {
-                "source_bucket": source.bucket,
-                "source_key": source.key,
-                "etag": stored.etag,
-                "raw_key": raw_key,
-                "raw_version_id": None,
-                "raw_size": stored.size,
-                "member": member,
-                "run_id": names.run_id,
-                "retry_failed": False,
-            }
-            for member in source.members
-        ]
-        result = {
-            "status": "done",
-            "source_key": source.key,
-            "stage": "mirror",
-            "source_bucket": source.bucket,
-            "etag": stored.etag,
-            "raw_key": raw_key,
-            "raw_version_id": None,
-            "bytes": stored.size,
-        }
+    stored_of = {source.key: (source, stored) for source, stored in _stored(names)}
+    for batch in _work_list(names, MIRROR_ITEMS):
+        batch_units: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
+        for item in batch["items"]:
+            source, stored = stored_of[item["source_key"]]
+            raw_key = f"raw/{source.bucket}/{source.key}"
+            batch_units.extend(
+                {
+                    "source_bucket": source.bucket,
+                    "source_key": source.key,
+                    "etag": stored.etag,
+                    "raw_key": raw_key,
+                    "raw_version_id": None,
+                    "raw_size": stored.size,
+                    "member": member,
+                    "run_id": names.run_id,
+                    "retry_failed": False,
+                }
+                for member in source.members
+            )
+            results.append(
+                {
+                    "status": "done",
+                    "source_key": source.key,
+                    "stage": "mirror",
+                    "source_bucket": source.bucket,
+                    "etag": stored.etag,
+                    "raw_key": raw_key,
+                    "raw_version_id": None,
+                    "bytes": stored.size,
+                }
+            )
+            _put_row(
+                names,
+                {
+                    PARTITION_KEY: source_partition(source.bucket, source.key),
+                    SORT_KEY: OBJECT_SORT_KEY,
+                    "status": "done",
+                    "source_etag": stored.etag,
+                    "run_id": names.run_id,
+                    "claimed_at": now,
+                    "updated_at": now,
+                    "attempts": 1,
+                    "stage": "mirrored",
+                    "kind": "weekly-zip" if names.zips else "event-log",
+                    "org": source.org,
+                    "source_size": stored.size,
+                    "raw_key": raw_key,
+                    "raw_version_id": "",
+                    "units_settled": False,
+                    "unit_count": len(source.members),
+                },
+            )
+        digest = files.batch_digest(batch["items"])
         backend.put_object(
             names.data_bucket,
-            files.unit_list_key(source.bucket, source.key),
-            json.dumps(units, sort_keys=True).encode(),
+            files.batch_units_key(digest),
+            json.dumps(batch_units, sort_keys=True).encode(),
         )
         backend.put_object(
             names.data_bucket,
-            files.result_key("mirror", source.key),
-            json.dumps(result, sort_keys=True).encode(),
-        )
-        _put_row(
-            names,
-            {
-                PARTITION_KEY: source_partition(source.bucket, source.key),
-                SORT_KEY: OBJECT_SORT_KEY,
-                "status": "done",
-                "source_etag": stored.etag,
-                "run_id": names.run_id,
-                "claimed_at": now,
-                "updated_at": now,
-                "attempts": 1,
-                "stage": "mirrored",
-                "kind": "weekly-zip" if names.zips else "event-log",
-                "org": source.org,
-                "source_size": stored.size,
-                "raw_key": raw_key,
-                "raw_version_id": "",
-                "units_settled": False,
-                "unit_count": len(source.members),
-            },
+            files.batch_result_key("mirror", digest),
+            json.dumps(results, sort_keys=True).encode(),
         )
 
 
 def _seed_decrypted(names: Names) -> None:
-    """What each Decrypt task leaves: its result and its done unit row."""
+    """What each Decrypt batch leaves: its results file and its done unit rows.
+
+    The batches are those of the work list the real Collect wrote.
+    """
     backend = _s3_backend()
     files = _files(names)
     now = STARTED.isoformat()
     category = "database" if names.zips else "events"
-    for source, stored in _stored(names):
-        for member in source.members:
+    stored_of = {source.key: (source, stored) for source, stored in _stored(names)}
+    for batch in _work_list(names, DECRYPT_ITEMS):
+        results: list[dict[str, Any]] = []
+        for unit in batch["items"]:
+            source, stored = stored_of[unit["source_key"]]
+            member = unit.get("member")
             name = Path(member or source.key).name.removesuffix(".gpg")
             output_key = f"{category}/org={source.org}/{name}"
-            result = {
-                "status": "done",
-                "source_key": source.key,
-                "stage": "decrypt",
-                "output_key": output_key,
-                "bytes": 10 * stored.size,
-                "category": category,
-                "member": member,
-            }
-            backend.put_object(
-                names.data_bucket,
-                files.result_key("decrypt", source.key, member),
-                json.dumps(result, sort_keys=True).encode(),
+            results.append(
+                {
+                    "status": "done",
+                    "source_key": source.key,
+                    "stage": "decrypt",
+                    "output_key": output_key,
+                    "bytes": 10 * stored.size,
+                    "category": category,
+                    "member": member,
+                }
             )
             _put_row(
                 names,
@@ -409,6 +433,11 @@ def _seed_decrypted(names: Names) -> None:
                     "category": category,
                 },
             )
+        backend.put_object(
+            names.data_bucket,
+            files.batch_result_key("decrypt", files.batch_digest(batch["items"])),
+            json.dumps(results, sort_keys=True).encode(),
+        )
 
 
 class MotoServer:

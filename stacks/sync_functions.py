@@ -84,7 +84,16 @@ class SyncFunctions(Construct):
             memory_mb=1024,
         )
         self.collect = self._function(
-            "Collect", "collect", environment=base_environment, timeout=Duration.minutes(5)
+            "Collect",
+            "collect",
+            environment=base_environment,
+            timeout=Duration.minutes(5),
+            # One full vCPU ("At 1,769 MB, a function has the equivalent of one vCPU", Lambda
+            # developer guide, Configure Lambda function memory; less memory, a share of one):
+            # Collect and Report are botocore's CPU per request and JSON, one Python process,
+            # and a backfill's tens of thousands of items fit a quarter of the timeout only
+            # with a whole vCPU (bench/pipeline_scale.py). More would add no CPU Python uses.
+            memory_mb=1769,
         )
         self.decrypt = self._function(
             "Decrypt",
@@ -110,6 +119,7 @@ class SyncFunctions(Construct):
                 pipeline_settings.PIPELINE_KEY_SECRET_ARN: storage.secrets.pipeline_key.secret_arn,
             },
             timeout=Duration.minutes(10),
+            memory_mb=1769,  # one full vCPU, as Collect (above)
         )
         self._grant(topic)
 
