@@ -40,6 +40,9 @@ class PipelineStack(Stack):
         self.alerts = AlertsTopic(
             self, "Alerts", email=config.alerts.email, key=self.operations_key
         )
+        # Named, so the functions can ask about its executions without a reference to it (the
+        # state machine refers to the functions; a reference back would be a cycle).
+        sync_name = f"{self.stack_name}-sync"
         self.functions = SyncFunctions(
             self,
             "Functions",
@@ -47,6 +50,7 @@ class PipelineStack(Stack):
             storage=storage,
             topic=self.alerts.topic,
             logs_key=self.operations_key,
+            sync_state_machine_name=sync_name,
         )
         functions = self.functions
         self.sync = SyncStateMachine(
@@ -61,6 +65,7 @@ class PipelineStack(Stack):
             report=functions.report,
             max_concurrency=config.schedule.max_concurrency,
             logs_key=self.operations_key,
+            name=sync_name,
         )
         # The ItemReader reads the work lists, which are encrypted under the data key.
         self.sync.state_machine.add_to_role_policy(

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Final
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -42,6 +42,7 @@ class SyncFunctions(Construct):
         storage: StorageStack,
         topic: sns.ITopic,
         logs_key: kms.IKey,
+        sync_state_machine_name: str,
     ) -> None:
         super().__init__(scope, id_)
         self._storage = storage
@@ -69,6 +70,23 @@ class SyncFunctions(Construct):
         edx_credentials = {
             pipeline_settings.EDX_CREDENTIALS_SECRET_ARN: storage.secrets.edx_credentials.secret_arn
         }
+        # Mirror and Decrypt claim manifest rows; a row held by a run that has ended is taken
+        # over, which they ask Step Functions about (edx_vault/run_liveness.py).
+        stack = Stack.of(self)
+        sync_state_machine = {
+            pipeline_settings.SYNC_STATE_MACHINE_ARN: stack.format_arn(
+                service="states",
+                resource="stateMachine",
+                resource_name=sync_state_machine_name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+        }
+        self._sync_executions_arn = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{sync_state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.plan = self._function(
             "Plan",
             "plan",
@@ -79,7 +97,7 @@ class SyncFunctions(Construct):
         self.mirror = self._function(
             "Mirror",
             "mirror",
-            environment={**base_environment, **edx_credentials},
+            environment={**base_environment, **edx_credentials, **sync_state_machine},
             timeout=Duration.minutes(15),
             memory_mb=1024,
         )
@@ -100,6 +118,7 @@ class SyncFunctions(Construct):
             "decrypt",
             environment={
                 **base_environment,
+                **sync_state_machine,
                 pipeline_settings.PIPELINE_KEY_SECRET_ARN: storage.secrets.pipeline_key.secret_arn,
                 pipeline_settings.PIPELINE_PASSPHRASE_SECRET_ARN: (
                     storage.secrets.pipeline_passphrase.secret_arn
@@ -122,6 +141,12 @@ class SyncFunctions(Construct):
             memory_mb=1769,  # one full vCPU, as Collect (above)
         )
         self._grant(topic)
+        for function in (self.mirror, self.decrypt):
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution"], resources=[self._sync_executions_arn]
+                )
+            )
 
     def _function(
         self,

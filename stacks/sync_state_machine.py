@@ -106,6 +106,7 @@ class SyncStateMachine(Construct):
         report: lambda_.IFunction,
         max_concurrency: int,
         logs_key: kms.IKey,
+        name: str,
     ) -> None:
         super().__init__(scope, id_)
         plan_task = self._step(
@@ -159,6 +160,7 @@ class SyncStateMachine(Construct):
                 path=PIPELINE_ROLE_PATH,
                 assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             ),
+            state_machine_name=name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             timeout=Duration.hours(24),

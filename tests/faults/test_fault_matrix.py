@@ -99,38 +99,6 @@ class Fault:
         return rules
 
 
-# Why a case does not pass yet (strict xfail: a fix makes it XPASS, which fails the suite until
-# the mark is removed).
-STALE_MIRROR_CLAIM: Final = (
-    "stale claim: when a mirror item's retries are spent on a TransientError, "
-    "sync_steps.mirror_step leaves the source's object row in_progress (only a PermanentError "
-    "is recorded), run_report.build_report reports no-result without releasing this run's "
-    "claim, and manifest.Manifest.claim lets another run take the row only after "
-    "DEFAULT_LEASE (20 min): the next run fails with held-by-another-run instead of healing"
-)
-STALE_DECRYPT_CLAIM: Final = (
-    "stale claim: when a decrypt item's retries are spent on a TransientError, "
-    "sync_steps.decrypt_step leaves the unit row in_progress (only a PermanentError is "
-    "recorded), run_report.build_report reports no-result without releasing this run's claim, "
-    "and manifest.Manifest.claim lets another run take the row only after DEFAULT_LEASE "
-    "(20 min): the next run fails with held-by-another-run instead of healing"
-)
-LAMBDA_THROTTLE_NAMED_EXCEPTION: Final = (
-    "embedded AWS, not the product: moto's StateTaskLambda._from_error (a Lambda task naming "
-    "the function ARN, as CDK's LambdaInvoke with payload_response_only does) names every "
-    "Invoke ClientError 'Exception' instead of Lambda.TooManyRequestsException, so the "
-    "task's Retry (stacks/sync_state_machine.py TRANSIENT_ERRORS) never matches and the "
-    "throttled task fails at once; needs a patch in edx_vault/local_aws/moto_patches.py"
-)
-MAP_IO_NOT_RETRIED: Final = (
-    "a transient S3 error on a Distributed Map's own read (ItemReader) or write "
-    "(ResultWriter) fails the whole execution: stacks/sync_state_machine.py "
-    "SyncStateMachine._item_map gives the Map state no Retry (States.ItemReaderFailed / "
-    "States.ResultWriterFailed on AWS); the embedded AWS also makes that call once and names "
-    "the error States.Runtime (moto), which no Retry matches, so a same-run heal needs both "
-    "(the next run heals: see the persistent case)"
-)
-
 FAULTS: Final = (
     # ------------------------------------------------------------------ Plan
     Fault(
@@ -163,7 +131,6 @@ FAULTS: Final = (
         "plan",
         "lambda-Invoke-throttled",
         (invoke("Plan"),),
-        xfail={"transient": LAMBDA_THROTTLE_NAMED_EXCEPTION},
     ),
     # ------------------------------------------------------------------ MirrorFiles
     Fault(
@@ -173,13 +140,11 @@ FAULTS: Final = (
             s3("GetObject", "edx-course-data/*", S3_SLOW_DOWN),
             s3("GetObject", "course-data/*", S3_SLOW_DOWN),
         ),
-        xfail={"persistent": STALE_MIRROR_CLAIM},
     ),
     Fault(
         "mirror",
         "edx-GetObject-reset",
         (s3("GetObject", "edx-course-data/*", RESET), s3("GetObject", "course-data/*", RESET)),
-        xfail={"persistent": STALE_MIRROR_CLAIM},
     ),
     Fault(
         "mirror",
@@ -198,20 +163,17 @@ FAULTS: Final = (
         "mirror",
         "vault-ListObjectsV2-SlowDown",
         (s3("ListObjectsV2", "{bucket}", S3_SLOW_DOWN),),
-        xfail={"persistent": STALE_MIRROR_CLAIM},
     ),
     Fault(
         "mirror",
         "raw-PutObject-InternalError",
         (s3("PutObject", "{bucket}/raw/*", S3_INTERNAL),),
-        xfail={"persistent": STALE_MIRROR_CLAIM},
     ),
     Fault(
         "mirror",
         "raw-GetObject-InternalError",  # expand: the zip's central directory, ranged GETs
         (s3("GetObject", "{bucket}/raw/*", S3_INTERNAL),),
         # every raw/ GET fails, the decrypt step's too: the event log's unit row is left
-        xfail={"persistent": STALE_DECRYPT_CLAIM},
     ),
     Fault("mirror", "manifest-UpdateItem-throttled", (dynamodb("UpdateItem"),)),
     Fault(
@@ -231,28 +193,24 @@ FAULTS: Final = (
         "mirror",
         "lambda-Invoke-throttled",
         (invoke("Mirror"),),
-        xfail={"transient": LAMBDA_THROTTLE_NAMED_EXCEPTION},
     ),
     Fault(
         "mirror",
         "raw-CreateMultipartUpload-InternalError",
         (s3("CreateMultipartUpload", "{bucket}/raw/*", S3_INTERNAL),),
         large=True,
-        xfail={"persistent": STALE_MIRROR_CLAIM},
     ),
     Fault(
         "mirror",
         "raw-UploadPart-SlowDown",
         (s3("UploadPart", "{bucket}/raw/*", S3_SLOW_DOWN),),
         large=True,
-        xfail={"persistent": STALE_MIRROR_CLAIM},
     ),
     Fault(
         "mirror",
         "raw-CompleteMultipartUpload-InternalError",
         (s3("CompleteMultipartUpload", "{bucket}/raw/*", S3_INTERNAL),),
         large=True,
-        xfail={"persistent": STALE_MIRROR_CLAIM},
     ),
     # ------------------------------------------------------------------ CollectUnits
     Fault(
@@ -275,7 +233,6 @@ FAULTS: Final = (
         "collect",
         "lambda-Invoke-throttled",
         (invoke("Collect"),),
-        xfail={"transient": LAMBDA_THROTTLE_NAMED_EXCEPTION},
     ),
     # ------------------------------------------------------------------ DecryptFiles
     Fault(
@@ -283,14 +240,12 @@ FAULTS: Final = (
         "raw-GetObject-InternalError",
         (s3("GetObject", "{bucket}/raw/*", S3_INTERNAL),),
         trigger=DECRYPT_NEXT,
-        xfail={"persistent": STALE_DECRYPT_CLAIM},
     ),
     Fault(
         "decrypt",
         "raw-GetObject-reset",
         (s3("GetObject", "{bucket}/raw/*", RESET),),
         trigger=DECRYPT_NEXT,
-        xfail={"persistent": STALE_DECRYPT_CLAIM},
     ),
     Fault(
         "decrypt",
@@ -299,7 +254,6 @@ FAULTS: Final = (
             s3("PutObject", "{bucket}/events/*", S3_SLOW_DOWN),
             s3("PutObject", "{bucket}/database/*", S3_SLOW_DOWN),
         ),
-        xfail={"persistent": STALE_DECRYPT_CLAIM},
     ),
     Fault(
         "decrypt",
@@ -316,28 +270,24 @@ FAULTS: Final = (
         "decrypt",
         "lambda-Invoke-throttled",
         (invoke("Decrypt"),),
-        xfail={"transient": LAMBDA_THROTTLE_NAMED_EXCEPTION},
     ),
     Fault(
         "decrypt",
         "publish-CreateMultipartUpload-InternalError",
         (s3("CreateMultipartUpload", "{bucket}/events/*", S3_INTERNAL),),
         large=True,
-        xfail={"persistent": STALE_DECRYPT_CLAIM},
     ),
     Fault(
         "decrypt",
         "publish-UploadPart-SlowDown",
         (s3("UploadPart", "{bucket}/events/*", S3_SLOW_DOWN),),
         large=True,
-        xfail={"persistent": STALE_DECRYPT_CLAIM},
     ),
     Fault(
         "decrypt",
         "publish-CompleteMultipartUpload-InternalError",
         (s3("CompleteMultipartUpload", "{bucket}/events/*", S3_INTERNAL),),
         large=True,
-        xfail={"persistent": STALE_DECRYPT_CLAIM},
     ),
     # ------------------------------------------------------------------ Report
     Fault(
@@ -385,20 +335,17 @@ FAULTS: Final = (
         "report",
         "lambda-Invoke-throttled",
         (invoke("Report"),),
-        xfail={"transient": LAMBDA_THROTTLE_NAMED_EXCEPTION},
     ),
     # ------------------------------------------------------------------ Step Functions' own S3
     Fault(
         "mirror-map",
         "ItemReader-GetObject-InternalError",
         (s3("GetObject", "{bucket}/_work/*/mirror-items.json", S3_INTERNAL),),
-        xfail={"transient": MAP_IO_NOT_RETRIED},
     ),
     Fault(
         "decrypt-map",
         "ResultWriter-PutObject-InternalError",
         (s3("PutObject", "{bucket}/_work/*/map-runs/DecryptFiles/*", S3_INTERNAL),),
-        xfail={"transient": MAP_IO_NOT_RETRIED},
     ),
 )
 

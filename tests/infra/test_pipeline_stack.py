@@ -508,3 +508,34 @@ def test_no_new_data_compares_the_days_since_new_data_with_the_configured_days(
     for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
         properties = alarm["Properties"]
         assert properties["Period"] * properties["EvaluationPeriods"] <= 7 * 86400
+
+
+def test_mirror_and_decrypt_may_ask_only_whether_a_sync_run_has_ended(
+    vault: VaultApp, template: Template
+) -> None:
+    # Given the pipeline stack's state machine, named from the stack
+    name = f"{vault.pipeline.stack_name}-sync"
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {"StateMachineName": name})
+    statements = role_statements(template)
+    for function in FUNCTIONS:
+        # When we read each function's permissions to describe executions
+        describing = [
+            s for s in statements[function] if "states:DescribeExecution" in actions_of(s)
+        ]
+        if function not in ("Mirror", "Decrypt"):
+            # Then only the steps that claim manifest rows have any
+            assert describing == [], function
+            continue
+        # And theirs covers this state machine's executions and nothing else
+        [statement] = describing
+        assert actions_of(statement) == ["states:DescribeExecution"]
+        resource = json.dumps(statement["Resource"])
+        assert f":execution:{name}:*" in resource, resource
+        # And they are told the state machine's ARN
+        [function_resource] = [
+            r["Properties"]
+            for logical_id, r in template.find_resources("AWS::Lambda::Function").items()
+            if logical_id.startswith(f"Functions{function}") and "Handler" in r["Properties"]
+        ]
+        variables = function_resource["Environment"]["Variables"]
+        assert f":stateMachine:{name}" in json.dumps(variables["EDX_VAULT_SYNC_STATE_MACHINE_ARN"])
