@@ -8,7 +8,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: test demo setup system-deps lint unit synth cfn-lint clean
+.PHONY: test demo setup system-deps lint unit synth cfn-lint clean test-faults
 
 test: setup lint unit synth cfn-lint  ## everything CI runs
 
@@ -42,6 +42,10 @@ lint: setup
 
 unit: setup
 	CDK_VALIDATION=false $(BIN)/pytest -q
+
+# The whole fault matrix, persistent variants that `make test` skips as covered included.
+test-faults: setup
+	EDX_VAULT_FULL_FAULT_MATRIX=1 CDK_VALIDATION=false $(BIN)/pytest -q tests/faults
 
 # One full synth, with CDK's template validation and cdk-nag on, exactly as `cdk deploy` would.
 synth: setup
