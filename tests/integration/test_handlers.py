@@ -24,6 +24,7 @@ from edx_vault import lambda_runtime, pipeline_settings, sync_steps
 from edx_vault.errors import TransientError
 from edx_vault.key_metadata import EXPIRES_TAG, key_tags
 from edx_vault.manifest import ClaimOutcome, Manifest, RowKey, object_row, unit_row
+from edx_vault.run_files import work_items
 from edx_vault.secret_formats import (
     EdxCredentials,
     PipelineKey,
@@ -254,7 +255,8 @@ def test_a_second_run_plans_nothing(vault: Vault, deployed: dict[str, Any]) -> N
 
 
 def test_a_lost_item_is_a_failure_in_the_report(vault: Vault, deployed: dict[str, Any]) -> None:
-    # Given a run where one decrypt task died without writing its result (Lambda crashed)
+    # Given a run where one decrypt task (a batch of units) died without writing its results
+    # (Lambda crashed)
     run_id = "run-lost"
     started = dt.datetime(2024, 1, 8, tzinfo=dt.UTC).isoformat()
     plan = handler("plan").handler(
@@ -267,12 +269,14 @@ def test_a_lost_item_is_a_failure_in_the_report(vault: Vault, deployed: dict[str
     ):
         handler("mirror").handler({"item": item}, CONTEXT)
     handler("collect").handler({"run_id": run_id}, CONTEXT)
-    units = json.loads(
+    batches = json.loads(
         s3.get_object(Bucket=settings.data_bucket, Key=plan["decrypt_items_key"])["Body"].read()
     )
-    for unit in units[1:]:
-        handler("decrypt").handler({"item": unit}, CONTEXT)
-    # When the report runs / Then the lost unit is reported as a failure with no result
+    assert len(batches) > 1
+    for batch in batches[1:]:
+        handler("decrypt").handler({"item": batch}, CONTEXT)
+    # When the report runs / Then each unit of the lost batch, and only those, is reported as a
+    # failure with no result
     verdict = handler("report").handler({"run_id": run_id}, CONTEXT)
     report = json.loads(
         s3.get_object(Bucket=settings.data_bucket, Key=f"reports/{run_id}.json")["Body"].read()
@@ -280,7 +284,7 @@ def test_a_lost_item_is_a_failure_in_the_report(vault: Vault, deployed: dict[str
     lost = [f for f in report["failures"] if f["code"] == "no-result"]
     assert verdict["status"] == "failed"
     assert [(f["source_key"], f["member"]) for f in lost] == [
-        (units[0]["source_key"], units[0]["member"])
+        (unit["source_key"], unit["member"]) for unit in work_items(batches[:1])
     ]
 
 
