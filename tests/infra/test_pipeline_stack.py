@@ -539,3 +539,17 @@ def test_mirror_and_decrypt_may_ask_only_whether_a_sync_run_has_ended(
         ]
         variables = function_resource["Environment"]["Variables"]
         assert f":stateMachine:{name}" in json.dumps(variables["EDX_VAULT_SYNC_STATE_MACHINE_ARN"])
+
+
+def test_collect_and_report_have_one_full_vcpu(template: Template) -> None:
+    # Given the pipeline's functions
+    functions = template.find_resources("AWS::Lambda::Function")
+    for step in ("Collect", "Report"):
+        # When we read the memory of the run-wide steps that read every item's results
+        [memory] = [
+            resource["Properties"]["MemorySize"]
+            for logical_id, resource in functions.items()
+            if logical_id.startswith(f"Functions{step}") and "Handler" in resource["Properties"]
+        ]
+        # Then each has 1,769 MB, one full vCPU on Lambda (their time is CPU per request)
+        assert memory == 1769, step
