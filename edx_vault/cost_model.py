@@ -1,9 +1,10 @@
 """A rough estimate of what one sync run cost, for the run report.
 
 List prices of us-east-1 (late 2026); other regions differ by a few percent. Durations are not
-measured per item here, so Lambda time is estimated from the bytes moved at the throughputs we
-measured (bench/decrypt_throughput.py, and moto-free S3 figures from AWS's guidance). The point
-is the order of magnitude an admin can budget with, not an invoice.
+measured per item here, so Lambda time is estimated from the bytes moved: the decrypt function
+at the speed of one S3 GET stream (AWS's guidance), which bench/decrypt_cpus.py shows its CPU
+keeps up with at the deployed memory; the mirror at a moto-free figure from AWS's guidance. The
+point is the order of magnitude an admin can budget with, not an invoice.
 """
 
 from __future__ import annotations
@@ -11,7 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-LAMBDA_GB_SECOND_USD: Final = 0.0000166667
+# Lambda's duration price per GB-second in us-east-1 (first 6 billion GB-seconds a month), by
+# architecture; the stack deploys x86_64 (stacks/lambda_layers.py, LAMBDA_ARCHITECTURE).
+LAMBDA_PRICE_SOURCE: Final = "https://aws.amazon.com/lambda/pricing/ (us-east-1, as of 2026-11)"
+LAMBDA_GB_SECOND_USD_BY_ARCHITECTURE: Final = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+LAMBDA_GB_SECOND_USD: Final = LAMBDA_GB_SECOND_USD_BY_ARCHITECTURE["x86_64"]
+# "At 1,769 MB, a function has the equivalent of one vCPU (one vCPU-second of credits per
+# second)", and CPU is in proportion to memory
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+MB_PER_VCPU: Final = 1769
+# One GET stream delivers about 85-90 MB/s ("make one concurrent request for each 85-90 MB/s of
+# desired network throughput", AWS's S3 performance guidelines); the decrypt function reads its
+# ciphertext through one.
+S3_GET_STREAM_BYTES_PER_SECOND: Final = 85_000_000
 LAMBDA_REQUEST_USD: Final = 0.20 / 1_000_000
 STEP_FUNCTIONS_TRANSITION_USD: Final = 0.025 / 1000
 S3_WRITE_REQUEST_USD: Final = 0.005 / 1000
@@ -20,10 +33,18 @@ DYNAMODB_WRITE_USD: Final = 1.25 / 1_000_000
 DYNAMODB_READ_USD: Final = 0.25 / 1_000_000
 KMS_REQUEST_USD: Final = 0.03 / 10_000
 
-MIRROR_MEMORY_GB: Final = 1.0
-DECRYPT_MEMORY_GB: Final = 1.769  # one full vCPU, gpg's and Python's threads share it
+# Lambda bills memory in GB of 1,024 MB (512 MB is 0.5 GB).
+MB_PER_BILLED_GB: Final = 1024
+MIRROR_MEMORY_GB: Final = 1024 / MB_PER_BILLED_GB
+# The decrypt function's memory, as stacks/sync_functions.py deploys it (an infra test checks
+# that they agree): one full vCPU. Why that size, measured: docs/engine.md, "Decrypt speed per
+# dollar" (bench/decrypt_cpus.py).
+DECRYPT_MEMORY_MB: Final = 1769
+DECRYPT_MEMORY_GB: Final = DECRYPT_MEMORY_MB / MB_PER_BILLED_GB
 MIRROR_BYTES_PER_SECOND: Final = 50 * 1024 * 1024
-DECRYPT_BYTES_PER_SECOND: Final = 100 * 1024 * 1024
+# At 1769 MB the engine and the S3 client's own CPU decrypt about 2.5 times as fast as one GET
+# stream delivers the ciphertext (bench/decrypt_cpus.py), so the stream is what sets the time.
+DECRYPT_BYTES_PER_SECOND: Final = S3_GET_STREAM_BYTES_PER_SECOND
 # Per item: the child execution's start, task and end, plus retries now and then.
 TRANSITIONS_PER_ITEM: Final = 4
 # Per item: its writes (object, result, manifest) and reads (GETs, heads, manifest reads).

@@ -125,7 +125,13 @@ class SyncFunctions(Construct):
                 ),
             },
             timeout=Duration.minutes(15),
-            # 1769 MB is one full vCPU: gpg and the Python threads feeding it need it.
+            # 1769 MB: one full vCPU, as AWS documents the memory-to-CPU rule (docs/engine.md,
+            # "Decrypt speed per dollar", bench/decrypt_cpus.py). On one CPU the engine runs at
+            # 0.52 of plain gpg, as fast as its CPU time allows, so every size up to here costs
+            # the same per GiB and this one is the fastest. A second core (from 1770 MB) makes it
+            # about 1.5x faster but costs 7-14% more CPU per GiB, and needs about 2850 MB to get
+            # there; and the one S3 GET the ciphertext comes through (85-90 MB/s) is under half
+            # of what one vCPU decrypts. edx_vault/cost_model.py prices this same size.
             memory_mb=1769,
             ephemeral_mb=512,
         )

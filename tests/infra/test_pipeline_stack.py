@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from edx_vault import bucket_layout
+from edx_vault import bucket_layout, cost_model
 from edx_vault.access_check import check_bucket_action, check_key
 from edx_vault.template_policies import (
     RolePolicies,
@@ -400,6 +400,17 @@ def test_functions_run_the_layers_runtime_with_tracing(template: Template) -> No
         assert properties["Architectures"] == ["x86_64"]
         assert len(properties["Layers"]) == 2
         assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_decrypt_runs_on_one_full_vcpu_as_the_cost_model_prices_it(template: Template) -> None:
+    # Given the decrypt function (docs/engine.md, "Decrypt speed per dollar", says why this size)
+    [decrypt] = [
+        function["Properties"]
+        for logical_id, function in template.find_resources("AWS::Lambda::Function").items()
+        if logical_id.startswith("FunctionsDecrypt") and "Handler" in function["Properties"]
+    ]
+    # Then it has 1769 MB, one vCPU's worth, and the run report's cost estimate uses the same
+    assert decrypt["MemorySize"] == 1769 == cost_model.DECRYPT_MEMORY_MB
 
 
 def test_schedule_starts_the_state_machine_on_the_configured_expression(template: Template) -> None:
