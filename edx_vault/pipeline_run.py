@@ -113,6 +113,7 @@ def start_run(
             "started": started.isoformat(),
             "first_date": scope.first_date.isoformat(),
             "last_date": scope.last_date.isoformat(),
+            "listed": plan.listed,
             "planned": len(items),
             "up_to_date": plan.up_to_date,
             "previously_failed": plan.previously_failed,

@@ -95,6 +95,9 @@ class Plan:
     previously_failed: list[dict[str, Any]] = field(default_factory=list)
     unknown: list[dict[str, str]] = field(default_factory=list)
     missing: list[MissingFile] = field(default_factory=list)
+    # Every object listed at edX in scope, known names or not: the report's accounting
+    # identity (edx_vault/run_accounting.py) checks every one of them ends up somewhere.
+    listed: int = 0
 
 
 def version_from_item(item: dict[str, Any]) -> SourceVersion:
@@ -249,7 +252,9 @@ def plan_sync(
 ) -> Plan:
     """List edX's files in scope and keep those not yet mirrored and decrypted at this version."""
     sources, unknown = list_sources(edx_s3, scope)
-    plan = Plan(unknown=unknown, missing=missing_files(sources, scope))
+    plan = Plan(
+        unknown=unknown, missing=missing_files(sources, scope), listed=len(sources) + len(unknown)
+    )
     rows = manifest.object_rows((s.version.bucket, s.version.key) for s in sources)
     for planned in sources:
         row = rows.get(source_partition(planned.version.bucket, planned.version.key)) or {}

@@ -34,6 +34,7 @@ from edx_vault.manifest import (
     unit_row,
 )
 from edx_vault.parallel import ordered_map
+from edx_vault.run_accounting import UNACCOUNTED, account, unaccounted_reason
 from edx_vault.run_files import (
     DECRYPT_ITEMS,
     MIRROR_ITEMS,
@@ -278,6 +279,26 @@ def check_run(
     for _ in ordered_map(release, lost):
         pass
 
+    accounting = account(
+        listed=summary.get("listed"),
+        up_to_date=int(summary["up_to_date"]),
+        planned_keys=(item["source_key"] for item in mirror_items),
+        failures=failures,
+        previously_failed=previously_failed,
+        unknown=summary.get("unknown") or [],
+    )
+    if accounting["unaccounted"]:
+        # Some file edX listed is neither published nor explained: not a success.
+        failures.append(
+            {
+                "source_key": None,
+                "member": None,
+                "stage": "report",
+                "code": UNACCOUNTED,
+                "reason": unaccounted_reason(accounting),
+            }
+        )
+
     started = dt.datetime.fromisoformat(summary["started"])
     decrypted = sum(c["count"] for c in categories.values())
     expiry = None
@@ -302,6 +323,7 @@ def check_run(
         "previously_failed": previously_failed,
         "missing": summary["missing"],
         "unknown": summary["unknown"],
+        "accounting": accounting,
         "key_expiry": expiry,
         "duration_seconds": round((finished - started).total_seconds(), 1),
         "estimated_cost_usd": estimate_run_cost_usd(

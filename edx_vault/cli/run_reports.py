@@ -7,6 +7,9 @@ The schema (the pipeline writes it, the CLI only reads it)::
      "failures": [{"source_key", "member", "stage", "code", "reason"}],
      "missing": [{"kind", "org", "site", "period"}],
      "unknown": [{"bucket", "key", "reason"}],
+     "previously_failed": [{"key", "member", "error_code"}],
+     "accounting": {"listed", "published", "up_to_date", "failed",
+                    "deferred": {"failed-before", "unknown-name"}, "unaccounted"},
      "key_expiry": {"fingerprint", "expires", "days_left"} | null,
      "duration_seconds", "estimated_cost_usd"}
 
@@ -86,6 +89,17 @@ class RunReport:
     def unknown(self) -> list[dict[str, Any]]:
         """``{"bucket", "key", "reason"}`` per edX object the pipeline did not recognise."""
         return list(self.document.get("unknown") or [])
+
+    @property
+    def previously_failed(self) -> list[dict[str, Any]]:
+        """``{"key", "member", "error_code"}`` per file deferred as failed before (not retried)."""
+        return list(self.document.get("previously_failed") or [])
+
+    @property
+    def accounting(self) -> dict[str, Any] | None:
+        """Where each file edX listed ended up (see ``edx_vault.run_accounting``), if recorded."""
+        accounting = self.document.get("accounting")
+        return accounting if isinstance(accounting, dict) else None
 
     @property
     def key_expiry(self) -> dict[str, Any] | None:
@@ -185,6 +199,20 @@ def summary_lines(report: RunReport, *, limit: int = 20) -> list[str]:
     else:
         lines.append("  published: nothing new")
 
+    accounting = report.accounting
+    if accounting and accounting.get("listed") is not None:
+        deferred = accounting.get("deferred") or {}
+        lines.append(
+            f"  edX listed {accounting['listed']} files: {accounting.get('published', 0)} "
+            f"published, {accounting.get('up_to_date', 0)} up to date, "
+            f"{accounting.get('failed', 0)} failed, {sum(deferred.values())} deferred"
+            + (
+                f", {accounting['unaccounted']} UNACCOUNTED"
+                if accounting.get("unaccounted")
+                else ""
+            )
+        )
+
     def listed(title: str, entries: list[dict[str, Any]], render: Any) -> None:
         if not entries:
             return
@@ -201,12 +229,20 @@ def summary_lines(report: RunReport, *, limit: int = 20) -> list[str]:
         ),
     )
     listed(
+        "deferred: failed before for this version, not retried (`sync --retry-failed`)",
+        report.previously_failed,
+        lambda p: (
+            f"[{p.get('error_code') or '?'}] {p.get('key', '?')}"
+            + (f" :: {p['member']}" if p.get("member") else "")
+        ),
+    )
+    listed(
         "expected but missing at edX",
         report.missing,
         lambda m: " ".join(str(m.get(k, "")) for k in ("kind", "org", "site", "period")),
     )
     listed(
-        "unknown files at edX (not mirrored)",
+        "deferred: unknown files at edX (not mirrored)",
         report.unknown,
         lambda u: f"s3://{u.get('bucket', '?')}/{u.get('key', '?')}: {u.get('reason', '')}",
     )

@@ -274,6 +274,42 @@ def test_status_for_people_after_credentials_are_imported(
     assert "WARNING" not in result.stdout
 
 
+def test_status_shows_where_every_listed_file_went_and_the_deferred_ones(
+    cli: Cli, vault_stack: DeployedVault
+) -> None:
+    # Given a report whose run deferred a file that failed before and an unknown name
+    deploy_pipeline_stack(vault_stack, PASS_MACHINE)
+    deferred = {
+        "key": "course-data/examplex-2024-01-07.zip",
+        "member": "examplex-2024-01-07/ExampleX-CS101-2024-auth_user-prod-analytics.sql.gpg",
+        "error_code": "wrong-recipient",
+    }
+    unknown = {"bucket": "edx-course-data", "key": "examplex/odd.txt", "reason": "unknown name"}
+    accounting = {
+        "listed": 30,
+        "published": 26,
+        "up_to_date": 2,
+        "failed": 0,
+        "deferred": {"failed-before": 1, "unknown-name": 1},
+        "unaccounted": 0,
+    }
+    put_report(
+        vault_stack,
+        report(previously_failed=[deferred], unknown=[unknown], accounting=accounting),
+    )
+    # When a person asks for the status
+    result = cli("status")
+    # Then it says where every file edX listed went, and names each deferred file with why
+    assert result.exit_code == 0, result.stderr
+    assert "edX listed 30 files: 26 published, 2 up to date, 0 failed, 2 deferred" in result.stdout
+    assert "deferred: failed before for this version, not retried" in result.stdout
+    assert "[wrong-recipient] course-data/examplex-2024-01-07.zip :: examplex-2024-01-07/" in (
+        result.stdout
+    )
+    assert "deferred: unknown files at edX (not mirrored) (1)" in result.stdout
+    assert "UNACCOUNTED" not in result.stdout
+
+
 def test_status_without_a_pipeline_still_reports_the_rest(
     cli: Cli, vault_stack: DeployedVault
 ) -> None:

@@ -445,6 +445,12 @@ def _healed(
             )
         if report["planned"] != len(package.objects):
             problems.append(f"report planned {report['planned']}, seeded {len(package.objects)}")
+    if report is not None and report["status"] == "succeeded":
+        # Every object of the case (the only files at edX) is published or up to date.
+        accounting = report.get("accounting") or {}
+        done = accounting.get("published", 0) + accounting.get("up_to_date", 0)
+        if accounting.get("listed") != len(package.objects) or done != len(package.objects):
+            problems.append(f"accounting {accounting}, seeded {len(package.objects)} objects")
     problems.extend(vault.unpublished(package))
     return problems
 

@@ -219,6 +219,17 @@ def test_a_run_through_the_handlers_publishes_the_package_and_reports(
     )
     assert [f["code"] for f in report["failures"]] == ["edx-export-failed"]
     assert sum(c["count"] for c in report["files"].values()) == len(package.published_units)
+    # And every object edX listed is accounted for exactly once: the zip with the failed export
+    # is failed, every other object published
+    zips_with_failures = {u.source_key for u in failed_exports}
+    assert report["accounting"] == {
+        "listed": len(package.objects),
+        "published": len(package.objects) - len(zips_with_failures),
+        "up_to_date": 0,
+        "failed": len(zips_with_failures),
+        "deferred": {"failed-before": 0, "unknown-name": 0},
+        "unaccounted": 0,
+    }
     assert set(report["files"]) >= {"events", "database", "ora", "forums", "email-opt-in"}
     # And the key expiry comes from the secret's tags, counted from when Report ran (the key
     # was tagged to expire 20 days after the fixture's today), with a warning in the email
