@@ -1,8 +1,9 @@
 """The sync state machine: Plan, a Distributed Map that mirrors, Collect, a Distributed Map that
 decrypts, Report, and a verdict that fails the execution when any item failed.
 
-Work lists travel through S3 (Distributed Map ItemReader), results through S3 too: every item
-writes its own result, and the Report step checks each planned item for one. A Map never fails
+Work lists travel through S3 (Distributed Map ItemReader), in batches of up to 100 items (one Map
+item, one Lambda invocation: edx_vault/run_files.py), results through S3 too: every batch
+writes its items' results, and the Report step checks each planned item for one. A Map never fails
 because of its items (each iteration catches its task's error), so the verdict is the Report's.
 
 Each Distributed Map also has a ResultWriter: the child executions' outputs go to S3 (under the
