@@ -57,6 +57,17 @@ BATCH_GET_BACKOFF_BASE_SECONDS: Final = 0.05
 BATCH_GET_BACKOFF_CAP_SECONDS: Final = 5.0
 
 
+# The attributes a claim sets, as expression names (claim and take_over).
+_CLAIM_NAMES: Final = {
+    "#status": "status",
+    "#version": "source_etag",
+    "#run_id": "run_id",
+    "#claimed_at": "claimed_at",
+    "#updated_at": "updated_at",
+    "#attempts": "attempts",
+}
+
+
 class Status(StrEnum):
     IN_PROGRESS = "in_progress"
     DONE = "done"
@@ -210,13 +221,8 @@ class Manifest:
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={
+                    **_CLAIM_NAMES,
                     "#pk": PARTITION_KEY,
-                    "#status": "status",
-                    "#version": "source_etag",
-                    "#run_id": "run_id",
-                    "#claimed_at": "claimed_at",
-                    "#updated_at": "updated_at",
-                    "#attempts": "attempts",
                     "#error_code": "error_code",
                     "#error_reason": "error_reason",
                 },
@@ -263,14 +269,7 @@ class Manifest:
                     "#updated_at = :now, #attempts = if_not_exists(#attempts, :zero) + :one"
                 ),
                 ConditionExpression="#status = :in_progress AND #run_id = :holder",
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#version": "source_etag",
-                    "#run_id": "run_id",
-                    "#claimed_at": "claimed_at",
-                    "#updated_at": "updated_at",
-                    "#attempts": "attempts",
-                },
+                ExpressionAttributeNames=_CLAIM_NAMES,
                 ExpressionAttributeValues={
                     ":in_progress": Status.IN_PROGRESS.value,
                     ":holder": holder,
