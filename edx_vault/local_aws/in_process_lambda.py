@@ -20,9 +20,20 @@ Two things make that safe. :class:`FunctionGate` lets calls of one function run 
 concurrency within a Map is real) and makes a call of another function wait until they are done,
 since ``os.environ`` holds one function's variables at a time. :class:`ModuleSandboxes` gives each
 function its own instances of the project's modules, so module-level state (a cached settings
-object read from the environment, a GnuPG home) is never shared between functions. What still
-differs from Lambda is in ``docs/embedded-aws.md`` (no timeout, no memory limit, concurrent
-calls of one function share its module state, third-party modules are shared).
+object read from the environment, a GnuPG home) is never shared between functions.
+
+Each invocation runs in an **execution environment** of its own, with credentials no other
+running invocation holds: a session of the function's execution role named after the function,
+as on Lambda. A finished invocation hands its environment to the next call of the function (a
+warm start); one that died (killed by a ``crash`` fault, :mod:`edx_vault.local_aws.faults`, or
+stopped at its timeout) takes it away, and every request still signed with its credentials is
+dropped unexecuted, so nothing a dead handler does afterwards (an ``except`` or ``finally``
+clean-up) reaches AWS, as with a killed process. Concurrent calls of one function share its
+modules and their cached clients, so the credentials are picked per thread at signing time:
+the handler's thread and every thread it starts sign with its invocation's session
+(:class:`InvocationRegistry`). What still differs from Lambda is in ``docs/embedded-aws.md``
+(no memory limit, concurrent calls of one function share its module state, third-party modules
+are shared).
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import importlib
 import json
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -42,7 +54,15 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Final
 
+from botocore.credentials import (
+    CredentialProvider,
+    Credentials,
+    EnvProvider,
+    ReadOnlyCredentials,
+)
+
 from edx_vault.local_aws.deployed_code import DeployedCode, DeployedCodeCache
+from edx_vault.local_aws.service_sessions import SessionCredentials, another_session
 
 LOGGER = logging.getLogger("edx_vault.local_aws.lambda")
 
@@ -138,6 +158,174 @@ class Invocation:
     payload: str
     errored: bool
     logs: str
+
+
+# Lambda's report for a runtime process that died without answering, e.g. killed: "errorType":
+# "Runtime.ExitError", "errorMessage": "RequestId: ... Error: Runtime exited with error: exit
+# status 129" (AWS Knowledge Center, "How do I troubleshoot Lambda function runtime errors",
+# lambda-runtime-error), "signal: killed" for a SIGKILL, with FunctionError "Unhandled". Step
+# Functions' guide calls such unhandled errors Lambda.Unknown ("Handle Lambda service
+# exceptions"); the vault's Retry names neither, so its behaviour does not hang on the name.
+RUNTIME_EXIT_ERROR: Final = "Runtime.ExitError"
+_KILLED: Final = "Runtime exited with error: signal: killed"
+
+
+@dataclass
+class RunningInvocation:
+    """One invocation, from its start until its handler's thread is done, and who it signs as.
+
+    Attributes
+    ----------
+    function
+        The function's name.
+    request_id
+        The invocation's request id.
+    credentials
+        The session its execution environment signs with (no other running invocation's).
+    dead
+        Set once the invocation was killed (a ``crash`` fault) or stopped at its timeout:
+        nothing it sends reaches AWS from then on.
+    settled
+        Set when the handler's thread is done or the invocation is dead, whichever is first.
+    cause
+        Why it died (``crash at s3 PutObject bucket/key``, ``timeout``).
+    """
+
+    function: str
+    request_id: str
+    credentials: SessionCredentials
+    dead: threading.Event = field(default_factory=threading.Event)
+    settled: threading.Event = field(default_factory=threading.Event)
+    cause: str = ""
+
+
+class InvocationRegistry:
+    """Running invocations, found by their access key or by the thread asking (thread-safe).
+
+    The fault injector finds the invocation a request comes from by the key that signed it and
+    kills it; the runtime waits for an invocation to settle and reads whether it died. A thread
+    belongs to an invocation when the runtime started it for the handler, or when a thread of
+    that invocation started it (``threading.Thread.start`` is followed once, process-wide, by
+    :func:`follow_thread_lineage`): s3transfer's workers, a parallel read's pool.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[str, RunningInvocation] = {}
+
+    def begin(
+        self, function: str, request_id: str, credentials: SessionCredentials
+    ) -> RunningInvocation:
+        """Record an invocation that signs with ``credentials``."""
+        running = RunningInvocation(function, request_id, credentials)
+        with self._lock:
+            self._by_key[credentials.access_key_id] = running
+        return running
+
+    def by_access_key(self, access_key_id: str) -> RunningInvocation | None:
+        """The invocation that signs with this key (the last to, for a reused environment)."""
+        with self._lock:
+            return self._by_key.get(access_key_id)
+
+    @staticmethod
+    def current() -> RunningInvocation | None:
+        """The invocation the calling thread works for, or ``None``."""
+        running: RunningInvocation | None = getattr(
+            threading.current_thread(), _THREAD_ATTRIBUTE, None
+        )
+        return running
+
+    @staticmethod
+    def adopt(thread: threading.Thread, running: RunningInvocation) -> None:
+        """Make ``thread`` (not started yet) work for ``running``."""
+        setattr(thread, _THREAD_ATTRIBUTE, running)
+
+    def kill(self, running: RunningInvocation, cause: str) -> bool:
+        """Kill ``running``: from now on nothing it sends is executed. False if already dead."""
+        with self._lock:
+            if running.dead.is_set():
+                return False
+            running.cause = cause
+            running.dead.set()
+        running.settled.set()
+        LOGGER.warning("%s %s killed: %s", running.function, running.request_id, cause)
+        return True
+
+
+# The attribute a thread carries when it works for an invocation.
+_THREAD_ATTRIBUTE: Final = "_edx_vault_invocation"
+_lineage_lock = threading.Lock()
+_lineage_followed = False
+
+
+def follow_thread_lineage() -> None:
+    """Make every thread started by a thread of an invocation work for that invocation too.
+
+    A Lambda process's threads are the invocation's: when the sandbox dies, they die with it.
+    Here they sign with the invocation's credentials, so a kill reaches them as well. Patched
+    once per process (the server's), on ``threading.Thread.start``; a thread adopted
+    explicitly keeps its invocation.
+    """
+    global _lineage_followed
+    with _lineage_lock:
+        if _lineage_followed:
+            return
+        original_start = threading.Thread.start
+
+        def start(self: threading.Thread) -> None:
+            parent = InvocationRegistry.current()
+            if parent is not None and getattr(self, _THREAD_ATTRIBUTE, None) is None:
+                setattr(self, _THREAD_ATTRIBUTE, parent)
+            original_start(self)
+
+        threading.Thread.start = start  # type: ignore[method-assign]
+        _lineage_followed = True
+
+
+# The one registry of the process: the server's runtime and fault injector share it.
+INVOCATIONS: Final = InvocationRegistry()
+# How botocore names where a function's credentials come from.
+_PROVIDER_METHOD: Final = "edx-vault-invocation"
+
+
+class _InvocationCredentials(Credentials):
+    """A function's boto3 credentials: those of the invocation the signing thread works for.
+
+    botocore asks the credentials for a frozen copy each time it signs a request, in the thread
+    making the call; concurrent calls of one function share the clients their module cached,
+    so the answer depends on the thread. A thread of no invocation signs with the
+    environment's variables (the function's role session).
+    """
+
+    def __init__(self, registry: InvocationRegistry, fallback: ReadOnlyCredentials) -> None:
+        super().__init__(
+            fallback.access_key or "", fallback.secret_key or "", fallback.token, _PROVIDER_METHOD
+        )
+        self._registry = registry
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        running = self._registry.current()
+        if running is None:
+            return super().get_frozen_credentials()
+        own = running.credentials
+        return ReadOnlyCredentials(own.access_key_id, own.secret_access_key, own.session_token)
+
+
+class _InvocationCredentialProvider(CredentialProvider):
+    """Put first in a function's boto3 session: its clients sign as the calling invocation."""
+
+    METHOD = _PROVIDER_METHOD
+    CANONICAL_NAME = "EdxVaultInvocation"
+
+    def __init__(self, registry: InvocationRegistry) -> None:
+        super().__init__()
+        self._registry = registry
+
+    def load(self) -> Credentials | None:
+        fallback = EnvProvider().load()
+        if fallback is None:
+            return None
+        return _InvocationCredentials(self._registry, fallback.get_frozen_credentials())
 
 
 class FunctionGate:
@@ -326,9 +514,17 @@ class InProcessLambda:
         The credentials handlers get when ``role_credentials`` is not set.
     role_credentials
         Gives the session of the function's execution role that its handler runs with, as
-        Lambda does (``(access key id, secret, session token)``; the strict embedded AWS).
+        Lambda does (``(access key id, secret, session token)``; the strict embedded AWS). It
+        is the one the environment's variables hold.
     deployed_code
         Unpacks functions' deployed code; without it handlers come from the working tree.
+    environment_credentials
+        Makes the credentials of a new execution environment of the function. By default, with
+        ``role_credentials``: another session of the same role, named after the function
+        (:func:`~edx_vault.local_aws.service_sessions.another_session`); without: random keys
+        (the lenient embedded AWS checks none).
+    invocations
+        Where running invocations are recorded (the fault injector kills them there).
     """
 
     endpoint: str
@@ -338,10 +534,17 @@ class InProcessLambda:
     role_credentials: Callable[[FunctionSpec], tuple[str, str, str]] | None = None
     deployed_code: DeployedCodeCache | None = None
     gate: FunctionGate = field(default_factory=FunctionGate)
+    environment_credentials: (
+        Callable[[FunctionSpec, Mapping[str, str | None]], SessionCredentials] | None
+    ) = None
+    invocations: InvocationRegistry = field(default_factory=lambda: INVOCATIONS)
     _sandboxes: ModuleSandboxes | None = field(default=None, init=False)
     _handlers: dict[Hashable, Callable[..., Any]] = field(default_factory=dict, init=False)
     _import_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _default_sessions: dict[Hashable, Any] = field(default_factory=dict, init=False)
+    # Execution environments no invocation is using, per function (their credentials).
+    _idle: dict[Hashable, list[SessionCredentials]] = field(default_factory=dict, init=False)
+    _idle_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def sandboxes(self) -> ModuleSandboxes:
         """The per-function module sets (made on first use, when the server is set up)."""
@@ -401,7 +604,13 @@ class InProcessLambda:
 
         with self._import_lock:
             saved = boto3.DEFAULT_SESSION
-            boto3.DEFAULT_SESSION = self._default_sessions.get(key)
+            session = self._default_sessions.get(key)
+            if session is None:
+                session = boto3.Session()
+                # Its clients sign as the invocation the calling thread works for.
+                resolver = session._session.get_component("credential_provider")
+                resolver.insert_before("env", _InvocationCredentialProvider(self.invocations))
+            boto3.DEFAULT_SESSION = session
 
         def put_away() -> None:
             with self._import_lock:
@@ -440,8 +649,39 @@ class InProcessLambda:
                 environment[name] = value
         return environment
 
+    def _take_environment(
+        self, key: Hashable, function: FunctionSpec, environment: Mapping[str, str | None]
+    ) -> SessionCredentials:
+        """An idle execution environment's credentials (a warm start), or a new one's."""
+        with self._idle_lock:
+            idle = self._idle.get(key)
+            if idle:
+                return idle.pop()
+        if self.environment_credentials is not None:
+            return self.environment_credentials(function, environment)
+        if self.role_credentials is not None:
+            return another_session(
+                str(environment["AWS_ACCESS_KEY_ID"]),
+                account=function.arn.split(":")[4],
+                region=function.region,
+                session_name=function.name,
+            )
+        return SessionCredentials(
+            access_key_id=f"ASIA{secrets.token_hex(8).upper()}",
+            secret_access_key=secrets.token_urlsafe(30),
+            session_token=secrets.token_urlsafe(48),
+        )
+
+    def _give_back_environment(self, key: Hashable, running: RunningInvocation) -> None:
+        """A live invocation's environment serves the next call; a dead one's is gone."""
+        if running.dead.is_set():
+            return
+        with self._idle_lock:
+            self._idle.setdefault(key, []).append(running.credentials)
+
     def invoke(self, function: FunctionSpec, event: Any) -> Invocation:
         """Call the function's handler with ``event``, as Lambda's Python runtime does."""
+        follow_thread_lineage()
         request_id = str(uuid.uuid4())
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
@@ -456,9 +696,14 @@ class InProcessLambda:
             deadline=time.monotonic() + function.timeout,
         )
         started = time.monotonic()
+        running: RunningInvocation | None = None
+        key: Hashable = function.arn
         try:
             environment = self.environment_for(function)
             key = (function.arn, tuple(sorted(environment.items(), key=lambda item: item[0])))
+            running = self.invocations.begin(
+                function.name, request_id, self._take_environment(key, function, environment)
+            )
             sandboxes = self.sandboxes()
 
             def set_up() -> Callable[[], None]:
@@ -480,7 +725,7 @@ class InProcessLambda:
                     handler = self.resolve(key, function.handler, deployed=function.deployed)
                     return handler(event, context)
 
-            result = _within_timeout(call, function.timeout, request_id)
+            result = self._run(call, running, function.timeout)
             payload = json.dumps(result)
             if len(payload.encode()) > PAYLOAD_LIMIT_BYTES:
                 raise ResponseSizeTooLargeError(
@@ -499,15 +744,62 @@ class InProcessLambda:
             )
         else:
             errored = False
+        finally:
+            if running is not None:
+                self._give_back_environment(key, running)
         duration_ms = (time.monotonic() - started) * 1000
         LOGGER.info("%s %s took %.0f ms", function.name, request_id, duration_ms)
+        died = (
+            f"RequestId: {request_id} Error: {_KILLED}\n{RUNTIME_EXIT_ERROR}\n"
+            if running is not None and running.dead.is_set() and running.cause != _TIMEOUT
+            else ""
+        )
         logs = (
-            f"START RequestId: {request_id} Version: {function.version}\n"
+            f"START RequestId: {request_id} Version: {function.version}\n{died}"
             f"END RequestId: {request_id}\n"
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
             f"Memory Size: {function.memory_size} MB\n"
         )
         return Invocation(payload=payload, errored=errored, logs=logs)
+
+    def _run(
+        self, call: Callable[[], Any], running: RunningInvocation, timeout_seconds: int
+    ) -> Any:
+        """``call()``'s result, or Lambda's error once the invocation died or timed out.
+
+        Lambda stops a function at its timeout, and a killed runtime answers nothing. A thread
+        cannot be stopped, so the handler runs in a thread of its own, working for ``running``,
+        and the caller gets the error on time. The handler's thread may run on in the background
+        (holding its function's environment until it is done) but the invocation is dead: every
+        request it still sends is dropped unexecuted, and its result is dropped, as Lambda drops
+        the work of a sandbox it stopped.
+        """
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = call()
+            except BaseException as error:  # handed to the caller below
+                outcome["error"] = error
+            finally:
+                running.settled.set()
+
+        worker = threading.Thread(target=run, name="lambda-handler", daemon=True)
+        self.invocations.adopt(worker, running)
+        worker.start()
+        finished = running.settled.wait(timeout_seconds)
+        # A kill wins over whatever the handler did after it (it only saw dropped connections).
+        if running.dead.is_set() and running.cause != _TIMEOUT:
+            raise RuntimeExitError(f"RequestId: {running.request_id} Error: {_KILLED}")
+        if not finished:
+            self.invocations.kill(running, _TIMEOUT)
+            raise SandboxTimedoutError(
+                f"RequestId: {running.request_id} Error: Task timed out after "
+                f"{timeout_seconds:.2f} seconds"
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
 
 # Lambda's quota for a synchronous invocation's request and response: "6 MB each for request
@@ -523,37 +815,19 @@ class ResponseSizeTooLargeError(Exception):
     """The handler's result is over Lambda's synchronous response limit."""
 
 
-def _within_timeout(call: Callable[[], Any], timeout_seconds: int, request_id: str) -> Any:
-    """``call()``'s result, or :class:`SandboxTimedoutError` once the timeout has passed.
+class RuntimeExitError(Exception):
+    """The invocation was killed (a ``crash`` fault): its runtime answered nothing."""
 
-    Lambda stops a function at its timeout. A thread cannot be stopped, so the handler runs in
-    its own thread and the caller gets the timeout error on time; the handler's thread finishes
-    in the background (holding its function's environment until it does) and its result is
-    dropped, as Lambda drops the work of a stopped sandbox.
-    """
-    outcome: dict[str, Any] = {}
 
-    def run() -> None:
-        try:
-            outcome["result"] = call()
-        except BaseException as error:  # handed to the caller below
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run, name="lambda-handler", daemon=True)
-    worker.start()
-    worker.join(timeout_seconds)
-    if worker.is_alive():
-        raise SandboxTimedoutError(
-            f"RequestId: {request_id} Error: Task timed out after {timeout_seconds:.2f} seconds"
-        )
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+# The cause of an invocation stopped at its timeout (it is dead too, but not a crash).
+_TIMEOUT: Final = "timeout"
 
 
 def _error_type(error: Exception) -> str:
     if isinstance(error, SandboxTimedoutError):
         return "Sandbox.Timedout"
+    if isinstance(error, RuntimeExitError):
+        return RUNTIME_EXIT_ERROR
     if isinstance(error, ResponseSizeTooLargeError):
         return "Function.ResponseSizeTooLarge"
     if isinstance(error, HandlerNotFoundError):
@@ -565,6 +839,9 @@ def _error_type(error: Exception) -> str:
 
 def _error_document(error: Exception, request_id: str) -> dict[str, Any]:
     """Lambda's Python runtime's document for an unhandled exception."""
+    if isinstance(error, RuntimeExitError):
+        # A dead runtime reports nothing of its own: Lambda writes the document.
+        return {"errorType": RUNTIME_EXIT_ERROR, "errorMessage": str(error)}
     return {
         "errorMessage": str(error),
         "errorType": _error_type(error),

@@ -8,7 +8,10 @@ its own process: the role's trust policy must allow the service principal (judge
 project's evaluator), then moto's STS issues the session. A role that does not trust the service
 cannot be used, as on AWS ("The role defined for the function cannot be assumed by Lambda").
 
-Sessions are kept per role and service, as a warm Lambda sandbox keeps its credentials.
+Sessions are kept per role and service, as a warm Lambda sandbox keeps its credentials. Each
+Lambda execution environment gets a session of its own (:func:`another_session`), named after
+the function as Lambda names it, so the embedded AWS can tell one invocation's requests from
+another's (and drop a killed one's).
 """
 
 from __future__ import annotations
@@ -111,3 +114,39 @@ class ServiceSessions:
             secret_access_key=session.secret_access_key,
             session_token=session.session_token,
         )
+
+
+def another_session(
+    access_key_id: str, *, account: str, region: str, session_name: str
+) -> SessionCredentials:
+    """A new session of the role the session holding ``access_key_id`` is of, for the same service.
+
+    For a service that already holds a session of the role (made by
+    :meth:`ServiceSessions.credentials`, which judged the role's trust policy): the new one
+    differs only in its keys and its name. Lambda names a function's role session after the
+    function (``assumed-role/ROLE/FUNCTION``).
+
+    Raises
+    ------
+    RoleNotAssumableError
+        When no session holds ``access_key_id``.
+    """
+    from moto.sts.models import sts_backends
+
+    backend = sts_backends[account]["aws"]
+    first = backend.get_assumed_role_from_access_key(access_key_id)
+    if first is None:
+        raise RoleNotAssumableError(f"no session of a role holds {access_key_id}")
+    session = backend.assume_role(
+        region_name=region,
+        role_session_name=session_name,
+        role_arn=first.role_arn,
+        policy="",
+        duration=_SESSION_SECONDS,
+        external_id="",
+    )
+    return SessionCredentials(
+        access_key_id=session.access_key_id,
+        secret_access_key=session.secret_access_key,
+        session_token=session.session_token,
+    )

@@ -1,4 +1,4 @@
-"""One embedded AWS for the whole fault matrix, and what each case needs from it.
+"""One embedded AWS for the fault matrix and the crashes, and what each case needs from it.
 
 The vault is deployed once (the example configuration), the pipeline key made, edX's reader
 created and its credentials imported. Each case then plays edX with a tiny package of its own
@@ -483,6 +483,38 @@ class FaultVault:
             )
         return problems
 
+    def open_uploads(self, package: CasePackage) -> list[dict[str, Any]]:
+        """The multipart uploads still open on the case's keys (raw copies and outputs)."""
+        keys = set(package.ciphertext_sha256) | {
+            unit.output_key for unit in package.published_units if unit.output_key
+        }
+        uploads: list[dict[str, Any]] = self.s3.list_multipart_uploads(Bucket=self.bucket).get(
+            "Uploads", []
+        )
+        return [upload for upload in uploads if upload["Key"] in keys]
+
+    def incomplete_uploads_aborted_after_days(self) -> int | None:
+        """Days after which the data bucket's lifecycle aborts every incomplete multipart upload
+        (an enabled rule that covers every key), or ``None`` when no rule does."""
+        rules = self.s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        days = [
+            rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+            for rule in rules
+            if rule.get("Status") == "Enabled"
+            and "AbortIncompleteMultipartUpload" in rule
+            and not rule.get("Prefix")
+            and not {key: value for key, value in rule.get("Filter", {}).items() if value}
+        ]
+        return min(days) if days else None
+
+    def abort_as_the_lifecycle_rule_would(self, uploads: Sequence[Mapping[str, Any]]) -> None:
+        """Abort these uploads, as the bucket's lifecycle rule does on AWS days later (the
+        embedded AWS stores lifecycle rules but never acts on them)."""
+        for upload in uploads:
+            self.s3.abort_multipart_upload(
+                Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
+
     def leftovers(self, package: CasePackage) -> list[str]:
         """Open multipart uploads, partial or unexpected objects, rows left ``in_progress``.
 
@@ -490,13 +522,9 @@ class FaultVault:
         checked yet (the bucket is emptied between cases).
         """
         s3 = self.s3
-        keys = set(package.ciphertext_sha256) | {
-            unit.output_key for unit in package.published_units if unit.output_key
-        }
         problems = [
             f"open multipart upload: {upload['Key']} ({upload['UploadId']})"
-            for upload in s3.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
-            if upload["Key"] in keys
+            for upload in self.open_uploads(package)
         ]
         for key, entries in self.versions().items():
             if key.startswith(SCRATCH_PREFIXES):
@@ -546,42 +574,65 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-@pytest.fixture(scope="module")
-def vault(vault_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultVault]:
-    """The shared embedded AWS: deployed, keyed, edX's credentials imported."""
-    work = tmp_path_factory.mktemp("faults")
-    with _environment(SERVER_ENVIRONMENT):
-        aws = start(work / "state" / "local.json", vault_assembly)
+@contextlib.contextmanager
+def _pointed_at(aws: RunningAws) -> Iterator[None]:
+    """This process's environment pointed at the embedded AWS, as `local env` prints it; the
+    whole environment is put back afterwards (the CLI may set variables of its own)."""
     saved = dict(os.environ)
     os.environ.update(aws.state.environment())
     os.environ["EDX_VAULT_CONFIG"] = str(EXAMPLE_CONFIG)
     try:
-        config = load_config(EXAMPLE_CONFIG)
-        public_key_file = work / "pipeline.asc"
-        assert main(["keygen", "--email", "czar@example.edu", "--out", str(public_key_file)]) == 0
-        public_key = public_key_file.read_text()
-        buckets = sorted(set(config.edx.source_buckets.model_dump().values()))
-        s3 = aws.root_client("s3")
-        for bucket in buckets:
-            s3.create_bucket(Bucket=bucket)
-        user_name = f"edx-{config.edx.orgs[0].id.lower()}-data-czar"
-        access_key_id, secret_access_key = edx_reader_keys(
-            aws.root_client("iam"), user_name=user_name, buckets=buckets
-        )
-        credentials = work / "credentials.csv.gpg"
-        credentials.write_bytes(
-            encrypt_to_recipients(
-                credentials_csv(
-                    access_key_id=access_key_id,
-                    secret_access_key=secret_access_key,
-                    user_name=user_name,
-                ),
-                [public_key],
-            )
-        )
-        assert main(["import-credentials", str(credentials)]) == 0
-        yield FaultVault(aws=aws, work=work, config=config, public_key=public_key)
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture(scope="package")
+def shared_vault(
+    vault_assembly: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FaultVault]:
+    """One embedded AWS for every module of the package: deployed, keyed, edX's credentials
+    imported (deploying costs about half a minute; each case cleans up after itself)."""
+    work = tmp_path_factory.mktemp("faults")
+    with _environment(SERVER_ENVIRONMENT):
+        aws = start(work / "state" / "local.json", vault_assembly)
+    try:
+        with _pointed_at(aws):
+            config = load_config(EXAMPLE_CONFIG)
+            public_key_file = work / "pipeline.asc"
+            assert (
+                main(["keygen", "--email", "czar@example.edu", "--out", str(public_key_file)]) == 0
+            )
+            public_key = public_key_file.read_text()
+            buckets = sorted(set(config.edx.source_buckets.model_dump().values()))
+            s3 = aws.root_client("s3")
+            for bucket in buckets:
+                s3.create_bucket(Bucket=bucket)
+            user_name = f"edx-{config.edx.orgs[0].id.lower()}-data-czar"
+            access_key_id, secret_access_key = edx_reader_keys(
+                aws.root_client("iam"), user_name=user_name, buckets=buckets
+            )
+            credentials = work / "credentials.csv.gpg"
+            credentials.write_bytes(
+                encrypt_to_recipients(
+                    credentials_csv(
+                        access_key_id=access_key_id,
+                        secret_access_key=secret_access_key,
+                        user_name=user_name,
+                    ),
+                    [public_key],
+                )
+            )
+            assert main(["import-credentials", str(credentials)]) == 0
+        yield FaultVault(aws=aws, work=work, config=config, public_key=public_key)
+    finally:
         stop(aws)
+
+
+@pytest.fixture(scope="module")
+def vault(shared_vault: FaultVault) -> Iterator[FaultVault]:
+    """The shared embedded AWS, with this process's environment pointed at it for the module
+    (``edx-vault sync`` reads it), and only for the module."""
+    with _pointed_at(shared_vault.aws):
+        yield shared_vault

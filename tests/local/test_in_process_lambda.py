@@ -10,13 +10,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from edx_vault.local_aws.in_process_lambda import (
     FunctionGate,
     FunctionSpec,
     InProcessLambda,
+    InvocationRegistry,
     ModuleSandboxes,
     apply_environment,
 )
@@ -206,3 +209,48 @@ def test_apply_environment_restores_what_was_there() -> None:
     restore()
     assert os.environ.pop("EDXV_TEST_KEPT") == "before"
     assert "EDXV_TEST_NEW" not in os.environ
+
+
+def signing_keys(event: dict[str, Any], context: Any) -> dict[str, str]:
+    """The key boto3's default session signs with, in the handler's thread and in one it starts
+    (a handler of this module: Handler ``test_in_process_lambda.signing_keys``)."""
+
+    def own_key() -> str:
+        assert boto3.DEFAULT_SESSION is not None
+        credentials = boto3.DEFAULT_SESSION.get_credentials()
+        assert credentials is not None
+        return str(credentials.get_frozen_credentials().access_key)
+
+    seen: dict[str, str] = {}
+    time.sleep(float(event.get("sleep", 0)))
+    helper = threading.Thread(target=lambda: seen.update(child=own_key()))
+    helper.start()
+    helper.join()
+    return {
+        "main": own_key(),
+        "child": seen["child"],
+        "environment": os.environ["AWS_ACCESS_KEY_ID"],
+    }
+
+
+def test_each_running_invocation_signs_with_an_environment_of_its_own() -> None:
+    # Given a function whose handler reports the key its boto3 clients sign with
+    runtime = InProcessLambda(
+        endpoint=ENDPOINT,
+        handler_packages=("tests.local",),
+        access_key_id="testing",
+        secret_access_key="testing",
+        invocations=InvocationRegistry(),
+    )
+    function = spec("keys", "test_in_process_lambda.signing_keys")
+    # When three calls run at once, then one more after them
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(lambda _: runtime.invoke(function, {"sleep": 0.3}), range(3)))
+    later = runtime.invoke(function, {})
+    keys = [json.loads(result.payload) for result in (*together, later)]
+    # Then each running call had keys no other running call had, in every thread it started,
+    # and none signs with the environment's variables (the function's role session)
+    assert len({k["main"] for k in keys[:3]}) == 3
+    assert all(k["child"] == k["main"] and k["main"] != k["environment"] for k in keys)
+    # And the later call was a warm start: it got one of the finished calls' environments
+    assert keys[3]["main"] in {k["main"] for k in keys[:3]}
