@@ -8,12 +8,14 @@ data key; the upload completes only if gpg proves the message intact.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Final
 
 import gnupg
+from botocore.exceptions import ClientError
 
 from edx_vault import package_model
 from edx_vault.errors import PermanentError
@@ -183,21 +185,13 @@ def decrypt_unit(
             max_plaintext_bytes=max(MIN_PLAINTEXT_LIMIT, ciphertext_size * MAX_EXPANSION_RATIO),
         )
         try:
-            metadata = {
-                "source-bucket": unit.source_bucket,
-                "source-key": unit.source_key,
-                "source-etag": unit.source_etag,
-                "raw-version-id": unit.raw_version_id or "",
-            }
-            if unit.member_name is not None:
-                metadata["source-member"] = unit.member_name
             published = upload_stream(
                 vault_s3,
                 bucket=bucket,
                 key=output_key,
                 stream=plaintext,
                 kms_key_arn=kms_key_arn,
-                metadata=metadata,
+                metadata=output_metadata(unit),
                 content_type=content_type_of(output_key),
             )
         finally:
@@ -208,6 +202,64 @@ def decrypt_unit(
         plaintext_bytes=plaintext.size,
         plaintext_sha256=plaintext.sha256,
         ciphertext_bytes=plaintext.ciphertext_bytes,
+    )
+
+
+def output_metadata(unit: DecryptUnit) -> dict[str, str]:
+    """The metadata a published object carries: which source version and member it is."""
+    metadata = {
+        "source-bucket": unit.source_bucket,
+        "source-key": unit.source_key,
+        "source-etag": unit.source_etag,
+        "raw-version-id": unit.raw_version_id or "",
+    }
+    if unit.member_name is not None:
+        metadata["source-member"] = unit.member_name
+    return metadata
+
+
+# A HEAD of a key that does not exist is 404 with s3:ListBucket and 403 without it (S3's
+# HeadObject reference); the decrypt role may not list the published prefixes, so both mean
+# "not there" here. Anything else is raised.
+_NOT_THERE: Final = frozenset({"404", "NoSuchKey", "NotFound", "403", "AccessDenied"})
+_HASH_CHUNK_BYTES: Final = 1024 * 1024
+
+
+def published_earlier(
+    vault_s3: S3Client, *, unit: DecryptUnit, bucket: str
+) -> DecryptedUnit | None:
+    """The output of ``unit`` if an earlier attempt published it, else ``None``.
+
+    An attempt that dies after its upload completed and before the manifest recorded it (the
+    process killed, the sandbox timed out) leaves the object published and the unit's row
+    unfinished; the attempt that takes the row up must record that object, not publish the
+    same bytes again as a second version. The object is this unit's exactly when its metadata
+    names this source version and member (:func:`output_metadata`): an upload only completes
+    when gpg verified the whole stream, so such an object is whole. Its digest is read back
+    (the manifest records it, and ``verify`` checks it); the ciphertext size is not known
+    without decrypting again and is recorded as 0.
+    """
+    output_key = package_model.output_key(describe_unit(unit))
+    if output_key is None:
+        return None
+    try:
+        head = vault_s3.head_object(Bucket=bucket, Key=output_key)
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code")) in _NOT_THERE:
+            return None
+        raise
+    if head.get("Metadata", {}) != output_metadata(unit):
+        return None
+    # The object the HEAD saw, by its ETag: a GET by VersionId would need s3:GetObjectVersion,
+    # which the decrypt role does not have (S3's actions for a versioned GET).
+    body = vault_s3.get_object(Bucket=bucket, Key=output_key, IfMatch=head["ETag"])["Body"]
+    digest, size = hashlib.sha256(), 0
+    with closing(body):
+        for chunk in body.iter_chunks(_HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return DecryptedUnit(
+        output_key, head.get("VersionId"), size, digest.hexdigest(), ciphertext_bytes=0
     )
 
 

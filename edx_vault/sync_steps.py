@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, Final
 import gnupg
 
 from edx_vault import package_model
-from edx_vault.decryption import DecryptUnit, decrypt_unit, describe_unit, parse_source, units_of
+from edx_vault.decryption import (
+    DecryptUnit,
+    decrypt_unit,
+    describe_unit,
+    parse_source,
+    published_earlier,
+    units_of,
+)
 from edx_vault.errors import PermanentError
 from edx_vault.manifest import (
     UNITS_FAILED,
@@ -281,7 +288,12 @@ def decrypt_step(
         return _not_claimed(manifest, row, outcome, item, stage="decrypt", **details)
     try:
         described = _describe_for_report(unit)
-        published = decrypt_unit(
+        # A row claimed before may be one an attempt published and died before recording.
+        claimed_before = int((manifest.get(row) or {}).get("attempts", 1)) > 1
+        earlier = (
+            published_earlier(vault_s3, unit=unit, bucket=target.bucket) if claimed_before else None
+        )
+        published = earlier or decrypt_unit(
             vault_s3,
             gpg,
             passphrase=passphrase,

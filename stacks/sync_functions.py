@@ -81,7 +81,7 @@ class SyncFunctions(Construct):
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
         }
-        self._sync_executions_arn = stack.format_arn(
+        self.sync_executions_arn = stack.format_arn(
             service="states",
             resource="execution",
             resource_name=f"{sync_state_machine_name}:*",
@@ -150,7 +150,7 @@ class SyncFunctions(Construct):
         for function in (self.mirror, self.decrypt):
             function.add_to_role_policy(
                 iam.PolicyStatement(
-                    actions=["states:DescribeExecution"], resources=[self._sync_executions_arn]
+                    actions=["states:DescribeExecution"], resources=[self.sync_executions_arn]
                 )
             )
 

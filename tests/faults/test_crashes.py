@@ -48,16 +48,6 @@ MIB: Final = 1024 * 1024
 DECRYPT: Final = "*FunctionsDecrypt*"
 MIRROR: Final = "*FunctionsMirror*"
 
-DUPLICATE_PUBLISH: Final = (
-    "published twice: a Decrypt invocation that dies after its PutObject of the output and "
-    "before Manifest.complete leaves the unit row in_progress; the Report releases it "
-    "(interrupted) and the next run's sync_steps.decrypt_step claims it and calls "
-    "decryption.decrypt_unit, which publishes the same bytes again as a second version of the "
-    "output key: nothing looks for an object the dead invocation already published for this "
-    "source version (publish.upload_stream writes its source-etag/source-member metadata, which "
-    "a HeadObject before publishing could match to complete the row instead)"
-)
-
 
 @dataclass(frozen=True)
 class Crash:
@@ -114,7 +104,6 @@ CRASHES: Final = (
             stage="decrypt",
         ),
         id="decrypt-dies-between-publish-and-record",
-        marks=pytest.mark.xfail(strict=True, reason=DUPLICATE_PUBLISH),
     ),
     pytest.param(
         Crash(
