@@ -158,10 +158,13 @@ FAULTS: Final = (
                 "service": "secretsmanager",
                 "operation": "GetSecretValue",
                 "resource": "{edx_secret}",
+                # Only the Mirror function's reads (Plan reads the same secret first): armed
+                # from the start, not when the run enters MirrorFiles, which a batch's one
+                # invocation may already have passed when a poll sees the state.
+                "function": "*FunctionsMirror*",
                 **THROTTLED,
             },
         ),
-        arm_at="MirrorFiles",
     ),
     Fault(
         "mirror",
