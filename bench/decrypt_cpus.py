@@ -343,7 +343,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="rounds (after one warm-up round)")
     parser.add_argument("--cpus", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--memory-mb", type=int, nargs="+", default=list(DEFAULT_MEMORY_MB))
-    parser.add_argument("--base-mb", type=int, default=1769, help="size the others compare to")
+    parser.add_argument(
+        "--base-mb",
+        type=int,
+        default=cost_model.DECRYPT_MEMORY_MB,
+        help="size the others compare to (default: the deployed decrypt function's)",
+    )
     parser.add_argument("--s3-runs", type=int, default=3, help="0: skip the S3 client figure")
     args = parser.parse_args()
     available = sorted(os.sched_getaffinity(0))

@@ -39,7 +39,7 @@ MIRROR_MEMORY_GB: Final = 1024 / MB_PER_BILLED_GB
 # The decrypt function's memory, as stacks/sync_functions.py deploys it (an infra test checks
 # that they agree): one full vCPU. Why that size, measured: docs/engine.md, "Decrypt speed per
 # dollar" (bench/decrypt_cpus.py).
-DECRYPT_MEMORY_MB: Final = 1769
+DECRYPT_MEMORY_MB: Final = MB_PER_VCPU
 DECRYPT_MEMORY_GB: Final = DECRYPT_MEMORY_MB / MB_PER_BILLED_GB
 MIRROR_BYTES_PER_SECOND: Final = 50 * 1024 * 1024
 # At 1769 MB the engine and the S3 client's own CPU decrypt about 2.5 times as fast as one GET

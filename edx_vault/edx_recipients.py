@@ -9,8 +9,10 @@ directory and the member's local header (:mod:`edx_vault.zip_archive` over
 :mod:`edx_vault.ranged_object`), so a multi-gigabyte zip is never downloaded.
 
 Nothing is decrypted, and nothing but the session key packets is interpreted
-(:mod:`edx_vault.openpgp_packets`). ``edx-vault doctor`` uses it; retiring an old pipeline key
-will need the same question answered.
+(:mod:`edx_vault.openpgp_packets`). ``edx-vault doctor`` asks it whether edX encrypts to the
+pipeline's primary key; ``edx-vault keygen --retire`` (:mod:`edx_vault.cli.key_retirement`)
+whether edX's newest files, or the unpublished ``raw/`` copies in the vault, are still encrypted
+to the key it is asked to remove.
 """
 
 from __future__ import annotations
@@ -86,6 +88,15 @@ class FileRecipients:
     file: EdxFile
     member: str | None
     recipients: Recipients
+
+    @property
+    def where(self) -> str:
+        """``s3://bucket/key``, and ``[member]`` for a zip: what was read."""
+        return _where(self.file, self.member)
+
+
+def _where(file: EdxFile, member: str | None) -> str:
+    return file.uri + (f" [{member}]" if member else "")
 
 
 def _listed(edx_s3: S3Client, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
@@ -223,9 +234,8 @@ def read_recipients(edx_s3: S3Client, file: EdxFile) -> FileRecipients:
         member, head = _zip_member_head(edx_s3, file)
     else:
         head = _event_log_head(edx_s3, file)
-    where = file.uri + (f" [{member}]" if member else "")
     try:
         recipients = message_recipients(head)
     except PacketError as error:
-        raise UnreadableFileError(f"{where}: {error}") from None
+        raise UnreadableFileError(f"{_where(file, member)}: {error}") from None
     return FileRecipients(file=file, member=member, recipients=recipients)

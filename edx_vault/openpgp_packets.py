@@ -4,8 +4,8 @@ An encrypted message (RFC 9580 section 10.3) starts with one session key packet 
 then the encrypted data. A public-key encrypted session key packet (PKESK, tag 1) names its
 recipient's key in the clear: version 3 by an 8-byte key id, version 6 by the key's version and
 fingerprint. So the first few kilobytes of a file tell which keys it was encrypted to, which is
-what ``edx-vault doctor`` compares with the pipeline's keys: no passphrase, no decryption, and
-a ranged read instead of a download.
+what ``edx-vault doctor`` and ``edx-vault keygen --retire`` compare with the pipeline's keys: no
+passphrase, no decryption, and a ranged read instead of a download.
 
 Packet headers come in two formats (section 4.2): the legacy one (bit 6 clear: the tag in bits
 5-2, the length's size in bits 1-0) and the current one (bit 6 set: the tag in bits 5-0, a

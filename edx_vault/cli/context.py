@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_sts import STSClient
 
@@ -116,10 +118,29 @@ class CliContext:
         client: SFNClient = self._client("stepfunctions")
         return client
 
+    def sns(self) -> SNSClient:
+        """An SNS client."""
+        client: SNSClient = self._client("sns")
+        return client
+
+    def scheduler(self) -> EventBridgeSchedulerClient:
+        """An EventBridge Scheduler client."""
+        client: EventBridgeSchedulerClient = self._client("scheduler")
+        return client
+
     def sts_with(self, *, access_key_id: str, secret_access_key: str) -> STSClient:
         """An STS client signing with the given keys instead of the admin's own."""
         return self._session().client(
             "sts",
+            region_name=self.region,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+        )
+
+    def s3_with(self, *, access_key_id: str, secret_access_key: str) -> S3Client:
+        """An S3 client signing with the given keys (edX's) instead of the admin's own."""
+        return self._session().client(
+            "s3",
             region_name=self.region,
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret_access_key,

@@ -24,22 +24,21 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from edx_vault import stack_outputs
 from edx_vault.cli.context import CliContext
-from edx_vault.cli.edx_newest_files import newest_of, pipeline_key_ids
+from edx_vault.cli.edx_newest_files import newest_recipients, pipeline_key_ids
 from edx_vault.cli.openpgp import OpenPgpError
-from edx_vault.cli.run_reports import KEY_EXPIRY_WARNING_DAYS
 from edx_vault.cli.sync import unset_secrets
 from edx_vault.config import ConfigError, VaultConfig
 from edx_vault.deployment import UNUSABLE_STACK_STATES, Deployment, DeploymentError
-from edx_vault.edx_recipients import FileRecipients, UnreadableFileError, read_recipients
-from edx_vault.errors import describe, is_transient
+from edx_vault.edx_recipients import FileRecipients
+from edx_vault.errors import CREDENTIALS_REJECTED_CODES, describe, is_transient
 from edx_vault.grants import ACCESS_STACK_SUFFIX, ROLE_ARN_OUTPUT_PREFIX, compile_grants
 from edx_vault.grants import role_output_name as grant_output_name
 from edx_vault.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG, key_expiry_from_tags
@@ -52,6 +51,7 @@ from edx_vault.package_model import (
     weekly_zip_list_prefix,
 )
 from edx_vault.resource_names import data_bucket_name, resource_prefix
+from edx_vault.run_report import KEY_EXPIRY_WARNING_DAYS
 from edx_vault.secret_formats import (
     EdxCredentials,
     PipelineKeyring,
@@ -63,22 +63,32 @@ from edx_vault.secret_formats import (
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation.type_defs import StackTypeDef
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sns import SNSClient
 
 Status = Literal["PASS", "WARN", "FAIL", "SKIP"]
 STATUSES: Final[tuple[Status, ...]] = ("PASS", "WARN", "FAIL", "SKIP")
-# What edX's S3 answers when its keys are no good at all (retired, mistyped, expired).
-REJECTED_KEY_CODES: Final = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
-)
 _ACCESS_DENIED_CODES: Final = frozenset({"AccessDenied", "AccessDeniedException"})
+# What edX's S3 answers when its keys are no good at all (retired, mistyped, expired): what the
+# pipeline counts as edX rejecting its keys, but AccessDenied, which may refuse one org only.
+REJECTED_KEY_CODES: Final = (CREDENTIALS_REJECTED_CODES - _ACCESS_DENIED_CODES) | {"InvalidToken"}
 # Stack states whose resources exist but are not (yet) what the last deploy asked for.
 _UNSETTLED_SUFFIXES: Final = ("_IN_PROGRESS", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 _PENDING: Final = "PendingConfirmation"
 
 FIRST_SET_UP: Final = "docs/operations.md#first-time-set-up"
 PERMISSIONS_DOC: Final = "docs/cli.md#aws-permissions-each-command-uses"
+# Each check's name (stable, for scripts) and title (for people), in the order they run.
+TITLES: Final = {
+    "storage-stack": "Storage stack",
+    "pipeline-stack": "Pipeline stack",
+    "access-stack": "Access stack",
+    "secrets": "Secrets",
+    "key-expiry": "Pipeline key expiry",
+    "edx-credentials": "edX credentials",
+    "edx-encryption": "Newest edX files",
+    "alerts-subscription": "Alarm subscription",
+    "schedule": "Schedule",
+}
 
 
 def register(subparsers: Any) -> None:
@@ -121,6 +131,11 @@ class Check:
     evidence: str
     fix: str | None = None
     details: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _verdict(name: str) -> partial[Check]:
+    """``Check`` with the check's name and title filled in: call it with status and evidence."""
+    return partial(Check, name, TITLES[name])
 
 
 def _deploy_fix(context: CliContext, stack: str | None = None) -> str:
@@ -174,7 +189,6 @@ class Doctor:
     """Runs the checks for one invocation; AWS clients are made as they are first needed."""
 
     context: CliContext
-    _session: boto3.session.Session | None = None
     # Set when edX's S3 refused the keys themselves: nothing else can be read with them.
     _keys_rejected: bool = False
 
@@ -187,31 +201,12 @@ class Doctor:
         """The validated configuration."""
         return self.context.config()
 
-    def _client(self, service: str, **keys: str) -> Any:
-        # One session for the services CliContext has no accessor for (SNS, Scheduler) and
-        # for edX's S3, which signs with edX's keys instead of the admin's.
-        if self._session is None:
-            self._session = boto3.session.Session()
-        return self._session.client(service, region_name=self.context.region, **keys)  # type: ignore[call-overload]
-
-    def sns(self) -> SNSClient:
-        """An SNS client (the admin's identity)."""
-        client: SNSClient = self._client("sns")
-        return client
-
-    def scheduler(self) -> EventBridgeSchedulerClient:
-        """An EventBridge Scheduler client (the admin's identity)."""
-        client: EventBridgeSchedulerClient = self._client("scheduler")
-        return client
-
     def edx_s3(self, credentials: EdxCredentials) -> S3Client:
         """An S3 client signing with edX's keys (never the admin's)."""
-        client: S3Client = self._client(
-            "s3",
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
+        return self.context.s3_with(
+            access_key_id=credentials.access_key_id,
+            secret_access_key=credentials.secret_access_key,
         )
-        return client
 
     def stack_name(self, suffix: str) -> str:
         """``{stack_prefix}-{suffix}`` for the configuration's prefix."""
@@ -247,24 +242,20 @@ class Doctor:
     # 1. Stacks
     # ----------------------------------------------------------------------------------------
 
-    def usable_stack(self, name: str, title: str, suffix: str) -> StackTypeDef | Check:
+    def usable_stack(self, verdict: partial[Check], suffix: str) -> StackTypeDef | Check:
         """The stack, or a FAIL when it is missing, unusable or elsewhere than the config says."""
         deployment = self.config.deployment
         stack_name = self.stack_name(suffix)
         stack = self.describe_stack(stack_name)
         if stack is None:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{stack_name} is not deployed in {self.context.region}",
                 fix=_deploy_fix(self.context),
             )
         state = stack["StackStatus"]
         if state in UNUSABLE_STACK_STATES:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{stack['StackName']} is in state {state}: its resources cannot be used",
                 fix=(
@@ -274,9 +265,7 @@ class Doctor:
             )
         account, region = _stack_location(stack)
         if (account, region) != (deployment.account, deployment.region):
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{stack['StackName']} is in account {account}, region {region}; the "
                 f"configuration names account {deployment.account}, region {deployment.region}",
@@ -293,33 +282,31 @@ class Doctor:
         state = stack["StackStatus"]
         if check.status != "PASS" or not state.endswith(_UNSETTLED_SUFFIXES):
             return check
-        return Check(
-            check.name,
-            check.title,
-            "WARN",
-            f"{check.evidence}; but it is in state {state}: it may not be what the last "
-            "deploy asked for",
+        return replace(
+            check,
+            status="WARN",
+            evidence=(
+                f"{check.evidence}; but it is in state {state}: it may not be what the last "
+                "deploy asked for"
+            ),
             fix=(
                 "wait for an update in progress to end; otherwise read the stack's events in "
                 "the CloudFormation console and deploy again: "
                 + _deploy_fix(self.context, stack["StackName"])
             ),
-            details=check.details,
         )
 
     def storage_stack(self) -> Check:
         """Check 1: the storage stack, its outputs, and the data bucket the config implies."""
-        name, title = "storage-stack", "Storage stack"
-        stack = self.usable_stack(name, title, stack_outputs.STORAGE_STACK_SUFFIX)
+        verdict = _verdict("storage-stack")
+        stack = self.usable_stack(verdict, stack_outputs.STORAGE_STACK_SUFFIX)
         if isinstance(stack, Check):
             return stack
         stack_name = stack["StackName"]
         outputs = _outputs(stack)
         missing = [o for o in stack_outputs.STORAGE_OUTPUTS if o not in outputs]
         if missing:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{stack_name} has no output {', '.join(missing)}: deployed by another version "
                 "of edx-vault",
@@ -331,9 +318,7 @@ class Doctor:
         )
         bucket = outputs[stack_outputs.DATA_BUCKET]
         if bucket != implied:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{stack_name}'s data bucket is {bucket}; the configuration implies {implied}",
                 fix=(
@@ -343,9 +328,7 @@ class Doctor:
             )
         account, region = _stack_location(stack)
         return self._settled(
-            Check(
-                name,
-                title,
+            verdict(
                 "PASS",
                 f"{stack_name} {stack['StackStatus']} in {account}/{region}; data bucket {bucket}",
             ),
@@ -354,16 +337,14 @@ class Doctor:
 
     def pipeline_stack(self) -> Check:
         """Check 1: the pipeline stack and its outputs (state machine, topic, schedule)."""
-        name, title = "pipeline-stack", "Pipeline stack"
-        stack = self.usable_stack(name, title, stack_outputs.PIPELINE_STACK_SUFFIX)
+        verdict = _verdict("pipeline-stack")
+        stack = self.usable_stack(verdict, stack_outputs.PIPELINE_STACK_SUFFIX)
         if isinstance(stack, Check):
             return stack
         stack_name = stack["StackName"]
         outputs = _outputs(stack)
         if stack_outputs.STATE_MACHINE_ARN not in outputs:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{stack_name} has no output {stack_outputs.STATE_MACHINE_ARN}: deployed by "
                 "another version of edx-vault",
@@ -371,9 +352,7 @@ class Doctor:
             )
         missing = [o for o in stack_outputs.PIPELINE_OUTPUTS if o not in outputs]
         if missing:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"{stack_name} has no output {', '.join(missing)} (an older version): the "
                 "checks below look for them among its resources",
@@ -381,9 +360,7 @@ class Doctor:
             )
         machine = outputs[stack_outputs.STATE_MACHINE_ARN].rsplit(":", 1)[-1]
         return self._settled(
-            Check(
-                name,
-                title,
+            verdict(
                 "PASS",
                 f"{stack_name} {stack['StackStatus']}; state machine {machine}",
             ),
@@ -392,8 +369,8 @@ class Doctor:
 
     def access_stack(self) -> Check:
         """Check 1: the access stack holds one role per researcher of the configuration."""
-        name, title = "access-stack", "Access stack"
-        stack = self.usable_stack(name, title, ACCESS_STACK_SUFFIX)
+        verdict = _verdict("access-stack")
+        stack = self.usable_stack(verdict, ACCESS_STACK_SUFFIX)
         if isinstance(stack, Check):
             return stack
         stack_name = stack["StackName"]
@@ -402,9 +379,7 @@ class Doctor:
                 self.config, today=self.context.now().date(), source=self.context.config_path
             )
         except ConfigError as error:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"the configuration's researchers do not compile: {error}",
                 fix=f"fix [[researchers]] in {self.context.config_path} (`npx cdk synth` names each problem)",
@@ -414,18 +389,14 @@ class Doctor:
         missing = sorted(who for output, who in expected.items() if output not in deployed)
         extra = sorted(deployed - set(expected))
         if missing:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{stack_name} has no role for researcher(s) {', '.join(missing)} of the "
                 "configuration",
                 fix=_deploy_fix(self.context, stack_name),
             )
         if extra:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"{stack_name} still has roles the configuration no longer lists "
                 f"({', '.join(o.removeprefix(ROLE_ARN_OUTPUT_PREFIX) for o in extra)})",
@@ -436,9 +407,7 @@ class Doctor:
             if expected
             else "no researcher roles (the configuration has no researchers)"
         )
-        return self._settled(
-            Check(name, title, "PASS", f"{stack_name} {stack['StackStatus']}; {held}"), stack
-        )
+        return self._settled(verdict("PASS", f"{stack_name} {stack['StackStatus']}; {held}"), stack)
 
     # ----------------------------------------------------------------------------------------
     # 2. Secrets, 3. key expiry
@@ -446,26 +415,22 @@ class Doctor:
 
     def secrets(self, deployment: Deployment) -> Check:
         """Check 2: each secret has a current value (metadata only, as ``sync`` checks)."""
-        name, title = "secrets", "Secrets"
+        verdict = _verdict("secrets")
         missing = unset_secrets(self.context.secretsmanager(), deployment.storage)
         if missing:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 "not stored yet: " + "; ".join(missing),
                 fix=f"run the command named for each ({FIRST_SET_UP})",
             )
-        return Check(
-            name,
-            title,
+        return verdict(
             "PASS",
             "edX's credentials, the pipeline key and its passphrase each have a current value",
         )
 
     def key_expiry(self, deployment: Deployment) -> Check:
         """Check 3: the primary key's expiry, from the key secret's tags (as the alarm reads it)."""
-        name, title = "key-expiry", "Pipeline key expiry"
+        verdict = _verdict("key-expiry")
         arn = deployment.storage.pipeline_key_secret_arn
         described = self.context.secretsmanager().describe_secret(SecretId=arn)
         expiry = key_expiry_from_tags(described.get("Tags", []))  # type: ignore[arg-type]
@@ -473,16 +438,12 @@ class Doctor:
         stored = any("AWSCURRENT" in labels for labels in stages.values())
         if expiry is None:
             if not stored:
-                return Check(
-                    name,
-                    title,
+                return verdict(
                     "WARN",
                     "unknown: no pipeline key is stored yet",
                     fix=f"edx-vault keygen --email ADDRESS --out pipeline.asc ({FIRST_SET_UP})",
                 )
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"unknown: the key secret has no {FINGERPRINT_TAG} tag (a key stored by hand or "
                 "by an older version), so the expiry alarm cannot warn either",
@@ -493,9 +454,7 @@ class Doctor:
                 ),
             )
         if expiry.problem:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"unknown: {expiry.problem.split('; ', 1)[0]}",
                 fix=(
@@ -507,32 +466,26 @@ class Doctor:
         days = expiry.days_left(self.context.now().date())
         fingerprint = expiry.fingerprint
         if days is None:
-            return Check(name, title, "PASS", f"primary key {fingerprint} never expires")
+            return verdict("PASS", f"primary key {fingerprint} never expires")
         rotate = (
             "edx-vault keygen --rotate --email ADDRESS --out pipeline-new.asc, send the new "
             "public key to edX, keep the old key until edX confirms "
             "(docs/cli.md#keygen-make-the-pipelines-key)"
         )
         if days < 0:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"primary key {fingerprint} expired on {expiry.expires} ({-days} days ago): edX "
                 "stops exporting to an expired key",
                 fix=rotate,
             )
         if days < KEY_EXPIRY_WARNING_DAYS:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"primary key {fingerprint} expires on {expiry.expires}, in {days} days",
                 fix=rotate,
             )
-        return Check(
-            name,
-            title,
+        return verdict(
             "PASS",
             f"primary key {fingerprint} expires on {expiry.expires}, in {days} days",
         )
@@ -562,7 +515,7 @@ class Doctor:
 
     def edx_credentials(self, credentials: EdxCredentials) -> Check:
         """Check 4: edX's keys list every prefix the sync lists (one key per listing)."""
-        name, title = "edx-credentials", "edX credentials"
+        verdict = _verdict("edx-credentials")
         s3 = self.edx_s3(credentials)
         whose = f"edX's keys ({credentials.masked_access_key_id})"
         outcomes: dict[str, list[_Outcome]] = {}
@@ -574,9 +527,7 @@ class Doctor:
                 if code in REJECTED_KEY_CODES:
                     self._keys_rejected = True
                     # Every other listing would say the same: the keys themselves are refused.
-                    return Check(
-                        name,
-                        title,
+                    return verdict(
                         "FAIL",
                         f"edX's S3 rejected {whose}, imported "
                         f"{credentials.imported_at:%Y-%m-%d}: {code}",
@@ -612,9 +563,7 @@ class Doctor:
                 empty.append(org)
         denied = list(dict.fromkeys(denied))
         if missing_buckets:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"edX's bucket(s) {', '.join(sorted(missing_buckets))} do not exist",
                 fix=(
@@ -624,9 +573,7 @@ class Doctor:
                 details=tuple(details),
             )
         if denied:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{whose} may not list the files of org(s) {', '.join(denied)} (AccessDenied)",
                 fix=(
@@ -637,18 +584,14 @@ class Doctor:
                 details=tuple(details),
             )
         if other_errors:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"some listings failed: {'; '.join(other_errors[:3])}",
                 fix="run `edx-vault doctor` again; if it persists, contact edX",
                 details=tuple(details),
             )
         if empty:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"{whose} work, but edX has no file yet for org(s) {', '.join(empty)}",
                 fix=(
@@ -657,9 +600,7 @@ class Doctor:
                 ),
                 details=tuple(details),
             )
-        return Check(
-            name,
-            title,
+        return verdict(
             "PASS",
             f"{whose} list every prefix of {len(outcomes)} org(s)",
             details=tuple(details),
@@ -671,7 +612,7 @@ class Doctor:
 
     def edx_encryption(self, credentials: EdxCredentials, keyring: PipelineKeyring) -> Check:
         """Check 5: each org's newest file names one of the pipeline's keys as a recipient."""
-        name, title = "edx-encryption", "Newest edX files"
+        verdict = _verdict("edx-encryption")
         ours = pipeline_key_ids(keyring)
         primary_ids = {key_id for key_id, fp in ours.items() if fp == keyring.primary}
         s3 = self.edx_s3(credentials)
@@ -680,43 +621,35 @@ class Doctor:
         old_key: list[tuple[str, str]] = []
         unknown: list[str] = []
         read = 0
-        for org in self.config.edx.orgs:
-            try:
-                newest = newest_of(
-                    s3, self.config.edx, org.all_ids, this_year=self.context.now().year
-                )
-                if newest is None:
-                    details.append(f"{org.id}: no event log or weekly zip at edX yet")
-                    continue
-                found = read_recipients(s3, newest)
-            except (ClientError, BotoCoreError, UnreadableFileError) as error:
-                reason = str(error) if isinstance(error, UnreadableFileError) else describe(error)
-                unknown.append(f"{org.id}: {reason}")
-                details.append(f"{org.id}: cannot tell: {reason}")
+        for newest in newest_recipients(s3, self.config.edx, this_year=self.context.now().year):
+            org, found = newest.org, newest.found
+            if newest.problem is not None:
+                unknown.append(f"{org}: {newest.problem}")
+                details.append(f"{org}: cannot tell: {newest.problem}")
+                continue
+            if found is None:
+                details.append(f"{org}: no event log or weekly zip at edX yet")
                 continue
             read += 1
-            where = found.file.uri + (f" [{found.member}]" if found.member else "")
             key_ids = found.recipients.key_ids
             details.append(
-                f"{org.id}: {where} ({found.file.last_modified:%Y-%m-%d}) is encrypted to "
+                f"{org}: {found.where} ({found.file.last_modified:%Y-%m-%d}) is encrypted to "
                 f"{', '.join(key_ids) or 'no public key'}"
             )
             if primary_ids.intersection(key_ids):
                 continue
             if ours.keys() & set(key_ids):
                 old = sorted({ours[k] for k in key_ids if k in ours})
-                old_key.append((org.id, ", ".join(old)))
+                old_key.append((org, ", ".join(old)))
             elif WILDCARD_KEY_ID in key_ids:
-                unknown.append(f"{org.id}: hidden recipients (key id 0): cannot tell")
+                unknown.append(f"{org}: hidden recipients (key id 0): cannot tell")
             else:
-                foreign.append((org.id, found))
+                foreign.append((org, found))
         holds = ", ".join(sorted(ours))
         if foreign:
             orgs = ", ".join(org for org, _ in foreign)
             keys = sorted({k for _, found in foreign for k in found.recipients.key_ids})
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"edX encrypts the newest file of {orgs} to keys {', '.join(keys)}; the "
                 f"pipeline holds {holds}",
@@ -727,9 +660,7 @@ class Doctor:
                 details=tuple(details),
             )
         if old_key:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 "edX still encrypts to an older pipeline key, not the primary "
                 f"{keyring.primary}: " + "; ".join(f"{org} to {keys}" for org, keys in old_key),
@@ -740,26 +671,20 @@ class Doctor:
                 details=tuple(details),
             )
         if unknown:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 "cannot tell who edX encrypts to: " + "; ".join(unknown[:3]),
                 fix="run `edx-vault doctor` again; if it persists, ask edX how it encrypts",
                 details=tuple(details),
             )
         if read == 0:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 "edX has no event log or weekly zip for any org yet: nothing to check",
                 fix="run `edx-vault doctor` again after edX's first export",
                 details=tuple(details),
             )
-        return Check(
-            name,
-            title,
+        return verdict(
             "PASS",
             f"the newest file of {read} org(s) is encrypted to the pipeline's primary key "
             f"{keyring.primary}",
@@ -786,20 +711,18 @@ class Doctor:
 
     def alerts_subscription(self, deployment: Deployment) -> Check:
         """Check 6: someone confirmed a subscription to the alerts topic."""
-        name, title = "alerts-subscription", "Alarm subscription"
+        verdict = _verdict("alerts-subscription")
         pipeline = deployment.require_pipeline()
         topic = pipeline.alerts_topic_arn or self.stack_resource(
             deployment.pipeline_stack, "AWS::SNS::Topic"
         )
         if topic is None:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"{deployment.pipeline_stack} exports no alerts topic and holds none",
                 fix=_deploy_fix(self.context, deployment.pipeline_stack),
             )
-        sns = self.sns()
+        sns = self.context.sns()
         subscriptions: list[dict[str, Any]] = []
         for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
             subscriptions.extend(page.get("Subscriptions", []))  # type: ignore[arg-type]
@@ -809,9 +732,7 @@ class Doctor:
             "you@your.edu"
         )
         if not subscriptions:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"nobody is subscribed to the alerts topic {topic_name}: alarms reach no one",
                 fix=f"set [alerts] email in {self.context.config_path} and deploy, or {subscribe}",
@@ -827,9 +748,7 @@ class Doctor:
         pending_emails = [s for s in pending if s.get("Protocol") in ("email", "email-json")]
         if pending_emails:
             emails = ", ".join(str(s.get("Endpoint", "?")) for s in pending_emails)
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"the email subscription of {emails} to {topic_name} is pending: confirm the "
                 f"email ({len(confirmed)} confirmed subscription(s))",
@@ -841,9 +760,7 @@ class Doctor:
                 ),
             )
         if not confirmed:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"no subscription to {topic_name} is confirmed yet: "
                 + ", ".join(who(s) for s in pending),
@@ -852,18 +769,14 @@ class Doctor:
         configured = self.config.alerts.email
         endpoints = {str(s.get("Endpoint", "")).lower() for s in subscriptions}
         if configured and configured.lower() not in endpoints:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"{configured} ([alerts] email) is not subscribed to {topic_name}; "
                 + ", ".join(who(s) for s in confirmed)
                 + " is",
                 fix=_deploy_fix(self.context, deployment.pipeline_stack),
             )
-        return Check(
-            name,
-            title,
+        return verdict(
             "PASS",
             f"{len(confirmed)} confirmed subscription(s) to {topic_name}: "
             + ", ".join(who(s) for s in confirmed),
@@ -871,28 +784,24 @@ class Doctor:
 
     def schedule(self, deployment: Deployment) -> Check:
         """Check 7: the schedule exists, is enabled, and is the configured one."""
-        name, title = "schedule", "Schedule"
+        verdict = _verdict("schedule")
         pipeline = deployment.require_pipeline()
         schedule_name = pipeline.schedule_name or self.stack_resource(
             deployment.pipeline_stack, "AWS::Scheduler::Schedule"
         )
         if schedule_name is None:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"{deployment.pipeline_stack} exports no schedule and holds none: syncs run only "
                 "when started by hand",
                 fix=_deploy_fix(self.context, deployment.pipeline_stack),
             )
         try:
-            schedule = self.scheduler().get_schedule(Name=schedule_name)
+            schedule = self.context.scheduler().get_schedule(Name=schedule_name)
         except ClientError as error:
             if _code(error) != "ResourceNotFoundException":
                 raise
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"the schedule {schedule_name} does not exist: no sync runs on its own",
                 fix=_deploy_fix(self.context, deployment.pipeline_stack),
@@ -902,9 +811,7 @@ class Doctor:
         timezone = schedule.get("ScheduleExpressionTimezone", "UTC")
         shown = f"{schedule_name} {state}: {expression} ({timezone})"
         if state != "ENABLED":
-            return Check(
-                name,
-                title,
+            return verdict(
                 "FAIL",
                 f"{shown}: no sync runs on its own",
                 fix=(
@@ -916,41 +823,36 @@ class Doctor:
             )
         wanted = self.config.schedule
         if (expression, timezone) != (wanted.expression, wanted.timezone):
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"{shown}; the configuration says {wanted.expression} ({wanted.timezone})",
                 fix=_deploy_fix(self.context, deployment.pipeline_stack),
             )
-        return Check(name, title, "PASS", shown)
+        return verdict("PASS", shown)
 
     # ----------------------------------------------------------------------------------------
     # All of them
     # ----------------------------------------------------------------------------------------
 
-    def guarded(self, name: str, title: str, check: Callable[[], Check]) -> Check:
+    def guarded(self, name: str, check: Callable[[], Check]) -> Check:
         """Run one check; an AWS refusal or a network failure is its verdict, not the end."""
+        verdict = _verdict(name)
         try:
             return check()
         except ClientError as error:
             code = _code(error)
             refused = f"AWS refused {error.operation_name}: {describe(error)}"
             if code in _ACCESS_DENIED_CODES:
-                return Check(
-                    name,
-                    title,
+                return verdict(
                     "FAIL",
                     refused,
                     fix=f"run the CLI with one of the deployment's admin roles ({PERMISSIONS_DOC})",
                 )
             if is_transient(error):
-                return Check(name, title, "WARN", refused, fix="run `edx-vault doctor` again")
-            return Check(name, title, "FAIL", refused, fix=f"see {PERMISSIONS_DOC}")
+                return verdict("WARN", refused, fix="run `edx-vault doctor` again")
+            return verdict("FAIL", refused, fix=f"see {PERMISSIONS_DOC}")
         except (BotoCoreError, OpenPgpError) as error:
-            return Check(
-                name,
-                title,
+            return verdict(
                 "WARN",
                 f"could not check: {error}",
                 fix="run `edx-vault doctor` again once that is fixed",
@@ -959,9 +861,9 @@ class Doctor:
     def run_all(self) -> list[Check]:
         """Every check, in order; each runs whatever happened to the others."""
         checks = [
-            self.guarded("storage-stack", "Storage stack", self.storage_stack),
-            self.guarded("pipeline-stack", "Pipeline stack", self.pipeline_stack),
-            self.guarded("access-stack", "Access stack", self.access_stack),
+            self.guarded("storage-stack", self.storage_stack),
+            self.guarded("pipeline-stack", self.pipeline_stack),
+            self.guarded("access-stack", self.access_stack),
         ]
         deployment: Deployment | None = None
         try:
@@ -970,40 +872,27 @@ class Doctor:
             pass  # the storage stack's FAIL above says what to do
         except ClientError:
             pass  # the stacks' checks above show the refusal
-        needs_storage = "needs the storage stack (see Storage stack)"
         if deployment is None:
-            for name, title in (
-                ("secrets", "Secrets"),
-                ("key-expiry", "Pipeline key expiry"),
-                ("edx-credentials", "edX credentials"),
-                ("edx-encryption", "Newest edX files"),
-            ):
-                checks.append(Check(name, title, "SKIP", needs_storage))
+            checks.extend(
+                _verdict(name)("SKIP", "needs the storage stack (see Storage stack)")
+                for name in ("secrets", "key-expiry", "edx-credentials", "edx-encryption")
+            )
         else:
             found = deployment
-            checks.append(self.guarded("secrets", "Secrets", lambda: self.secrets(found)))
-            checks.append(
-                self.guarded("key-expiry", "Pipeline key expiry", lambda: self.key_expiry(found))
-            )
+            checks.append(self.guarded("secrets", lambda: self.secrets(found)))
+            checks.append(self.guarded("key-expiry", lambda: self.key_expiry(found)))
             checks.extend(self._edx_checks(found))
         if deployment is None or deployment.pipeline is None:
-            for name, title in (
-                ("alerts-subscription", "Alarm subscription"),
-                ("schedule", "Schedule"),
-            ):
-                checks.append(
-                    Check(name, title, "SKIP", "needs the pipeline stack (see Pipeline stack)")
-                )
+            checks.extend(
+                _verdict(name)("SKIP", "needs the pipeline stack (see Pipeline stack)")
+                for name in ("alerts-subscription", "schedule")
+            )
         else:
             found = deployment
             checks.append(
-                self.guarded(
-                    "alerts-subscription",
-                    "Alarm subscription",
-                    lambda: self.alerts_subscription(found),
-                )
+                self.guarded("alerts-subscription", lambda: self.alerts_subscription(found))
             )
-            checks.append(self.guarded("schedule", "Schedule", lambda: self.schedule(found)))
+            checks.append(self.guarded("schedule", lambda: self.schedule(found)))
         return checks
 
     def _edx_checks(self, deployment: Deployment) -> list[Check]:
@@ -1013,36 +902,30 @@ class Doctor:
         read: list[EdxCredentials] = []
 
         def credentials_check() -> Check:
-            name, title = "edx-credentials", "edX credentials"
+            verdict = _verdict("edx-credentials")
             try:
                 credentials = read_edx_credentials(
                     secretsmanager, storage.edx_credentials_secret_arn
                 )
             except SecretFormatError as error:
-                return Check(
-                    name,
-                    title,
+                return verdict(
                     "FAIL",
                     f"the stored credentials are malformed: {error}",
                     fix="import them again: edx-vault import-credentials credentials.csv.gpg",
                 )
             if credentials is None:
-                return Check(
-                    name, title, "SKIP", "needs edX's credentials, not imported yet (see Secrets)"
-                )
+                return verdict("SKIP", "needs edX's credentials, not imported yet (see Secrets)")
             read.append(credentials)
             return self.edx_credentials(credentials)
 
         def encryption_check() -> Check:
-            name, title = "edx-encryption", "Newest edX files"
+            verdict = _verdict("edx-encryption")
             if not read or self._keys_rejected:
-                return Check(name, title, "SKIP", "needs edX's credentials to work (see above)")
+                return verdict("SKIP", "needs edX's credentials to work (see above)")
             try:
                 keyring = read_pipeline_keyring(secretsmanager, storage.pipeline_key_secret_arn)
             except SecretFormatError as error:
-                return Check(
-                    name,
-                    title,
+                return verdict(
                     "FAIL",
                     f"the stored pipeline key is malformed: {error}",
                     fix=(
@@ -1051,14 +934,13 @@ class Doctor:
                     ),
                 )
             if keyring is None:
-                return Check(
-                    name, title, "SKIP", "needs the pipeline key, not stored yet (see Secrets)"
-                )
+                return verdict("SKIP", "needs the pipeline key, not stored yet (see Secrets)")
             return self.edx_encryption(read[0], keyring)
 
-        checks = [self.guarded("edx-credentials", "edX credentials", credentials_check)]
-        checks.append(self.guarded("edx-encryption", "Newest edX files", encryption_check))
-        return checks
+        return [
+            self.guarded("edx-credentials", credentials_check),
+            self.guarded("edx-encryption", encryption_check),
+        ]
 
 
 def gather(context: CliContext) -> dict[str, Any]:

@@ -13,11 +13,24 @@ Nothing here decrypts or needs the passphrase: a key id is public.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from edx_vault.cli.openpgp import OpenPgpError, private_home
 from edx_vault.config import EdxConfig
-from edx_vault.edx_recipients import EdxFile, newest_event_log, newest_file, newest_weekly_zip
+from edx_vault.edx_recipients import (
+    EdxFile,
+    FileRecipients,
+    UnreadableFileError,
+    newest_event_log,
+    newest_file,
+    newest_weekly_zip,
+    read_recipients,
+)
+from edx_vault.errors import TransientError, describe
 from edx_vault.package_model import EDX_SITE_SPELLINGS
 from edx_vault.secret_formats import PipelineKeyring
 
@@ -66,6 +79,44 @@ def newest_of(
                 newest_weekly_zip(edx_s3, bucket=edx.source_buckets.database, org=org_id)
             )
     return newest_file(candidates)
+
+
+@dataclass(frozen=True)
+class OrgNewest:
+    """Who one org's newest file at edX is encrypted to, as far as could be told.
+
+    Attributes
+    ----------
+    org
+        The configured org (its primary id).
+    found
+        The newest file and its recipients; ``None`` when there is no file, or it could not
+        be read.
+    problem
+        Why it could not be read (edX refused, the network failed, the bytes are no encrypted
+        message); ``None`` otherwise.
+    """
+
+    org: str
+    found: FileRecipients | None
+    problem: str | None = None
+
+
+def newest_recipients(edx_s3: S3Client, edx: EdxConfig, *, this_year: int) -> Iterator[OrgNewest]:
+    """Each configured org's newest file at edX (:func:`newest_of`) and who it is encrypted to.
+
+    A refused or failed listing or read is that org's :attr:`OrgNewest.problem`, never the end:
+    the other orgs are still read.
+    """
+    for org in edx.orgs:
+        try:
+            newest = newest_of(edx_s3, edx, org.all_ids, this_year=this_year)
+            found = None if newest is None else read_recipients(edx_s3, newest)
+        except (ClientError, BotoCoreError, UnreadableFileError, TransientError) as error:
+            reason = str(error) if isinstance(error, UnreadableFileError) else describe(error)
+            yield OrgNewest(org.id, None, reason)
+            continue
+        yield OrgNewest(org.id, found)
 
 
 def key_ids_by_key(keyring: PipelineKeyring) -> dict[str, frozenset[str]]:

@@ -48,13 +48,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 from edx_vault import package_model
 from edx_vault.bucket_layout import RAW_PREFIX
 from edx_vault.cli.context import CliContext
-from edx_vault.cli.edx_newest_files import key_ids_by_key, newest_of
+from edx_vault.cli.edx_newest_files import key_ids_by_key, newest_recipients
 from edx_vault.cli.errors import CliError, UsageError
 from edx_vault.cli.key_storage import describe_key
 from edx_vault.config import EdxConfig
@@ -64,13 +61,12 @@ from edx_vault.edx_recipients import (
     UnreadableFileError,
     read_recipients,
 )
-from edx_vault.errors import TransientError, describe
+from edx_vault.errors import TransientError
 from edx_vault.manifest import Manifest, Status, source_partition
 from edx_vault.manifest_schema import OBJECT_SORT_KEY, PARTITION_KEY, SORT_KEY
 from edx_vault.openpgp_packets import WILDCARD_KEY_ID, Recipients
 from edx_vault.package_model import SourceKind, UnknownNameError
 from edx_vault.secret_formats import (
-    EdxCredentials,
     PipelineKey,
     PipelineKeyring,
     read_edx_credentials,
@@ -259,10 +255,6 @@ class KeyNames:
         return None
 
 
-def _where(found: FileRecipients) -> str:
-    return found.file.uri + (f" [{found.member}]" if found.member else "")
-
-
 def _shown(lines: list[str]) -> tuple[str, ...]:
     if len(lines) <= SHOWN_FILES:
         return tuple(lines)
@@ -430,7 +422,7 @@ def check_raw_mirror(
             raise CliError(
                 f"could not read {raw.uri} ({error}); run the command again. {NOTHING_CHANGED}"
             ) from None
-        line = f"{_where(found)}: {reason}; encrypted to {names.label(found.recipients.key_ids)}"
+        line = f"{found.where}: {reason}; encrypted to {names.label(found.recipients.key_ids)}"
         needs = names.needs_key(found.recipients)
         (blockers if needs else other_keys).append(line)
     counts = (
@@ -458,17 +450,6 @@ def check_raw_mirror(
 # --------------------------------------------------------------------------------------------
 
 
-def edx_s3_client(context: CliContext, credentials: EdxCredentials) -> S3Client:
-    """An S3 client signing with edX's keys (never the admin's)."""
-    client: S3Client = boto3.session.Session().client(
-        "s3",
-        region_name=context.region,
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-    )
-    return client
-
-
 def check_edx_newest(
     edx_s3: S3Client, edx: EdxConfig, names: KeyNames, *, this_year: int
 ) -> SafetyCheck:
@@ -477,27 +458,24 @@ def check_edx_newest(
     details: list[str] = []
     blockers: list[str] = []
     read = 0
-    for org in edx.orgs:
-        try:
-            newest = newest_of(edx_s3, edx, org.all_ids, this_year=this_year)
-            if newest is None:
-                details.append(f"{org.id}: no event log or weekly zip at edX yet")
-                continue
-            found = read_recipients(edx_s3, newest)
-        except (ClientError, BotoCoreError, UnreadableFileError, TransientError) as error:
-            reason = str(error) if isinstance(error, UnreadableFileError) else describe(error)
-            line = f"{org.id}: cannot tell who edX encrypts to: {reason}"
+    for newest in newest_recipients(edx_s3, edx, this_year=this_year):
+        found = newest.found
+        if newest.problem is not None:
+            line = f"{newest.org}: cannot tell who edX encrypts to: {newest.problem}"
             details.append(line)
             blockers.append(line)
             continue
+        if found is None:
+            details.append(f"{newest.org}: no event log or weekly zip at edX yet")
+            continue
         read += 1
         details.append(
-            f"{org.id}: {_where(found)} (written {found.file.last_modified:%Y-%m-%d}) is "
+            f"{newest.org}: {found.where} (written {found.file.last_modified:%Y-%m-%d}) is "
             f"encrypted to {names.label(found.recipients.key_ids)}"
         )
         needs = names.needs_key(found.recipients)
         if needs:
-            blockers.append(f"{org.id}: {_where(found)} {needs}")
+            blockers.append(f"{newest.org}: {found.where} {needs}")
     if blockers:
         return SafetyCheck(
             title,
@@ -606,7 +584,10 @@ def retire_key(context: CliContext, reference_text: str, *, dry_run: bool) -> in
             )
             if credentials is None
             else check_edx_newest(
-                edx_s3_client(context, credentials),
+                context.s3_with(
+                    access_key_id=credentials.access_key_id,
+                    secret_access_key=credentials.secret_access_key,
+                ),
                 context.config().edx,
                 names,
                 this_year=context.now().year,

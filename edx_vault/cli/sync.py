@@ -20,8 +20,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError
 from edx_vault.cli.run_reports import load_report, report_key, summary_lines
-from edx_vault.manifest import Manifest
-from edx_vault.manifest_schema import MEMBER_SORT_KEY_PREFIX, OBJECT_SORT_KEY
+from edx_vault.manifest import Manifest, Status
+from edx_vault.manifest_schema import (
+    DECRYPT_SORT_KEY,
+    MEMBER_SORT_KEY_PREFIX,
+    OBJECT_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -167,13 +173,17 @@ def failed_before(rows: list[dict[str, Any]]) -> list[str]:
     ``decrypt`` or ``member#{name}``), so this needs no knowledge of the planner.
     """
     lines = []
-    for row in sorted(rows, key=lambda item: (str(item.get("pk")), str(item.get("sk")))):
-        if row.get("status") != "failed":
+    for row in sorted(
+        rows, key=lambda item: (str(item.get(PARTITION_KEY)), str(item.get(SORT_KEY)))
+    ):
+        if row.get("status") != Status.FAILED:
             continue
-        step = "mirror" if row.get("sk") == OBJECT_SORT_KEY else "decrypt"
-        member = str(row.get("sk", "")).removeprefix(MEMBER_SORT_KEY_PREFIX)
-        where = row.get("pk", "?") + (
-            "" if step == "mirror" or member == "decrypt" else f" [{member}]"
+        sort_key = str(row.get(SORT_KEY, ""))
+        step = "mirror" if sort_key == OBJECT_SORT_KEY else "decrypt"
+        where = row.get(PARTITION_KEY, "?") + (
+            ""
+            if sort_key in (OBJECT_SORT_KEY, DECRYPT_SORT_KEY)
+            else f" [{sort_key.removeprefix(MEMBER_SORT_KEY_PREFIX)}]"
         )
         lines.append(f"{step:<8} {row.get('error_code', '?'):<22} s3://{where}")
     return lines
