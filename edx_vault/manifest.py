@@ -200,6 +200,19 @@ class Manifest:
         A row ``interrupted`` (released by the run that could not finish it) is claimed by any
         run, for any version.
         """
+        return self.claim_row(row, version=version, run_id=run_id, retry_failed=retry_failed)[0]
+
+    def claim_row(
+        self, row: RowKey, *, version: str, run_id: str, retry_failed: bool = False
+    ) -> tuple[ClaimOutcome, dict[str, Any]]:
+        """:meth:`claim`, answering with the row too, so a step needs no second read of it.
+
+        Returns
+        -------
+        tuple[ClaimOutcome, dict]
+            The outcome, and the row: as the claim wrote it when ``CLAIMED`` (its ``attempts``
+            count this claim), else as it stands (who holds it, what failed; ``{}`` for none).
+        """
         now = self._clock()
         condition = (
             "attribute_not_exists(#pk)"
@@ -211,7 +224,7 @@ class Manifest:
         if retry_failed:
             condition += " OR #status = :failed"
         try:
-            self._table.update_item(
+            claimed = self._table.update_item(
                 Key=row.as_key(),
                 UpdateExpression=(
                     "SET #status = :in_progress, #version = :version, #run_id = :run_id, "
@@ -238,6 +251,7 @@ class Manifest:
                     ":zero": 0,
                     ":one": 1,
                 },
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -245,24 +259,27 @@ class Manifest:
                 raise
             current = self.get(row) or {}
             if current.get("status") == Status.DONE and current.get("source_etag") == version:
-                return ClaimOutcome.ALREADY_DONE
+                return ClaimOutcome.ALREADY_DONE, current
             if current.get("status") == Status.FAILED and current.get("source_etag") == version:
-                return ClaimOutcome.ALREADY_FAILED
-            return ClaimOutcome.BUSY
-        return ClaimOutcome.CLAIMED
+                return ClaimOutcome.ALREADY_FAILED, current
+            return ClaimOutcome.BUSY, current
+        return ClaimOutcome.CLAIMED, _plain(claimed["Attributes"])
 
-    def take_over(self, row: RowKey, *, version: str, run_id: str, holder: str) -> bool:
+    def take_over(
+        self, row: RowKey, *, version: str, run_id: str, holder: str
+    ) -> dict[str, Any] | None:
         """Claim ``row`` for ``run_id`` from ``holder``, a run that has ended (see
         :mod:`edx_vault.run_liveness`), if ``holder`` still holds it.
 
         Returns
         -------
-        bool
-            True when ``run_id`` now holds the row; False when someone else got there first.
+        dict or None
+            The row as ``run_id`` now holds it (as :meth:`claim_row` answers a claim); ``None``
+            when someone else got there first.
         """
         now = self._clock()
         try:
-            self._table.update_item(
+            taken = self._table.update_item(
                 Key=row.as_key(),
                 UpdateExpression=(
                     "SET #version = :version, #run_id = :run_id, #claimed_at = :now, "
@@ -279,12 +296,14 @@ class Manifest:
                     ":zero": 0,
                     ":one": 1,
                 },
+                ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return False
-        return True
+            return None
+        row_now: dict[str, Any] = _plain(taken["Attributes"])
+        return row_now
 
     @staticmethod
     def source_up_to_date(object_item: dict[str, Any], *, version: str, retry_failed: bool) -> bool:

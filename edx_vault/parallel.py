@@ -1,9 +1,10 @@
-"""Bounded parallel requests for the steps that read one small object or row per item.
+"""Bounded parallel requests for the steps that read one small object or row per batch or item.
 
-Collect and Report read one result file (and Report settles one source) per item of the run; a
-backfill has tens of thousands, and one request after another at S3's tens of milliseconds
-would not fit in a Lambda's timeout. :func:`ordered_map` runs them on a few threads, keeps the
-items' order, holds only a bounded window of results, and lets the first error through.
+Collect and Report read one file per batch of the run's items, and Report settles (and may
+release) one source or row per item; a backfill has hundreds of batches and tens of thousands
+of items, and one request after another at S3's and DynamoDB's tens of milliseconds would not
+fit in a Lambda's timeout. :func:`ordered_map` runs them on a few threads, keeps the items'
+order, holds only a bounded window of results, and lets the first error through.
 """
 
 from __future__ import annotations

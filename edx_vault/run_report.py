@@ -1,13 +1,14 @@
 """The run report: what a sync did, checked item by item, written to ``reports/{run_id}.json``.
 
 The Report step does not trust the Distributed Maps (a Map succeeds even when its items fail):
-it takes the planned work lists and looks for each item's own result file. An item without one
-(its Lambda failed after every retry) is a failure with code ``no-result``, and its manifest
-row, if this run still holds it, is released so the next run takes it up. A planned item that
-this run did not publish is never counted as a success: it is a failure (with its code, e.g.
-``held-by-another-run``), or, when it failed for the same version in an earlier run and no retry
-was asked for, listed under ``previously_failed``. Only a unit already published for this
-version (``skipped``) counts as done without being published by this run.
+it takes the planned work lists and looks for each item's own result in the results files. An
+item without one (its batch's Lambda failed after every retry) is a failure with code
+``no-result``, and its manifest row, if this run still holds it, is released so the next run
+takes it up. A planned item that this run did not publish is never counted as a success: it is
+a failure (with its code, e.g. ``held-by-another-run``), or, when it failed for the same version
+in an earlier run and no retry was asked for, listed under ``previously_failed``. Only a unit
+already published for this version (``skipped``) counts as done without being published by
+this run.
 
 The results come in batches, one file per Map iteration (:mod:`edx_vault.run_files`): a
 backfill's tens of thousands of items are read in a few hundred requests. Settling the sources
@@ -24,15 +25,7 @@ from typing import Any, Final
 
 from edx_vault.bucket_layout import REPORTS_PREFIX, WORK_PREFIX
 from edx_vault.cost_model import RunVolume, estimate_run_cost_usd
-from edx_vault.manifest import (
-    NO_RESULT,
-    UNITS_FAILED,
-    UNITS_SETTLED,
-    ClaimOutcome,
-    Manifest,
-    object_row,
-    unit_row,
-)
+from edx_vault.manifest import NO_RESULT, ClaimOutcome, Manifest, RowKey, object_row, unit_row
 from edx_vault.parallel import ordered_map
 from edx_vault.run_accounting import UNACCOUNTED, account, unaccounted_reason
 from edx_vault.run_files import (
@@ -43,7 +36,7 @@ from edx_vault.run_files import (
     results_of,
     work_items,
 )
-from edx_vault.sync_steps import HELD_BY_ANOTHER_RUN, settle_source
+from edx_vault.sync_steps import HELD_BY_ANOTHER_RUN, mark_settled, settle_source
 
 NO_RESULT_REASON: Final = (
     "the task failed after its retries and left no result; see the execution's history"
@@ -143,9 +136,7 @@ class CheckedRun:
 
         def settle_known(source: tuple[str, str, int]) -> None:
             bucket, key, failed = source
-            manifest.for_this_thread().set_attributes(
-                object_row(bucket, key), {UNITS_SETTLED: True, UNITS_FAILED: failed}
-            )
+            mark_settled(manifest.for_this_thread(), bucket, key, failed=failed)
 
         for _ in ordered_map(settle_one, self.to_settle):
             pass
@@ -222,13 +213,13 @@ def check_run(
     skipped = 0
 
     run_id = summary["run_id"]
-    lost: list[tuple[str, Any]] = []
+    lost: list[RowKey] = []  # the rows of items that left no result, to release
     units_of: dict[tuple[str, str], list[dict[str, Any] | None]] = defaultdict(list)
 
     for item in mirror_items:
         result = mirror_results.get(item["source_key"])
         if result is None:
-            lost.append(("mirror", object_row(item["source_bucket"], item["source_key"])))
+            lost.append(object_row(item["source_bucket"], item["source_key"]))
             failures.append(_failure(item, "mirror", NO_RESULT, NO_RESULT_REASON))
         elif result["status"] == "failed":
             failures.append(_failure(item, result["stage"], result["code"], result["reason"]))
@@ -243,8 +234,7 @@ def check_run(
         result = decrypt_results.get((item["source_key"], item.get("member")))
         units_of[(item["source_bucket"], item["source_key"])].append(result)
         if result is None:
-            row = unit_row(item["source_bucket"], item["source_key"], item.get("member"))
-            lost.append(("decrypt", row))
+            lost.append(unit_row(item["source_bucket"], item["source_key"], item.get("member")))
             failures.append(_failure(item, "decrypt", NO_RESULT, NO_RESULT_REASON))
         elif result["status"] == "failed":
             failures.append(_failure(item, "decrypt", result["code"], result["reason"]))
@@ -273,8 +263,8 @@ def check_run(
         else:
             to_settle.append(source)
 
-    def release(lost_item: tuple[str, Any]) -> None:
-        manifest.for_this_thread().release(lost_item[1], run_id=run_id, reason=NO_RESULT_REASON)
+    def release(row: RowKey) -> None:
+        manifest.for_this_thread().release(row, run_id=run_id, reason=NO_RESULT_REASON)
 
     for _ in ordered_map(release, lost):
         pass

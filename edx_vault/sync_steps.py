@@ -1,7 +1,8 @@
 """The three per-item steps of a sync, each recorded in the manifest.
 
-Each step takes one JSON work item and returns one JSON result, so the Step Functions handlers
-stay thin and the tests can drive the same code directly:
+Each step takes one JSON work item and returns one JSON result, so the tests can drive the
+same code the Lambda handlers run (:mod:`edx_vault.pipeline_run` runs a step over each item of
+a Map iteration's batch):
 
 1. :func:`mirror_step`: copy one edX object into ``raw/``;
 2. :func:`expand_step`: list the decryptable units of a mirrored object (zip members fan out);
@@ -78,35 +79,35 @@ def _claim(
     run_id: str,
     retry_failed: bool,
     run_has_ended: RunHasEnded,
-) -> ClaimOutcome:
-    """Claim ``row``, taking it over when the run holding it has ended."""
-    outcome = manifest.claim(row, version=version, run_id=run_id, retry_failed=retry_failed)
+) -> tuple[ClaimOutcome, dict[str, Any]]:
+    """Claim ``row``, taking it over when the run holding it has ended; the row as it is now."""
+    outcome, current = manifest.claim_row(
+        row, version=version, run_id=run_id, retry_failed=retry_failed
+    )
     if outcome is not ClaimOutcome.BUSY or run_has_ended is None:
-        return outcome
-    holder = (manifest.get(row) or {}).get("run_id")
+        return outcome, current
+    holder = current.get("run_id")
     if not holder or holder == run_id or not run_has_ended(holder):
-        return outcome
-    if manifest.take_over(row, version=version, run_id=run_id, holder=holder):
-        return ClaimOutcome.CLAIMED
+        return outcome, current
+    taken = manifest.take_over(row, version=version, run_id=run_id, holder=holder)
+    if taken is not None:
+        return ClaimOutcome.CLAIMED, taken
     # Someone else took the row meanwhile: ask again, to say who or what it is now.
-    return manifest.claim(row, version=version, run_id=run_id, retry_failed=retry_failed)
+    return manifest.claim_row(row, version=version, run_id=run_id, retry_failed=retry_failed)
 
 
 def _not_claimed(
-    manifest: Manifest,
-    row: RowKey,
+    current: dict[str, Any],
     outcome: ClaimOutcome,
     item: dict[str, Any],
     *,
     stage: str,
     **details: Any,
 ) -> dict[str, Any]:
-    """The result of an item whose row this run could not claim.
+    """The result of an item whose row this run could not claim, from the row the claim read.
 
-    Reads the row once more to say who holds it (or why it failed): this path is rare (an
-    overlapping run, a source planned again), so the extra read costs nothing in a normal run.
+    Says who holds the row, or why it failed.
     """
-    current = manifest.get(row) or {}
     if outcome is ClaimOutcome.BUSY:
         holder = current.get("run_id", "another run")
         reason = (
@@ -137,7 +138,7 @@ def mirror_step(
     """Mirror one planned source object; the result carries what :func:`expand_step` needs."""
     version = version_from_item(item)
     row = object_row(version.bucket, version.key)
-    outcome = _claim(
+    outcome, current = _claim(
         manifest,
         row,
         version=version.etag,
@@ -146,10 +147,11 @@ def mirror_step(
         run_has_ended=run_has_ended,
     )
     if outcome is ClaimOutcome.ALREADY_DONE:
-        done = manifest.get(row) or {}
-        return _mirrored_result(item, done["raw_key"], done.get("raw_version_id"), version.size)
+        return _mirrored_result(
+            item, current["raw_key"], current.get("raw_version_id"), version.size
+        )
     if outcome is not ClaimOutcome.CLAIMED:
-        return _not_claimed(manifest, row, outcome, item, stage="mirror")
+        return _not_claimed(current, outcome, item, stage="mirror")
     try:
         source = parse_source(version.bucket, version.key)
         mirrored = mirror_object(
@@ -276,7 +278,7 @@ def decrypt_step(
     unit = unit_from_item(item)
     row = unit_row(unit.source_bucket, unit.source_key, unit.member_name)
     details = {"member": unit.member_name}
-    outcome = _claim(
+    outcome, current = _claim(
         manifest,
         row,
         version=unit.source_etag,
@@ -285,11 +287,11 @@ def decrypt_step(
         run_has_ended=run_has_ended,
     )
     if outcome is not ClaimOutcome.CLAIMED:
-        return _not_claimed(manifest, row, outcome, item, stage="decrypt", **details)
+        return _not_claimed(current, outcome, item, stage="decrypt", **details)
     try:
         described = _describe_for_report(unit)
         # A row claimed before may be one an attempt published and died before recording.
-        claimed_before = int((manifest.get(row) or {}).get("attempts", 1)) > 1
+        claimed_before = int(current.get("attempts", 1)) > 1
         earlier = (
             published_earlier(vault_s3, unit=unit, bucket=target.bucket) if claimed_before else None
         )
@@ -371,6 +373,12 @@ def settle_source(manifest: Manifest, bucket: str, key: str) -> bool:
         return False
     # How many units failed, so a later plan can tell "settled, all published" from "settled,
     # some failed": only the latter is planned again, and only under --retry-failed.
-    failed = sum(1 for r in finished if r.get("status") == Status.FAILED)
-    manifest.set_attributes(object_row(bucket, key), {UNITS_SETTLED: True, UNITS_FAILED: failed})
+    mark_settled(
+        manifest, bucket, key, failed=sum(1 for r in finished if r.get("status") == Status.FAILED)
+    )
     return True
+
+
+def mark_settled(manifest: Manifest, bucket: str, key: str, *, failed: int) -> None:
+    """Record a source as settled with ``failed`` of its units failed (see :func:`settle_source`)."""
+    manifest.set_attributes(object_row(bucket, key), {UNITS_SETTLED: True, UNITS_FAILED: failed})
