@@ -33,10 +33,11 @@ policies, and cross-account access.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
 Effect = Literal["Allow", "Deny"]
@@ -155,6 +156,25 @@ def statements_of(document: Mapping[str, Any], *, source: str) -> tuple[Statemen
     raw = document.get("Statement", [])
     items = raw if isinstance(raw, list) else [raw]
     return tuple(Statement.from_json(item, source=source) for item in items)
+
+
+def policy_statements(
+    document: str | bytes | Mapping[str, Any], *, source: str
+) -> tuple[Statement, ...]:
+    """:func:`statements_of` a policy document kept as JSON text (as moto keeps them: ``str``,
+    or ``bytes`` for a bucket policy) or decoded.
+
+    The strict embedded AWS reads the policies that bear on every request it judges; each text
+    is parsed once (per ``source``), and an edited policy is a new text.
+    """
+    if isinstance(document, str | bytes):
+        return _statements_of_text(document, source)
+    return statements_of(document, source=source)
+
+
+@lru_cache(maxsize=1024)
+def _statements_of_text(text: str | bytes, source: str) -> tuple[Statement, ...]:
+    return statements_of(json.loads(text), source=source)
 
 
 @dataclass(frozen=True)

@@ -200,10 +200,14 @@ class ImportProblem:
     module: str
     error: str
 
+    @property
+    def where(self) -> str:
+        """``file:line``, or the file alone for a problem of the whole file."""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
     def describe(self) -> str:
         """One line: ``Function: file:line: error``."""
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{self.function} ({self.handler}): {where}: {self.error}"
+        return f"{self.function} ({self.handler}): {self.where}: {self.error}"
 
     def __str__(self) -> str:
         return self.describe()

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -52,10 +51,13 @@ from edx_vault.local_aws.api_requests import (
     UnsignedRequestError,
     iam_action,
     read_signature,
-    s3_call,
-    service_operation,
 )
-from edx_vault.local_aws.aws_responses import error_response, read_body, request_headers
+from edx_vault.local_aws.aws_responses import (
+    error_response,
+    read_body,
+    read_call,
+    request_headers,
+)
 from edx_vault.local_aws.principals import (
     Principal,
     SessionFacts,
@@ -71,7 +73,7 @@ from edx_vault.policy_evaluator import (
     UnsupportedPolicyError,
     evaluate,
     matches_glob,
-    statements_of,
+    policy_statements,
 )
 
 LOGGER = logging.getLogger("edx_vault.local_aws.authorizer")
@@ -235,17 +237,11 @@ class Authorizer:
         headers: Mapping[str, str],
         query: Mapping[str, list[str]],
     ) -> ApiCall:
-        method = environ.get("REQUEST_METHOD", "GET")
-        path = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
-        path = path.split("?", 1)[0]
         try:
-            if signature.service == "s3":
-                needs_body = method == "POST" and "delete" in query
-                body = read_body(environ) if needs_body else None
-                return s3_call(method, path, query, headers, body)
-            body = read_body(environ)
-            operation, parameters = service_operation(signature, method, path, headers, query, body)
-            return self._service_call(signature, operation, parameters)
+            call = read_call(environ, signature, headers, query)
+            if call.service == "s3":
+                return call
+            return self._service_call(signature, call.operation, call.parameters)
         except UnmodelledRequestError as error:
             raise RefusedError(
                 "AccessDenied",
@@ -253,7 +249,7 @@ class Authorizer:
             ) from None
 
     def _service_call(
-        self, signature: Signature, operation: str, parameters: dict[str, object]
+        self, signature: Signature, operation: str, parameters: Mapping[str, object]
     ) -> ApiCall:
         service = signature.service
         action = iam_action(service, operation)
@@ -571,7 +567,7 @@ def _bucket_policy(account: str, resource: str) -> tuple[Statement, ...]:
     bucket = _s3_backend(account).buckets.get(_bucket_of(resource))
     if bucket is None or not bucket.policy:
         return ()
-    return statements_of(json.loads(bucket.policy), source="bucket")
+    return policy_statements(bucket.policy, source="bucket")
 
 
 def _object_exists(account: str, bucket_name: str, key: str) -> bool:
@@ -667,7 +663,7 @@ def _ciphertext_key_id(blob: str) -> str | None:
 
 def _key_policy(account: str, resource: str) -> tuple[Statement, ...]:
     key = _kms_key(account, resource)
-    return statements_of(json.loads(key.policy), source="key")
+    return policy_statements(key.policy, source="key")
 
 
 def _kms_key(account: str, resource: str) -> Any:
@@ -708,7 +704,7 @@ def _secret_policy(account: str, resource: str) -> tuple[Statement, ...]:
         secret = _secret_backend(account, region).describe_secret(resource)
     except Exception:  # a missing secret has no policy
         return ()
-    return statements_of(json.loads(secret.policy), source="secret") if secret.policy else ()
+    return policy_statements(secret.policy, source="secret") if secret.policy else ()
 
 
 def _secret_key_arn(account: str, region: str, resource: str) -> str | None:
@@ -730,7 +726,7 @@ def _sns_topic(account: str, resource: str) -> Any:
 
 def _topic_policy(account: str, resource: str) -> tuple[Statement, ...]:
     topic = _sns_topic(account, resource)
-    return statements_of(json.loads(topic.policy), source="topic") if topic is not None else ()
+    return policy_statements(topic.policy, source="topic") if topic is not None else ()
 
 
 def _topic_key_arn(account: str, region: str, resource: str) -> str | None:
@@ -747,9 +743,7 @@ def _trust_policy(account: str, resource: str) -> tuple[Statement, ...]:
         role = iam_backends[account]["aws"].get_role_by_arn(resource)
     except Exception:  # no such role: nothing trusts the caller
         return ()
-    document = role.assume_role_policy_document
-    parsed = json.loads(document) if isinstance(document, str) else document
-    return statements_of(parsed, source="trust")
+    return policy_statements(role.assume_role_policy_document, source="trust")
 
 
 def _table_resources(parameters: Mapping[str, object], region: str, account: str) -> list[str]:

@@ -1,5 +1,8 @@
 """Reading requests and writing AWS-shaped error responses in the embedded AWS's WSGI layers.
 
+The authorizer and the fault injector both read each request (its body, the call it makes):
+what one reads is kept in the request's WSGI environ for the other, and for moto.
+
 The authorizer and the fault injector answer requests themselves, in front of moto, so their
 errors must look as AWS's do to every SDK: S3 answers XML ``<Error>`` (a HEAD only a status),
 the JSON protocols ``{"__type": ..., "message": ...}`` with the code in ``x-amzn-ErrorType``,
@@ -16,10 +19,20 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from edx_vault.local_aws.api_requests import UnsignedRequestError, read_signature
+from edx_vault.local_aws.api_requests import (
+    ApiCall,
+    Signature,
+    UnsignedRequestError,
+    read_signature,
+    s3_call,
+    service_operation,
+)
 
 # The JSON protocols name access errors differently from S3 and the query protocols.
 _JSON_CODES = {"AccessDenied": "AccessDeniedException"}
+# Where the environ keeps what was read of the request.
+_BODY = "edx_vault.body"
+_CALL = "edx_vault.call"
 
 
 def request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
@@ -35,7 +48,7 @@ def request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
 
 def read_body(environ: dict[str, Any]) -> bytes:
     """The request body, left in place for the next layer (and moto) to read again."""
-    cached = environ.get("edx_vault.body")
+    cached = environ.get(_BODY)
     if isinstance(cached, bytes):
         return cached
     length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -43,8 +56,40 @@ def read_body(environ: dict[str, Any]) -> bytes:
     body = stream.read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
-    environ["edx_vault.body"] = body
+    environ[_BODY] = body
     return body
+
+
+def read_call(
+    environ: dict[str, Any],
+    signature: Signature,
+    headers: Mapping[str, str],
+    query: Mapping[str, list[str]],
+) -> ApiCall:
+    """What a signed request does: for S3 the call with its IAM checks (:func:`s3_call`); for
+    the other services its operation and decoded parameters, without checks (the authorizer
+    judges those by service).
+
+    Raises
+    ------
+    UnmodelledRequestError
+        When the operation cannot be named.
+    """
+    cached = environ.get(_CALL)
+    if isinstance(cached, ApiCall):
+        return cached
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = (environ.get("RAW_URI") or environ.get("PATH_INFO", "")).split("?", 1)[0]
+    if signature.service == "s3":
+        needs_body = method == "POST" and "delete" in query
+        call = s3_call(method, path, query, headers, read_body(environ) if needs_body else None)
+    else:
+        operation, parameters = service_operation(
+            signature, method, path, headers, query, read_body(environ)
+        )
+        call = ApiCall(signature.service, operation, (), parameters)
+    environ[_CALL] = call
+    return call
 
 
 def signed_service(environ: Mapping[str, Any]) -> str:

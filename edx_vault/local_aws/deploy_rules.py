@@ -691,12 +691,11 @@ def _import_violations(context: _Context) -> Iterator[Violation]:
     from edx_vault.local_aws.asset_imports import import_problems
 
     for problem in import_problems(context.template, context.assembly_dir, literal=context.literal):
-        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
         yield Violation(
             problem.function,
             FUNCTION_TYPE,
             "Handler",
-            f"{problem.handler} ({where})",
+            f"{problem.handler} ({problem.where})",
             f"Lambda would fail to load it: {problem.error}",
         )
 

@@ -63,13 +63,17 @@ from typing import Any, Final, Literal, NoReturn
 from urllib.parse import parse_qs
 
 from edx_vault.local_aws.api_requests import (
+    Signature,
     UnmodelledRequestError,
     UnsignedRequestError,
     read_signature,
-    s3_call,
-    service_operation,
 )
-from edx_vault.local_aws.aws_responses import error_response, read_body, request_headers
+from edx_vault.local_aws.aws_responses import (
+    error_response,
+    read_body,
+    read_call,
+    request_headers,
+)
 from edx_vault.local_aws.in_process_lambda import (
     INVOCATIONS,
     InvocationRegistry,
@@ -319,24 +323,38 @@ class FaultInjector:
         def faulty(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             if environ.get("PATH_INFO", "") == CONTROL_PATH:
                 return self._control(environ, start_response)
-            caller = self._caller(environ)
-            named = _name(environ)
+            headers = request_headers(environ)
+            query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            try:
+                signature: Signature | None = read_signature(headers, query)
+            except UnsignedRequestError:
+                signature = None
+            caller = (
+                None
+                if signature is None
+                else self.invocations.by_access_key(signature.access_key_id)
+            )
             if caller is not None and caller.dead.is_set():
                 # A killed process sends nothing: its connections are simply gone.
-                what = " ".join(named) if named is not None else environ.get("PATH_INFO", "")
+                name = _name(environ, signature, headers, query)
+                what = " ".join(name) if name is not None else environ.get("PATH_INFO", "")
                 LOGGER.info("dropped %s of dead %s %s", what, caller.function, caller.request_id)
                 _drop_connection(environ)
+            # Read without the lock: replace() swaps in a whole new list.
+            if not self._armed:
+                return application(environ, start_response)
+            name = _name(environ, signature, headers, query)
             firing = (
-                self.take(*named, caller=caller, body_bytes=_body_bytes(environ))
-                if named is not None
+                self.take(*name, caller=caller, body_bytes=_body_bytes(environ))
+                if name is not None
                 else None
             )
             if firing is None:
                 return application(environ, start_response)
             rule = firing.rule
             if rule.action == "crash":
-                assert firing.caller is not None and named is not None
-                self.invocations.kill(firing.caller, f"crash at {' '.join(named)}")
+                assert firing.caller is not None and name is not None
+                self.invocations.kill(firing.caller, f"crash at {' '.join(name)}")
                 _drop_connection(environ, after_body_bytes=firing.body_bytes_sent)
             if rule.action == "error":
                 return error_response(
@@ -349,15 +367,6 @@ class FaultInjector:
             return _cut_after(application(environ, start_response), rule.after_bytes)
 
         return faulty
-
-    def _caller(self, environ: dict[str, Any]) -> RunningInvocation | None:
-        """The Lambda invocation whose credentials signed the request, if any."""
-        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        try:
-            signature = read_signature(request_headers(environ), query)
-        except UnsignedRequestError:
-            return None
-        return self.invocations.by_access_key(signature.access_key_id)
 
     def _control(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         status = "200 OK"
@@ -373,28 +382,26 @@ class FaultInjector:
         return [body]
 
 
-def _name(environ: dict[str, Any]) -> tuple[str, str, str] | None:
+def _name(
+    environ: dict[str, Any],
+    signature: Signature | None,
+    headers: Mapping[str, str],
+    query: Mapping[str, list[str]],
+) -> tuple[str, str, str] | None:
     """(service, operation, resource) of a request, or ``None`` when it cannot be named."""
-    headers = request_headers(environ)
-    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    try:
-        signature = read_signature(headers, query)
-        method = environ.get("REQUEST_METHOD", "GET")
-        path = (environ.get("RAW_URI") or environ.get("PATH_INFO", "")).split("?", 1)[0]
-        if signature.service == "s3":
-            needs_body = method == "POST" and "delete" in query
-            call = s3_call(method, path, query, headers, read_body(environ) if needs_body else None)
-            resource = "/".join(part for part in (call.bucket, call.key) if part)
-            return "s3", call.operation, resource
-        operation, parameters = service_operation(
-            signature, method, path, headers, query, read_body(environ)
-        )
-    except (UnsignedRequestError, UnmodelledRequestError):
+    if signature is None:
         return None
+    try:
+        call = read_call(environ, signature, headers, query)
+    except UnmodelledRequestError:
+        return None
+    if call.service == "s3":
+        return "s3", call.operation, "/".join(part for part in (call.bucket, call.key) if part)
+    parameters = call.parameters
     resource = next(
         (str(parameters[name]) for name in _RESOURCE_PARAMETERS if name in parameters), ""
     )
-    return signature.service, operation, resource
+    return call.service, call.operation, resource
 
 
 def _body_bytes(environ: Mapping[str, Any]) -> int:

@@ -518,11 +518,6 @@ class InProcessLambda:
         is the one the environment's variables hold.
     deployed_code
         Unpacks functions' deployed code; without it handlers come from the working tree.
-    environment_credentials
-        Makes the credentials of a new execution environment of the function. By default, with
-        ``role_credentials``: another session of the same role, named after the function
-        (:func:`~edx_vault.local_aws.service_sessions.another_session`); without: random keys
-        (the lenient embedded AWS checks none).
     invocations
         Where running invocations are recorded (the fault injector kills them there).
     """
@@ -534,9 +529,6 @@ class InProcessLambda:
     role_credentials: Callable[[FunctionSpec], tuple[str, str, str]] | None = None
     deployed_code: DeployedCodeCache | None = None
     gate: FunctionGate = field(default_factory=FunctionGate)
-    environment_credentials: (
-        Callable[[FunctionSpec, Mapping[str, str | None]], SessionCredentials] | None
-    ) = None
     invocations: InvocationRegistry = field(default_factory=lambda: INVOCATIONS)
     _sandboxes: ModuleSandboxes | None = field(default=None, init=False)
     _handlers: dict[Hashable, Callable[..., Any]] = field(default_factory=dict, init=False)
@@ -652,13 +644,16 @@ class InProcessLambda:
     def _take_environment(
         self, key: Hashable, function: FunctionSpec, environment: Mapping[str, str | None]
     ) -> SessionCredentials:
-        """An idle execution environment's credentials (a warm start), or a new one's."""
+        """An idle execution environment's credentials (a warm start), or a new one's.
+
+        A new environment gets, with ``role_credentials``, another session of the same role
+        named after the function (:func:`~edx_vault.local_aws.service_sessions.another_session`);
+        without, random keys (the lenient embedded AWS checks none).
+        """
         with self._idle_lock:
             idle = self._idle.get(key)
             if idle:
                 return idle.pop()
-        if self.environment_credentials is not None:
-            return self.environment_credentials(function, environment)
         if self.role_credentials is not None:
             return another_session(
                 str(environment["AWS_ACCESS_KEY_ID"]),

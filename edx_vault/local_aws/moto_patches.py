@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from edx_vault.local_aws.deployed_code import DeployedCode, DeployedCodeCache
 from edx_vault.local_aws.in_process_lambda import (
     PAYLOAD_LIMIT_BYTES,
     FunctionSpec,
@@ -544,13 +545,21 @@ def run_lambda_in_process(runtime: InProcessLambda) -> None:
     # "Invocation payload (request and response)": 6 MB each for synchronous invocations).
     RequestEntityTooLargeError = _request_entity_too_large()  # noqa: N806 - an exception class
 
+    # Each function's view, by its code's digest and its layer versions (which never change):
+    # hashing the zips again on every invocation would cost more than many handlers run.
+    views: dict[tuple[str, tuple[str, ...]], DeployedCode | None] = {}
+
+    def deployed(function: LambdaFunction, cache: DeployedCodeCache) -> DeployedCode | None:
+        key = (function.code_sha_256, tuple(layer["Arn"] for layer in function.layers))
+        if key not in views:
+            views[key] = cache.view(function.code_bytes, _layer_zips(function))
+        return views[key]
+
     def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         self.logs_backend.ensure_log_group(self.logs_group_name)
         function = FunctionSpec.from_moto(self)
         if runtime.deployed_code is not None:
-            function = dataclasses.replace(
-                function, deployed=runtime.deployed_code.view(self.code_bytes, _layer_zips(self))
-            )
+            function = dataclasses.replace(function, deployed=deployed(self, runtime.deployed_code))
         invocation = runtime.invoke(function, event or {})
         self.save_logs(invocation.logs)
         return invocation.payload, invocation.errored, invocation.logs

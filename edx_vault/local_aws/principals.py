@@ -16,13 +16,12 @@ code) are recorded by :class:`SessionFacts` when the authorizer sees the AssumeR
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from edx_vault.policy_evaluator import Statement, UnsupportedPolicyError, statements_of
+from edx_vault.policy_evaluator import Statement, UnsupportedPolicyError, policy_statements
 
 PrincipalType = Literal["Account", "User", "AssumedRole"]
 
@@ -182,6 +181,5 @@ def _attached(policies: Iterable[Any]) -> list[tuple[str, Any]]:
 def _statements(documents: Iterable[tuple[str, Any]]) -> tuple[Statement, ...]:
     statements: list[Statement] = []
     for source, document in documents:
-        parsed = json.loads(document) if isinstance(document, str) else document
-        statements.extend(statements_of(parsed, source=source))
+        statements.extend(policy_statements(document, source=source))
     return tuple(statements)

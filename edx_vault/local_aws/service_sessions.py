@@ -16,12 +16,11 @@ another's (and drop a killed one's).
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from edx_vault.policy_evaluator import Request, evaluate, statements_of
+from edx_vault.policy_evaluator import Request, evaluate, policy_statements
 
 _SESSION_SECONDS: Final = 3600
 
@@ -80,10 +79,7 @@ class ServiceSessions:
             role = iam_backends[self.account]["aws"].get_role_by_arn(role_arn)
         except Exception as error:  # moto's NoSuchEntity
             raise RoleNotAssumableError(f"{role_arn} does not exist") from error
-        document = role.assume_role_policy_document
-        trust = statements_of(
-            json.loads(document) if isinstance(document, str) else document, source="trust"
-        )
+        trust = policy_statements(role.assume_role_policy_document, source="trust")
         context = {"aws:SourceAccount": self.account}
         if source_arn is not None:
             context["aws:SourceArn"] = source_arn
@@ -101,18 +97,11 @@ class ServiceSessions:
             raise RoleNotAssumableError(
                 f"the trust policy of {role_arn} does not allow {service_principal} to assume it"
             )
-        session = sts_backends[self.account]["aws"].assume_role(
-            region_name=self.region,
-            role_session_name=service_principal.split(".", 1)[0],
+        return _new_session(
+            sts_backends[self.account]["aws"],
+            region=self.region,
             role_arn=role_arn,
-            policy="",
-            duration=_SESSION_SECONDS,
-            external_id="",
-        )
-        return SessionCredentials(
-            access_key_id=session.access_key_id,
-            secret_access_key=session.secret_access_key,
-            session_token=session.session_token,
+            session_name=service_principal.split(".", 1)[0],
         )
 
 
@@ -137,10 +126,15 @@ def another_session(
     first = backend.get_assumed_role_from_access_key(access_key_id)
     if first is None:
         raise RoleNotAssumableError(f"no session of a role holds {access_key_id}")
-    session = backend.assume_role(
+    return _new_session(backend, region=region, role_arn=first.role_arn, session_name=session_name)
+
+
+def _new_session(sts: Any, *, region: str, role_arn: str, session_name: str) -> SessionCredentials:
+    """A session of ``role_arn`` from moto's STS backend ``sts`` (the trust policy judged)."""
+    session = sts.assume_role(
         region_name=region,
         role_session_name=session_name,
-        role_arn=first.role_arn,
+        role_arn=role_arn,
         policy="",
         duration=_SESSION_SECONDS,
         external_id="",

@@ -50,8 +50,11 @@ def scope_for(
     )
 
 
-def run_sync(vault: Vault, key: PipelineKey, scope: PlanScope, *, run_id: str) -> SyncOutcome:
-    plan = plan_sync(vault.s3, vault.manifest, scope)
+def run_sync(
+    vault: Vault, key: PipelineKey, scope: PlanScope, *, run_id: str, retry_failed: bool = False
+) -> SyncOutcome:
+    """Plan, mirror, expand, decrypt and settle, passing ``retry_failed`` as the pipeline does."""
+    plan = plan_sync(vault.s3, vault.manifest, scope, retry_failed=retry_failed)
     outcome = SyncOutcome(plan=plan)
     for planned in plan.to_mirror:
         mirrored = mirror_step(
@@ -61,6 +64,7 @@ def run_sync(vault: Vault, key: PipelineKey, scope: PlanScope, *, run_id: str) -
             planned.to_item(),
             target=vault.target,
             run_id=run_id,
+            retry_failed=retry_failed,
         )
         outcome.mirrored.append(mirrored)
         expanded = expand_step(
@@ -78,6 +82,7 @@ def run_sync(vault: Vault, key: PipelineKey, scope: PlanScope, *, run_id: str) -
                     passphrase=key.passphrase,
                     target=vault.target,
                     run_id=run_id,
+                    retry_failed=retry_failed,
                 )
             )
         settle_source(vault.manifest, planned.version.bucket, planned.version.key)

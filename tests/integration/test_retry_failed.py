@@ -11,16 +11,14 @@ import dataclasses
 import datetime as dt
 import gzip
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import gnupg
 import pytest
 
 from edx_vault.manifest import Manifest, object_row
-from edx_vault.planner import Plan, PlanScope, plan_sync
-from edx_vault.sync_steps import decrypt_step, expand_step, mirror_step, settle_source
+from edx_vault.planner import plan_sync
 from edx_vault.synthetic_package import (
     GeneratedPackage,
     SyntheticCourse,
@@ -30,8 +28,13 @@ from edx_vault.synthetic_package import (
     generate_package,
     upload_package,
 )
-from tests.integration.conftest import PIPELINE_PASSPHRASE, Vault, generate_protected_key
-from tests.integration.sync_driver import scope_for
+from tests.integration.conftest import (
+    PIPELINE_PASSPHRASE,
+    PipelineKey,
+    Vault,
+    generate_protected_key,
+)
+from tests.integration.sync_driver import run_sync, scope_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,59 +44,9 @@ DELFTX = SyntheticOrg(
 )
 
 
-@dataclass
-class Run:
-    plan: Plan
-    results: list[dict[str, Any]] = field(default_factory=list)
-
-    def codes(self) -> dict[tuple[str, str | None], str]:
-        return {
-            (r["source_key"], r.get("member")): r["code"]
-            for r in self.results
-            if r["status"] == "failed"
-        }
-
-
-def run_sync(
-    vault: Vault, gpg: gnupg.GPG, scope: PlanScope, *, run_id: str, retry_failed: bool
-) -> Run:
-    """Plan, mirror, expand, decrypt and settle, passing ``retry_failed`` as the pipeline does."""
-    plan = plan_sync(vault.s3, vault.manifest, scope, retry_failed=retry_failed)
-    run = Run(plan)
-    for planned in plan.to_mirror:
-        mirrored = mirror_step(
-            vault.s3,
-            vault.s3,
-            vault.manifest,
-            planned.to_item(),
-            target=vault.target,
-            run_id=run_id,
-            retry_failed=retry_failed,
-        )
-        expanded = expand_step(
-            vault.s3, vault.manifest, mirrored, target=vault.target, run_id=run_id
-        )
-        run.results.append(expanded["result"] or mirrored)
-        for unit in expanded["units"]:
-            run.results.append(
-                decrypt_step(
-                    vault.s3,
-                    gpg,
-                    vault.manifest,
-                    unit,
-                    passphrase=PIPELINE_PASSPHRASE,
-                    target=vault.target,
-                    run_id=run_id,
-                    retry_failed=retry_failed,
-                )
-            )
-        settle_source(vault.manifest, planned.version.bucket, planned.version.key)
-    return run
-
-
 @dataclass(frozen=True)
 class Keys:
-    pipeline: gnupg.GPG
+    pipeline: PipelineKey
     missing: gnupg.GPG
     missing_public: str
 
@@ -102,16 +55,26 @@ class Keys:
 def keys(tmp_path: Path) -> Keys:
     """The pipeline's keyring, and a second key edX also encrypts to that it does not hold yet."""
     pipeline = generate_protected_key(tmp_path / "pipeline", "pipeline@example.edu")
+    [pipeline_fingerprint] = pipeline.list_keys().fingerprints
     missing = generate_protected_key(tmp_path / "missing", "pipeline-2@example.edu")
     [fingerprint] = missing.list_keys().fingerprints
-    return Keys(pipeline, missing, str(missing.export_keys(fingerprint)))
+    return Keys(
+        PipelineKey(
+            gpg=pipeline,
+            passphrase=PIPELINE_PASSPHRASE,
+            public_key=str(pipeline.export_keys(pipeline_fingerprint)),
+            fingerprint=pipeline_fingerprint,
+        ),
+        missing,
+        str(missing.export_keys(fingerprint)),
+    )
 
 
 def import_the_missing_key(keys: Keys) -> None:
     """What ``edx-vault import-key`` does for the decrypt function's keyring."""
     [fingerprint] = keys.missing.list_keys(secret=True).fingerprints
     armored = keys.missing.export_keys(fingerprint, secret=True, passphrase=PIPELINE_PASSPHRASE)
-    assert keys.pipeline.import_keys(armored, passphrase=PIPELINE_PASSPHRASE).fingerprints
+    assert keys.pipeline.gpg.import_keys(armored, passphrase=PIPELINE_PASSPHRASE).fingerprints
 
 
 def versions(vault: Vault, prefix: str) -> int:
@@ -124,7 +87,7 @@ def test_retry_failed_decrypts_failed_units_again_after_the_missing_key_is_impor
 ) -> None:
     # Given a package whose zip carries a failed export (a unit that will always fail), and an
     # event log edX encrypted to a key the pipeline does not hold yet
-    [public] = [str(keys.pipeline.export_keys(keys.pipeline.list_keys().fingerprints[0]))]
+    public = keys.pipeline.public_key
     spec = dataclasses.replace(
         demo_package_spec(seed=11),
         orgs=(DELFTX,),
@@ -145,7 +108,7 @@ def test_retry_failed_decrypts_failed_units_again_after_the_missing_key_is_impor
     scope = scope_for(vault, (("delftx",),), FIRST, LAST)
     first = run_sync(vault, keys.pipeline, scope, run_id="run-1", retry_failed=False)
     failed_member = next(u for u in package.units if u.failed)
-    assert first.codes() == {
+    assert first.failures() == {
         (event_log.key, None): "wrong-recipient",
         (zip_object.key, failed_member.member_name): "edx-export-failed",
     }
@@ -164,7 +127,7 @@ def test_retry_failed_decrypts_failed_units_again_after_the_missing_key_is_impor
         [event_log.key, zip_object.key]
     )
     # And the event log is published, and only the failed export fails again
-    assert third.codes() == {(zip_object.key, failed_member.member_name): "edx-export-failed"}
+    assert third.failures() == {(zip_object.key, failed_member.member_name): "edx-export-failed"}
     output_key = package.unit(event_log.key).output_key
     assert output_key is not None
     body = vault.s3.get_object(Bucket=vault.target.bucket, Key=output_key)["Body"].read()

@@ -17,7 +17,6 @@ machines are created directly on it, with a role the strict embedded AWS lets do
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any, Final
@@ -28,6 +27,7 @@ from edx_vault.local_aws.faults import fired, set_faults
 from stacks.sync_state_machine import RESULT_WRITER_ACTIONS, TRANSIENT_ERRORS
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws
+from tests.local.state_machines import run_definition, states_role
 
 pytestmark = pytest.mark.integration
 
@@ -62,68 +62,23 @@ def bucket(fixture_aws: RunningAws) -> str:
 def role_arn(fixture_aws: RunningAws, function_arn: str, bucket: str) -> str:
     """A role Step Functions may assume that invokes the test function, reads work lists under
     ``items/`` and writes Map results under ``_work/``, as the vault's state machine role does."""
-    iam = fixture_aws.client("iam")
-    name = f"error-names-{uuid.uuid4().hex[:8]}"
-    arn: str = iam.create_role(
-        RoleName=name,
-        AssumeRolePolicyDocument=json.dumps(
+    return states_role(
+        fixture_aws,
+        "error-names",
+        [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn},
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "states.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=name,
-        PolicyName="invoke-read-write",
-        PolicyDocument=json.dumps(
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/items/*",
+            },
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "lambda:InvokeFunction",
-                        "Resource": function_arn,
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": f"arn:aws:s3:::{bucket}/items/*",
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Action": list(RESULT_WRITER_ACTIONS),
-                        "Resource": f"arn:aws:s3:::{bucket}/_work/*",
-                    },
-                ],
-            }
-        ),
+                "Effect": "Allow",
+                "Action": list(RESULT_WRITER_ACTIONS),
+                "Resource": f"arn:aws:s3:::{bucket}/_work/*",
+            },
+        ],
     )
-    return arn
-
-
-def run_definition(
-    aws: RunningAws, definition: dict[str, Any], given: Any, *, role_arn: str, name: str
-) -> dict[str, Any]:
-    """Create a state machine from the definition, run it on the input, wait for the end."""
-    sfn = aws.client("stepfunctions")
-    arn = sfn.create_state_machine(
-        name=f"names-{uuid.uuid4().hex[:12]}", definition=json.dumps(definition), roleArn=role_arn
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(given))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution["executionArn"])
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.05)
-    raise AssertionError("the execution did not finish within 60 s")
 
 
 def history(aws: RunningAws, execution: dict[str, Any]) -> list[dict[str, Any]]:

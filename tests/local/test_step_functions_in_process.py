@@ -16,6 +16,7 @@ import pytest
 
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws
+from tests.local.state_machines import finished_execution
 
 pytestmark = pytest.mark.integration
 
@@ -27,17 +28,10 @@ def run_to_completion(aws: RunningAws, items: list[dict[str, Any]]) -> dict[str,
     bucket = aws.output(DATA, "ItemsBucketName")
     key = f"items/{uuid.uuid4().hex}.json"
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(items).encode())
-    sfn = aws.client("stepfunctions")
-    execution = sfn.start_execution(
+    execution = aws.client("stepfunctions").start_execution(
         stateMachineArn=aws.output(FLOW, "StateMachineArn"), input=json.dumps({"itemsKey": key})
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution["executionArn"])
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.1)
-    raise AssertionError("the execution did not finish within 60 s")
+    return finished_execution(aws, execution["executionArn"], poll_seconds=0.1)
 
 
 def history_events(aws: RunningAws, execution_arn: str) -> list[dict[str, Any]]:

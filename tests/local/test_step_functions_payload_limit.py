@@ -10,7 +10,6 @@ Map ones read their items from the test app's bucket, as the vault's Maps do.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
@@ -20,40 +19,12 @@ from edx_vault.local_aws.moto_patches import STATE_PAYLOAD_LIMIT_BYTES
 from stacks.sync_state_machine import RESULT_WRITER_ACTIONS
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws
+from tests.local.state_machines import run_definition, states_role
 
 pytestmark = pytest.mark.integration
 
 KIB = 1024
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
-
-
-def run_definition(
-    aws: RunningAws,
-    definition: dict[str, Any],
-    given: Any,
-    *,
-    name: str | None = None,
-    role_arn: str | None = None,
-) -> dict[str, Any]:
-    """Create a state machine from the definition, run it on the input, wait for the end."""
-    sfn = aws.client("stepfunctions")
-    arn = sfn.create_state_machine(
-        name=f"limit-{uuid.uuid4().hex[:12]}",
-        definition=json.dumps(definition),
-        roleArn=role_arn or f"arn:aws:iam::{fixture_app.ACCOUNT}:role/unused",
-    )["stateMachineArn"]
-    execution = sfn.start_execution(
-        stateMachineArn=arn,
-        name=name or uuid.uuid4().hex,
-        input=json.dumps(given, separators=(",", ":")),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution["executionArn"])
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.05)
-    raise AssertionError("the execution did not finish within 60 s")
 
 
 def doubling_pass() -> dict[str, Any]:
@@ -164,45 +135,22 @@ def map_role(fixture_aws: RunningAws) -> str:
     """A role Step Functions may assume that reads the work lists and writes the results under
     ``_work/`` only, as the vault's state machine does (the strict embedded AWS checks it)."""
     bucket = fixture_aws.output(fixture_app.DATA_STACK, "ItemsBucketName")
-    iam = fixture_aws.client("iam")
-    name = f"limit-map-{uuid.uuid4().hex[:8]}"
-    role_arn: str = iam.create_role(
-        RoleName=name,
-        AssumeRolePolicyDocument=json.dumps(
+    return states_role(
+        fixture_aws,
+        "limit-map",
+        [
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "states.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=name,
-        PolicyName="items-and-results",
-        PolicyDocument=json.dumps(
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/items/*",
+            },
             {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": f"arn:aws:s3:::{bucket}/items/*",
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Action": list(RESULT_WRITER_ACTIONS),
-                        "Resource": f"arn:aws:s3:::{bucket}/_work/*",
-                    },
-                ],
-            }
-        ),
+                "Effect": "Allow",
+                "Action": list(RESULT_WRITER_ACTIONS),
+                "Resource": f"arn:aws:s3:::{bucket}/_work/*",
+            },
+        ],
     )
-    return role_arn
 
 
 def distributed_map(bucket: str, *, result_writer: bool) -> dict[str, Any]:
