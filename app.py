@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from edx_vault.config import ConfigError
+from edx_vault.settings.config import ConfigError
 from stacks.vault_app import build_vault_app
 
 

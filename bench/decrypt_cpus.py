@@ -4,7 +4,7 @@
 Prints one JSON document:
 
 - ``measured``: for each CPU count, the decrypt throughput of the engine
-  (:class:`edx_vault.gpg_stream.DecryptedStream` from a local file into an 8 MiB-part sink, as in
+  (:class:`edx_vault.engine.gpg_stream.DecryptedStream` from a local file into an 8 MiB-part sink, as in
   ``bench/decrypt_throughput.py``) and of ``gpg --decrypt > /dev/null`` on the same file, both
   pinned to the same CPUs, their ratio, and the CPU time each spends per GiB (this process, its
   reaped children and the gpg-agent). Pinning is ``sched_setaffinity`` on every thread of this
@@ -12,10 +12,10 @@ Prints one JSON document:
   measures run in the same rounds, in an order that shifts each round, after a warm-up round;
   the one-CPU runs take the machine's CPUs in turn; figures are medians.
 - ``s3_client``: the CPU boto3 itself spends per GiB streaming a GET body and sending a
-  multipart upload the way :mod:`edx_vault.publish` does, against moto server in a process of
+  multipart upload the way :mod:`edx_vault.engine.publish` does, against moto server in a process of
   its own (plain HTTP: TLS not included). The in-process figures above have no S3 at all.
 - ``lambda_model``: what that means for the decrypt function at candidate memory sizes, at the
-  list price of the stack's architecture (:mod:`edx_vault.cost_model`). The rule is AWS's
+  list price of the stack's architecture (:mod:`edx_vault.pipeline.cost_model`). The rule is AWS's
   documented one, CPU in proportion to memory: "at 1,769 MB, a function has the equivalent of
   one vCPU (one vCPU-second of credits per second)"
   (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). How many cores a
@@ -77,10 +77,10 @@ from bench.decrypt_throughput import (  # noqa: E402
     time_engine,
     time_gpg_cli,
 )
-from edx_vault import cost_model  # noqa: E402
-from edx_vault.gnupg_home import GnupgHome  # noqa: E402
-from edx_vault.gpg_stream import CHUNK_BYTES  # noqa: E402
-from edx_vault.publish import transfer_config  # noqa: E402
+from edx_vault.engine.gnupg_home import GnupgHome  # noqa: E402
+from edx_vault.engine.gpg_stream import CHUNK_BYTES  # noqa: E402
+from edx_vault.engine.publish import transfer_config  # noqa: E402
+from edx_vault.pipeline import cost_model  # noqa: E402
 
 DEFAULT_MEMORY_MB: Final = (1024, 1769, 2048, 2560, 3008, 3538)
 # New accounts may be refused more than this ("MemorySize ... must have value less than or equal

@@ -3,13 +3,13 @@
 
 Prints one JSON document:
 
-- ``in_process``: decrypt throughput of :class:`edx_vault.gpg_stream.DecryptedStream` reading a
+- ``in_process``: decrypt throughput of :class:`edx_vault.engine.gpg_stream.DecryptedStream` reading a
   local file and handing the plaintext to a sink that takes 8 MiB parts as the multipart upload
   does, as a ratio of ``gpg --decrypt > /dev/null`` on the same file (runs interleaved, median of
   N). This is our overhead: python-gnupg, the pipes, the queue, SHA-256, the part buffer. The same
   figure for the engine with the untuned plumbing (64 KiB chunks, default 64 KiB pipes, gpg's
   unnamed stdout) is measured in the same interleaved rounds, to show what the tuning buys.
-- ``moto``: the full :func:`edx_vault.decryption.decrypt_unit` (ranged/streamed GET from S3,
+- ``moto``: the full :func:`edx_vault.engine.decryption.decrypt_unit` (ranged/streamed GET from S3,
   gpg, multipart SSE-KMS upload) against moto in server mode on loopback, same ratio. moto's own
   ingest (about 60 MB/s here) dominates this one; it is not a figure for real S3.
 - ``peak_rss``: the engine process's peak RSS (ru_maxrss, gpg not included) for a 10 MB and a
@@ -48,13 +48,13 @@ import gnupg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edx_vault import gpg_stream  # noqa: E402
-from edx_vault.gnupg_home import create_gnupg_home  # noqa: E402
-from edx_vault.gpg_stream import DecryptedStream  # noqa: E402
+from edx_vault.engine import gpg_stream  # noqa: E402
+from edx_vault.engine.gnupg_home import create_gnupg_home  # noqa: E402
+from edx_vault.engine.gpg_stream import DecryptedStream  # noqa: E402
 
 PASSPHRASE = "bench passphrase, not secret"
-SINK_CHUNK = 8 * 1024 * 1024  # edx_vault.publish.PART_BYTES
-# The engine's plumbing before it was tuned (see the comments in edx_vault/gpg_stream.py).
+SINK_CHUNK = 8 * 1024 * 1024  # edx_vault.engine.publish.PART_BYTES
+# The engine's plumbing before it was tuned (see the comments in edx_vault/engine/gpg_stream.py).
 UNTUNED_SETTINGS = {
     "CHUNK_BYTES": 64 * 1024,
     "QUEUE_CHUNKS": 64,
@@ -181,7 +181,7 @@ def bench_moto(gpg: gnupg.GPG, path: Path, runs: int) -> dict[str, float]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from edx_vault.decryption import DecryptUnit, decrypt_unit
+    from edx_vault.engine.decryption import DecryptUnit, decrypt_unit
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = free_port()

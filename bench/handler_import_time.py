@@ -98,7 +98,15 @@ def main() -> None:
         if arguments.baseline:
             baseline = Path(scratch) / "baseline"
             subprocess.run(
-                ["git", "worktree", "add", "--detach", "--quiet", str(baseline), arguments.baseline],
+                [
+                    "git",
+                    "worktree",
+                    "add",
+                    "--detach",
+                    "--quiet",
+                    str(baseline),
+                    arguments.baseline,
+                ],
                 cwd=ROOT,
                 check=True,
             )
@@ -116,7 +124,9 @@ def main() -> None:
         "measured": "import time of each lambdas/ handler module in a fresh interpreter",
         "runs": arguments.runs,
         "python": sys.version.split()[0],
-        "this_checkout": {module: summary(times) for module, times in samples["this_checkout"].items()},
+        "this_checkout": {
+            module: summary(times) for module, times in samples["this_checkout"].items()
+        },
     }
     if arguments.baseline:
         report["baseline"] = {

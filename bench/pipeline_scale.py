@@ -61,15 +61,15 @@ from typing import Any, Final
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edx_vault import package_model  # noqa: E402
-from edx_vault.manifest import member_sort_key, source_partition  # noqa: E402
-from edx_vault.manifest_schema import (  # noqa: E402
+from edx_vault.engine.parallel import PARALLEL_REQUESTS  # noqa: E402
+from edx_vault.package import package_model  # noqa: E402
+from edx_vault.pipeline.manifest import member_sort_key, source_partition  # noqa: E402
+from edx_vault.pipeline.manifest_schema import (  # noqa: E402
     OBJECT_SORT_KEY,
     PARTITION_KEY,
     SORT_KEY,
 )
-from edx_vault.parallel import PARALLEL_REQUESTS  # noqa: E402
-from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, RunFiles  # noqa: E402
+from edx_vault.pipeline.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, RunFiles  # noqa: E402
 
 REGION: Final = "us-east-1"
 ACCOUNT: Final = "123456789012"  # moto's default account
@@ -643,10 +643,10 @@ def run_size(server: MotoServer, items: int, units_per_source: int, model: Model
     """Plan, Collect and Report one run of ``items`` units, measured."""
     import boto3
 
-    from edx_vault.key_metadata import key_tags
-    from edx_vault.manifest import Manifest
-    from edx_vault.pipeline_run import RunContext, collect_units, finish_run, start_run
-    from edx_vault.pipeline_settings import PipelineSettings
+    from edx_vault.pipeline.key_metadata import key_tags
+    from edx_vault.pipeline.manifest import Manifest
+    from edx_vault.pipeline.pipeline_run import RunContext, collect_units, finish_run, start_run
+    from edx_vault.settings.pipeline_settings import PipelineSettings
 
     server.reset()
     names = Names.for_size(items, units_per_source)

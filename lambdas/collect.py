@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from edx_vault import lambda_runtime
-from edx_vault.pipeline_run import collect_units
+from edx_vault.pipeline import lambda_runtime
+from edx_vault.pipeline.pipeline_run import collect_units
 
 logger = Logger()
 tracer = Tracer()

@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from edx_vault import lambda_runtime
-from edx_vault.gnupg_home import gpg_smoke_test
-from edx_vault.pipeline_run import decrypt_item
+from edx_vault.engine.gnupg_home import gpg_smoke_test
+from edx_vault.pipeline import lambda_runtime
+from edx_vault.pipeline.pipeline_run import decrypt_item
 
 logger = Logger()
 tracer = Tracer()

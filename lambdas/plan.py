@@ -9,9 +9,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from edx_vault import lambda_runtime
-from edx_vault.errors import EdxCredentialsRejectedError
-from edx_vault.pipeline_run import start_run
+from edx_vault.engine.errors import EdxCredentialsRejectedError
+from edx_vault.pipeline import lambda_runtime
+from edx_vault.pipeline.pipeline_run import start_run
 
 logger = Logger()
 metrics = Metrics()

@@ -10,9 +10,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from edx_vault import lambda_runtime
-from edx_vault.pipeline_run import finish_run
-from edx_vault.run_report import DAYS_SINCE_NEW_DATA_METRIC, published_count
+from edx_vault.pipeline import lambda_runtime
+from edx_vault.pipeline.pipeline_run import finish_run
+from edx_vault.pipeline.run_report import DAYS_SINCE_NEW_DATA_METRIC, published_count
 
 logger = Logger()
 metrics = Metrics()

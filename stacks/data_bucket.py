@@ -11,13 +11,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from edx_vault import bucket_layout
-from edx_vault.iam_paths import PIPELINE_ROLE_PATH, RESEARCHER_ROLE_PATH
+from edx_vault.package import bucket_layout
+from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH, RESEARCHER_ROLE_PATH
 
 # The data bucket's name is fixed, so policies in other stacks (and researchers' scripts) can
 # name it as a plain string rather than through a cross-stack reference. Spelled in
-# edx_vault.resource_names, where the configuration checks it fits S3's rules.
-from edx_vault.resource_names import data_bucket_name as data_bucket_name
+# edx_vault.settings.resource_names, where the configuration checks it fits S3's rules.
+from edx_vault.settings.resource_names import data_bucket_name as data_bucket_name
 
 # How long replaced or deleted versions stay recoverable before S3 expires them.
 NONCURRENT_VERSION_DAYS = 90
@@ -115,8 +115,8 @@ class DataBucket(Construct):
 
         The policy names IAM paths, not roles: the pipeline's and researchers' roles live in
         later stacks, and naming them here would tie the stacks into a cycle. Only roles under
-        :data:`~edx_vault.iam_paths.PIPELINE_ROLE_PATH` or
-        :data:`~edx_vault.iam_paths.RESEARCHER_ROLE_PATH` of this account, and the admin roles,
+        :data:`~edx_vault.settings.iam_paths.PIPELINE_ROLE_PATH` or
+        :data:`~edx_vault.settings.iam_paths.RESEARCHER_ROLE_PATH` of this account, and the admin roles,
         may touch objects (each still needs its own policy to allow it); the account's root and
         CloudFormation's deploy role need none. A researcher role can only read and list, never
         in ``raw/``, ``_work/`` or ``reports/``, and lists only below the published prefixes;

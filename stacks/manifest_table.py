@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from edx_vault.manifest_schema import PARTITION_KEY, SORT_KEY
+from edx_vault.pipeline.manifest_schema import PARTITION_KEY, SORT_KEY
 
 
 class ManifestTable(Construct):

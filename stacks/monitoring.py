@@ -12,8 +12,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from edx_vault.pipeline_settings import METRICS_NAMESPACE
-from edx_vault.run_report import DAYS_SINCE_NEW_DATA_METRIC, KEY_EXPIRY_WARNING_DAYS
+from edx_vault.pipeline.run_report import DAYS_SINCE_NEW_DATA_METRIC, KEY_EXPIRY_WARNING_DAYS
+from edx_vault.settings.pipeline_settings import METRICS_NAMESPACE
 
 
 class OperationsKey(Construct):
@@ -139,7 +139,7 @@ class SyncAlarms(Construct):
         # 604,800 s), so a sum of PublishedFiles over N one-day periods is refused for N > 7
         # (the stack rolled back), and over seven days it would also miss weekly runs by
         # minutes. Instead the Report step counts the days since a run last published
-        # something (DaysSinceNewData, kept across runs, see edx_vault.run_report) and the
+        # something (DaysSinceNewData, kept across runs, see edx_vault.pipeline.run_report) and the
         # alarm compares each run's count with N: one one-day period, whatever N is. Between
         # runs there is no data point and the alarm keeps the last run's verdict (IGNORE).
         # It is judged when a run reports: a schedule that stops running is not seen here.

@@ -90,7 +90,7 @@ def acknowledge_pipeline_findings(pipeline: PipelineStack) -> None:
                 f"AwsSolutions-IAM5[Resource::{functions.sync_executions_arn}]": (
                     "DescribeExecution on the sync state machine's executions, whose names "
                     "(run ids) are only known at run time: Mirror and Decrypt ask whether the "
-                    "run holding a manifest claim has ended (edx_vault/run_liveness.py)."
+                    "run holding a manifest claim has ended (edx_vault/pipeline/run_liveness.py)."
                 ),
                 **object_findings,
             },
@@ -163,7 +163,7 @@ def acknowledge_access_findings(access: AccessStack) -> None:
                     f"AwsSolutions-IAM5[Resource::{resource}]": (
                         f"Research grant {researcher} reads objects by key pattern: the "
                         "wildcards stand for the partitions and files inside its approved "
-                        "orgs, sites, courses, tables and dates (edx_vault/grants.py), and "
+                        "orgs, sites, courses, tables and dates (edx_vault/access/grants.py), and "
                         "the data bucket's policy keeps researchers out of raw/, _work/ and "
                         "reports/."
                     )

@@ -9,8 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from edx_vault import stack_outputs
-from edx_vault.config import VaultConfig
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.config import VaultConfig
 from stacks.monitoring import AlertsTopic, OperationsKey, SyncAlarms
 from stacks.storage_stack import StorageStack
 from stacks.sync_functions import SyncFunctions

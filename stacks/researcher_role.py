@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from edx_vault.grants import (
+from edx_vault.access.grants import (
     EXPIRES_TAG,
     GRANT_TAG,
     IDENTIFIABLE_TAG,
@@ -18,7 +18,7 @@ from edx_vault.grants import (
     PolicyChunk,
     ResearcherGrant,
 )
-from edx_vault.iam_paths import RESEARCHER_ROLE_PATH
+from edx_vault.settings.iam_paths import RESEARCHER_ROLE_PATH
 
 # Statement ids, so `edx-vault grants check` and the tests can say which statement decided.
 READ_SID = "ReadGrantedObjects"
@@ -39,7 +39,7 @@ class ResearcherRole(Construct):
     Attributes
     ----------
     role
-        The IAM role, under :data:`edx_vault.iam_paths.RESEARCHER_ROLE_PATH`.
+        The IAM role, under :data:`edx_vault.settings.iam_paths.RESEARCHER_ROLE_PATH`.
     policies
         Its customer-managed policies (several when the grant is too long for one).
     """

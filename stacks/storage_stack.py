@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from edx_vault import stack_outputs
+from edx_vault.settings import stack_outputs
 from stacks.data_bucket import DataBucket, data_bucket_name
 from stacks.manifest_table import ManifestTable
 from stacks.pipeline_secrets import PipelineSecrets

@@ -14,9 +14,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from edx_vault import bucket_layout, pipeline_settings
-from edx_vault.config import VaultConfig
-from edx_vault.iam_paths import PIPELINE_ROLE_PATH
+from edx_vault.package import bucket_layout
+from edx_vault.settings import pipeline_settings
+from edx_vault.settings.config import VaultConfig
+from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
 from stacks.lambda_layers import LambdaLayers
 from stacks.storage_stack import StorageStack
 
@@ -71,7 +72,7 @@ class SyncFunctions(Construct):
             pipeline_settings.EDX_CREDENTIALS_SECRET_ARN: storage.secrets.edx_credentials.secret_arn
         }
         # Mirror and Decrypt claim manifest rows; a row held by a run that has ended is taken
-        # over, which they ask Step Functions about (edx_vault/run_liveness.py).
+        # over, which they ask Step Functions about (edx_vault/pipeline/run_liveness.py).
         stack = Stack.of(self)
         sync_state_machine = {
             pipeline_settings.SYNC_STATE_MACHINE_ARN: stack.format_arn(
@@ -131,7 +132,7 @@ class SyncFunctions(Construct):
             # the same per GiB and this one is the fastest. A second core (from 1770 MB) makes it
             # about 1.5x faster but costs 7-14% more CPU per GiB, and needs about 2850 MB to get
             # there; and the one S3 GET the ciphertext comes through (85-90 MB/s) is under half
-            # of what one vCPU decrypts. edx_vault/cost_model.py prices this same size.
+            # of what one vCPU decrypts. edx_vault/pipeline/cost_model.py prices this same size.
             memory_mb=1769,
             ephemeral_mb=512,
         )

@@ -9,7 +9,7 @@ from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from edx_vault.config import ScheduleConfig
+from edx_vault.settings.config import ScheduleConfig
 
 
 class SyncSchedule(Construct):

@@ -2,7 +2,7 @@
 decrypts, Report, and a verdict that fails the execution when any item failed.
 
 Work lists travel through S3 (Distributed Map ItemReader), in batches of up to 100 items (one Map
-item, one Lambda invocation: edx_vault/run_files.py), results through S3 too: every batch
+item, one Lambda invocation: edx_vault/pipeline/run_files.py), results through S3 too: every batch
 writes its items' results, and the Report step checks each planned item for one. A Map never fails
 because of its items (each iteration catches its task's error), so the verdict is the Report's.
 
@@ -27,8 +27,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from edx_vault.bucket_layout import WORK_PREFIX
-from edx_vault.iam_paths import PIPELINE_ROLE_PATH
+from edx_vault.package.bucket_layout import WORK_PREFIX
+from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
 
 # Retried with back-off: throttling and network trouble (raised by the handlers as
 # TransientError) and Lambda's own transient failures. Nothing else is retried.

@@ -18,10 +18,10 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
-from edx_vault import stack_outputs
-from edx_vault.config import VaultConfig, load_config
-from edx_vault.grants import ACCESS_STACK_SUFFIX, ResearcherGrant, compile_grants
-from edx_vault.resource_names import resource_prefix
+from edx_vault.access.grants import ACCESS_STACK_SUFFIX, ResearcherGrant, compile_grants
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.config import VaultConfig, load_config
+from edx_vault.settings.resource_names import resource_prefix
 from stacks.access_stack import AccessStack
 from stacks.nag_acknowledgements import (
     acknowledge_access_findings,
@@ -81,7 +81,7 @@ def build_vault_app(
 
     Raises
     ------
-    edx_vault.config.ConfigError
+    edx_vault.settings.config.ConfigError
         When the configuration file is missing or invalid.
     """
     no_bundling: dict[str, Any] = {} if bundle_assets else {"aws:cdk:bundling-stacks": []}

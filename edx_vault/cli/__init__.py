@@ -30,10 +30,11 @@ from botocore.exceptions import (
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError
-from edx_vault.config import ConfigError
-from edx_vault.deployment import DeploymentError
-from edx_vault.gnupg_home import GnupgHomeError
-from edx_vault.secret_formats import SecretFormatError, SecretNotSetError
+from edx_vault.engine.gnupg_home import GnupgHomeError
+from edx_vault.engine.openpgp_keys import OpenPgpError
+from edx_vault.settings.config import ConfigError
+from edx_vault.settings.deployment import DeploymentError
+from edx_vault.settings.secret_formats import SecretFormatError, SecretNotSetError
 
 COMMAND_MODULES: Final = (
     "keygen",
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         SecretFormatError,
         SecretNotSetError,
         GnupgHomeError,
+        OpenPgpError,
     ) as error:
         return fail(str(error))
     except ClientError as error:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 
-from edx_vault.config import VaultConfig, load_config
-from edx_vault.deployment import Deployment
+from edx_vault.settings.config import VaultConfig, load_config
+from edx_vault.settings.deployment import Deployment
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -66,7 +66,7 @@ class CliContext:
 
         Raises
         ------
-        edx_vault.config.ConfigError
+        edx_vault.settings.config.ConfigError
             When the file is missing or invalid.
         """
         if self._config is None:
@@ -156,7 +156,7 @@ class CliContext:
 
         Raises
         ------
-        edx_vault.deployment.DeploymentError
+        edx_vault.settings.deployment.DeploymentError
             When the storage stack is missing or unusable.
         """
         if self._deployment is None:

@@ -14,7 +14,7 @@ import io
 from typing import Final
 
 from edx_vault.cli.errors import CliError
-from edx_vault.secret_formats import (
+from edx_vault.settings.secret_formats import (
     ACCESS_KEY_ID_PATTERN,
     SECRET_ACCESS_KEY_PATTERN,
     EdxCredentials,

@@ -30,29 +30,29 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from edx_vault import stack_outputs
+from edx_vault.access.grants import ACCESS_STACK_SUFFIX, ROLE_ARN_OUTPUT_PREFIX, compile_grants
+from edx_vault.access.grants import role_output_name as grant_output_name
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.edx_newest_files import newest_recipients, pipeline_key_ids
-from edx_vault.cli.openpgp import OpenPgpError
 from edx_vault.cli.sync import unset_secrets
-from edx_vault.config import ConfigError, VaultConfig
-from edx_vault.deployment import UNUSABLE_STACK_STATES, Deployment, DeploymentError
-from edx_vault.edx_recipients import FileRecipients
-from edx_vault.errors import CREDENTIALS_REJECTED_CODES, describe, is_transient
-from edx_vault.grants import ACCESS_STACK_SUFFIX, ROLE_ARN_OUTPUT_PREFIX, compile_grants
-from edx_vault.grants import role_output_name as grant_output_name
-from edx_vault.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG, key_expiry_from_tags
-from edx_vault.openpgp_packets import WILDCARD_KEY_ID
-from edx_vault.package_model import (
+from edx_vault.engine.edx_recipients import FileRecipients
+from edx_vault.engine.errors import CREDENTIALS_REJECTED_CODES, describe, is_transient
+from edx_vault.engine.openpgp_keys import OpenPgpError
+from edx_vault.engine.openpgp_packets import WILDCARD_KEY_ID
+from edx_vault.package.package_model import (
     EDX_SITE_SPELLINGS,
     email_opt_in_list_prefix,
     event_log_folder,
     rdx_list_prefix,
     weekly_zip_list_prefix,
 )
-from edx_vault.resource_names import data_bucket_name, resource_prefix
-from edx_vault.run_report import KEY_EXPIRY_WARNING_DAYS
-from edx_vault.secret_formats import (
+from edx_vault.pipeline.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG, key_expiry_from_tags
+from edx_vault.pipeline.run_report import KEY_EXPIRY_WARNING_DAYS
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.config import ConfigError, VaultConfig
+from edx_vault.settings.deployment import UNUSABLE_STACK_STATES, Deployment, DeploymentError
+from edx_vault.settings.resource_names import data_bucket_name, resource_prefix
+from edx_vault.settings.secret_formats import (
     EdxCredentials,
     PipelineKeyring,
     SecretFormatError,

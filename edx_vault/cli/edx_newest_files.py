@@ -1,7 +1,7 @@
 """Which keys edX encrypts to now: the pieces ``doctor`` and ``keygen --retire`` share.
 
 edX encrypts each file to the data czar keys registered for the org when it exports it, so an
-org's newest file says which keys edX encrypts to today (:mod:`edx_vault.edx_recipients` finds
+org's newest file says which keys edX encrypts to today (:mod:`edx_vault.engine.edx_recipients` finds
 it and reads its session key packets). Both questions asked of it compare those packets' key
 ids with the pipeline's stored keys:
 
@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from edx_vault.cli.openpgp import OpenPgpError, private_home
-from edx_vault.config import EdxConfig
-from edx_vault.edx_recipients import (
+from edx_vault.engine.edx_recipients import (
     EdxFile,
     FileRecipients,
     UnreadableFileError,
@@ -30,9 +28,11 @@ from edx_vault.edx_recipients import (
     newest_weekly_zip,
     read_recipients,
 )
-from edx_vault.errors import TransientError, describe
-from edx_vault.package_model import EDX_SITE_SPELLINGS
-from edx_vault.secret_formats import PipelineKeyring
+from edx_vault.engine.errors import TransientError, describe
+from edx_vault.engine.openpgp_keys import OpenPgpError, private_home
+from edx_vault.package.package_model import EDX_SITE_SPELLINGS
+from edx_vault.settings.config import EdxConfig
+from edx_vault.settings.secret_formats import PipelineKeyring
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -3,11 +3,11 @@
 ``edx-vault grants`` lists every researcher grant of the configuration: what it covers
 (category, orgs, courses, tables, sites, dates), whether it includes identifying data, its
 expiry and the days left, and the role to assume. It reads the configuration only, through the
-same code (``edx_vault/grants.py``) the access stack builds its policies from.
+same code (``edx_vault/access/grants.py``) the access stack builds its policies from.
 
 ``edx-vault grants check RESEARCHER KEY`` synthesizes the app (as ``cdk synth`` would, without
 cdk-nag and without building the Lambda layers) and evaluates the synthesized identity, bucket
-and key policies with :mod:`edx_vault.policy_evaluator`: ``ALLOW`` or ``DENY``, and the
+and key policies with :mod:`edx_vault.access.policy_evaluator`: ``ALLOW`` or ``DENY``, and the
 statements that decided. ``--list`` asks about a listing with ``KEY`` as the prefix instead;
 ``--at`` evaluates at another moment (the policies are still today's). Exit status: 0 for
 ALLOW, 1 for DENY (and for errors).
@@ -24,19 +24,19 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final
 
-from edx_vault.access_check import check_list, check_read
-from edx_vault.cli.context import CliContext
-from edx_vault.cli.errors import EXIT_FAILURE, EXIT_OK, CliError, UsageError
-from edx_vault.cli.tables import render_table
-from edx_vault.config import VaultConfig
-from edx_vault.grants import ACCESS_STACK_SUFFIX, GRANT_TAG, ResearcherGrant, compile_grants
-from edx_vault.policy_evaluator import Decision
-from edx_vault.stack_outputs import STORAGE_STACK_SUFFIX, stack_name
-from edx_vault.template_policies import (
+from edx_vault.access.access_check import check_list, check_read
+from edx_vault.access.grants import ACCESS_STACK_SUFFIX, GRANT_TAG, ResearcherGrant, compile_grants
+from edx_vault.access.policy_evaluator import Decision
+from edx_vault.access.template_policies import (
     VaultPolicies,
     load_vault_policies,
     read_assembly_templates,
 )
+from edx_vault.cli.context import CliContext
+from edx_vault.cli.errors import EXIT_FAILURE, EXIT_OK, CliError, UsageError
+from edx_vault.cli.tables import render_table
+from edx_vault.settings.config import VaultConfig
+from edx_vault.settings.stack_outputs import STORAGE_STACK_SUFFIX, stack_name
 
 # How many of a grant's key patterns a refusal shows, to hint at what is granted.
 SHOWN_PATTERNS: Final = 8

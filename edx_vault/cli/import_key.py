@@ -17,8 +17,8 @@ from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError, UsageError
 from edx_vault.cli.input_files import STDIN_NAME, read_input_file
 from edx_vault.cli.key_storage import describe_key, reserve_key_slot, store_new_key
-from edx_vault.cli.openpgp import check_private_key
-from edx_vault.secret_formats import PipelinePassphrase, SecretFormatError
+from edx_vault.engine.openpgp_keys import check_private_key
+from edx_vault.settings.secret_formats import PipelinePassphrase, SecretFormatError
 
 
 def register(subparsers: Any) -> None:

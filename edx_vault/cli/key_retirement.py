@@ -31,7 +31,7 @@ prints the ids edX's files name, accepted only when exactly one stored key has i
 id (8 hex digits) is refused: anyone can make a key with a given short id.
 
 Then the key secret is written once (``PutSecretValue``) with the remaining keys, in the format
-of :mod:`edx_vault.secret_formats` that the decrypt function reads; the primary key, the
+of :mod:`edx_vault.settings.secret_formats` that the decrypt function reads; the primary key, the
 passphrase secret and the secret's tags (which describe the primary key) stay as they are. The
 secret is read again just before the write: if it changed while the checks ran (another
 ``keygen``), nothing is written. The previous version, which still holds the retired key, stays
@@ -48,25 +48,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from edx_vault import package_model
-from edx_vault.bucket_layout import RAW_PREFIX
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.edx_newest_files import key_ids_by_key, newest_recipients
 from edx_vault.cli.errors import CliError, UsageError
 from edx_vault.cli.key_storage import describe_key
-from edx_vault.config import EdxConfig
-from edx_vault.edx_recipients import (
+from edx_vault.engine.edx_recipients import (
     EdxFile,
     FileRecipients,
     UnreadableFileError,
     read_recipients,
 )
-from edx_vault.errors import TransientError
-from edx_vault.manifest import Manifest, Status, source_partition
-from edx_vault.manifest_schema import OBJECT_SORT_KEY, PARTITION_KEY, SORT_KEY
-from edx_vault.openpgp_packets import WILDCARD_KEY_ID, Recipients
-from edx_vault.package_model import SourceKind, UnknownNameError
-from edx_vault.secret_formats import (
+from edx_vault.engine.errors import TransientError
+from edx_vault.engine.openpgp_packets import WILDCARD_KEY_ID, Recipients
+from edx_vault.package import package_model
+from edx_vault.package.bucket_layout import RAW_PREFIX
+from edx_vault.package.package_model import SourceKind, UnknownNameError
+from edx_vault.pipeline.manifest import Manifest, Status, source_partition
+from edx_vault.pipeline.manifest_schema import OBJECT_SORT_KEY, PARTITION_KEY, SORT_KEY
+from edx_vault.settings.config import EdxConfig
+from edx_vault.settings.secret_formats import (
     PipelineKey,
     PipelineKeyring,
     read_edx_credentials,

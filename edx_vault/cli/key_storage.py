@@ -6,7 +6,7 @@
   made primary, the old ones stay so that files edX encrypted to them still decrypt, and the
   passphrase secret is left alone (one passphrase protects every stored key).
 - Either way the key secret's tags are set to the primary key's fingerprint and expiry
-  (:mod:`edx_vault.key_metadata`): the Report step reads them with ``DescribeSecret`` to warn
+  (:mod:`edx_vault.pipeline.key_metadata`): the Report step reads them with ``DescribeSecret`` to warn
   before the key expires, without being able to read the key.
 """
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from edx_vault.cli.errors import CliError
-from edx_vault.deployment import StorageResources
-from edx_vault.key_metadata import key_tags
-from edx_vault.secret_formats import (
+from edx_vault.pipeline.key_metadata import key_tags
+from edx_vault.settings.deployment import StorageResources
+from edx_vault.settings.secret_formats import (
     PipelineKey,
     PipelineKeyring,
     PipelinePassphrase,

@@ -20,8 +20,8 @@ from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError, UsageError
 from edx_vault.cli.key_retirement import retire_key
 from edx_vault.cli.key_storage import describe_key, reserve_key_slot, store_new_key
-from edx_vault.cli.openpgp import generate_pipeline_key
-from edx_vault.secret_formats import PipelinePassphrase
+from edx_vault.engine.openpgp_keys import generate_pipeline_key
+from edx_vault.settings.secret_formats import PipelinePassphrase
 
 KEY_SIZES: Final = (3072, 4096)
 # edX's guide: RSA 3072, with an expiry date.

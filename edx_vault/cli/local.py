@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError
-from edx_vault.local_aws import DEFAULT_PORT, DEFAULT_STATE_FILE, project_root
-from edx_vault.local_aws.state import LocalState, LocalStateError, read_state
+from edx_vault.devtools.embedded_aws import DEFAULT_PORT, DEFAULT_STATE_FILE, project_root
+from edx_vault.devtools.embedded_aws.state import LocalState, LocalStateError, read_state
 
 if TYPE_CHECKING:
-    from edx_vault.local_aws.deploy import DeployReport
+    from edx_vault.devtools.embedded_aws.deploy import DeployReport
 
 DEFAULT_CREDENTIALS_OUT = Path("credentials.csv.gpg")
 
@@ -116,7 +116,7 @@ def _config_to_deploy(context: CliContext) -> Path:
 
 
 def _running(state_file: Path) -> LocalState:
-    from edx_vault.local_aws.lifecycle import running_state
+    from edx_vault.devtools.embedded_aws.lifecycle import running_state
 
     try:
         state = running_state(state_file)
@@ -139,9 +139,9 @@ def _print_environment(context: CliContext, state: LocalState, *, as_json: bool)
 
 def run_up(args: argparse.Namespace, context: CliContext) -> int:
     """``local up``: start (or find) the server, deploy, print the environment."""
-    from edx_vault.local_aws import lifecycle
-    from edx_vault.local_aws.deploy import DeployError
-    from edx_vault.local_aws.synth import SynthError
+    from edx_vault.devtools.embedded_aws import lifecycle
+    from edx_vault.devtools.embedded_aws.deploy import DeployError
+    from edx_vault.devtools.embedded_aws.synth import SynthError
 
     state_file: Path = getattr(args, "state_file", DEFAULT_STATE_FILE)
     config = _config_to_deploy(context)
@@ -196,8 +196,8 @@ def run_env(args: argparse.Namespace, context: CliContext) -> int:
 
 def run_seed(args: argparse.Namespace, context: CliContext) -> int:
     """``local seed``: edX's part, for the running server's deployment."""
-    from edx_vault.config import load_config
-    from edx_vault.local_aws.seed import SeedError, seed
+    from edx_vault.devtools.embedded_aws.seed import SeedError, seed
+    from edx_vault.settings.config import load_config
 
     state = _running(args.state_file)
     try:
@@ -248,7 +248,7 @@ def run_seed(args: argparse.Namespace, context: CliContext) -> int:
 
 def run_down(args: argparse.Namespace, context: CliContext) -> int:
     """``local down``: stop the server and forget it."""
-    from edx_vault.local_aws.lifecycle import down, is_our_server
+    from edx_vault.devtools.embedded_aws.lifecycle import down, is_our_server
 
     try:
         previous = read_state(args.state_file)

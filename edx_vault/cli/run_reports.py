@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from edx_vault.bucket_layout import REPORTS_PREFIX
 from edx_vault.cli.errors import CliError
+from edx_vault.package.bucket_layout import REPORTS_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -97,7 +97,7 @@ class RunReport:
 
     @property
     def accounting(self) -> dict[str, Any] | None:
-        """Where each file edX listed ended up (see ``edx_vault.run_accounting``), if recorded."""
+        """Where each file edX listed ended up (see ``edx_vault.pipeline.run_accounting``), if recorded."""
         accounting = self.document.get("accounting")
         return accounting if isinstance(accounting, dict) else None
 

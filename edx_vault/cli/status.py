@@ -27,8 +27,8 @@ from edx_vault.cli.run_reports import (
     summary_lines,
 )
 from edx_vault.cli.tables import render_table
-from edx_vault.deployment import Deployment, PipelineNotDeployedError
-from edx_vault.secret_formats import SecretFormatError, read_pipeline_keyring
+from edx_vault.settings.deployment import Deployment, PipelineNotDeployedError
+from edx_vault.settings.secret_formats import SecretFormatError, read_pipeline_keyring
 
 RECENT_EXECUTIONS: Final = 10
 

@@ -20,8 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError
 from edx_vault.cli.run_reports import load_report, report_key, summary_lines
-from edx_vault.manifest import Manifest, Status
-from edx_vault.manifest_schema import (
+from edx_vault.pipeline.manifest import Manifest, Status
+from edx_vault.pipeline.manifest_schema import (
     DECRYPT_SORT_KEY,
     MEMBER_SORT_KEY_PREFIX,
     OBJECT_SORT_KEY,

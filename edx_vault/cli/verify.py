@@ -20,8 +20,8 @@ from botocore.exceptions import ClientError
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.progress import Progress
 from edx_vault.cli.tables import render_table
-from edx_vault.manifest import Manifest, Status
-from edx_vault.manifest_schema import PARTITION_KEY, SORT_KEY
+from edx_vault.pipeline.manifest import Manifest, Status
+from edx_vault.pipeline.manifest_schema import PARTITION_KEY, SORT_KEY
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

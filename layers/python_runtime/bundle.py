@@ -48,9 +48,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PACKAGE = "edx_vault"
-# The admin CLI runs on an administrator's machine, never in Lambda.
-# The admin CLI and the embedded AWS (which imports moto) never run in Lambda.
-EXCLUDED_MODULES = ("cli", "cli.py", "local_aws")
+# The admin CLI runs on an administrator's machine and the developer tools (the embedded AWS,
+# which imports moto; the synthetic package) on a developer's: neither ever runs in Lambda.
+EXCLUDED_MODULES = ("cli", "devtools")
 # Lambda's Python: its version and, per architecture, the wheel platform tag. manylinux2014
 # (glibc 2.17) wheels run on Amazon Linux 2023's glibc 2.34.
 LAMBDA_PYTHON_VERSION = "3.12"

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from edx_vault.template_policies import VaultPolicies, load_vault_policies, read_assembly_templates
+from edx_vault.access.template_policies import (
+    VaultPolicies,
+    load_vault_policies,
+    read_assembly_templates,
+)
 from stacks.vault_app import VaultApp, build_vault_app
 from tests.access.grant_config import ACCOUNT, REGION, TODAY, write_grants_config
 

@@ -1,6 +1,6 @@
 """Every researcher x what they may and may not do, judged on the synthesized policies.
 
-The judge is ``edx_vault.policy_evaluator`` (moto ignores Condition keys, and the grants'
+The judge is ``edx_vault.access.policy_evaluator`` (moto ignores Condition keys, and the grants'
 promises live in conditions). Each cell evaluates the researcher role's identity policies
 together with the data bucket's policy and the data key's policy, as AWS would for a request
 in the same account, and names the expected outcome exactly: ``allow``, ``implicit-deny`` (no
@@ -16,16 +16,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from edx_vault.access_check import (
+from edx_vault.access.access_check import (
     check_assume,
     check_bucket_action,
     check_key,
     check_list,
     check_read,
 )
-from edx_vault.grants import GRANT_TAG
-from edx_vault.policy_evaluator import Decision, Statement
-from edx_vault.template_policies import RolePolicies, VaultPolicies
+from edx_vault.access.grants import GRANT_TAG
+from edx_vault.access.policy_evaluator import Decision, Statement
+from edx_vault.access.template_policies import RolePolicies, VaultPolicies
 from tests.access.conftest import SynthesizedGrants
 from tests.access.grant_config import (
     ADMIN_ROLE,
@@ -752,7 +752,7 @@ def test_every_pipeline_permission_on_the_data_survives_the_bucket_and_key_polic
                         for key, values in block.items()
                     }
                     if action == "s3:PutObject":
-                        # What the pipeline sends on every put (edx_vault/publish.py).
+                        # What the pipeline sends on every put (edx_vault/engine/publish.py).
                         context |= pipeline_put_headers(policies.key_arn)
                     if concrete.startswith(policies.bucket_arn):
                         key = concrete.removeprefix(policies.bucket_arn).removeprefix("/") or None

@@ -10,8 +10,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from edx_vault.grants import MANAGED_POLICY_MAX_CHARS
-from edx_vault.template_policies import TemplateResolver, read_assembly_templates
+from edx_vault.access.grants import MANAGED_POLICY_MAX_CHARS
+from edx_vault.access.template_policies import TemplateResolver, read_assembly_templates
 from stacks.vault_app import build_vault_app
 from tests.access.conftest import SynthesizedGrants
 from tests.access.grant_config import (

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from edx_vault import bucket_layout
-from edx_vault.config import ConfigError, parse_config
-from edx_vault.grants import (
+from edx_vault.access.grants import (
     IDENTIFYING_TABLES,
     MANAGED_POLICIES_PER_ROLE,
     compile_grants,
     is_identifying,
     role_output_name,
 )
-from edx_vault.policy_evaluator import matches_glob
+from edx_vault.access.policy_evaluator import matches_glob
+from edx_vault.package import bucket_layout
+from edx_vault.settings.config import ConfigError, parse_config
 from tests.access.grant_config import GRANTS_TOML, TODAY
 
 

@@ -29,7 +29,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from edx_vault.template_policies import TemplateResolver, read_assembly_templates
+from edx_vault.access.template_policies import TemplateResolver, read_assembly_templates
 from stacks.vault_app import build_vault_app
 from tests.access.grant_config import ACCOUNT, REGION, TODAY, write_grants_config
 

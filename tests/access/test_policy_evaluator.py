@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from edx_vault.policy_evaluator import (
+from edx_vault.access.policy_evaluator import (
     Request,
     Statement,
     UnsupportedPolicyError,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from edx_vault.policy_evaluator import UnsupportedPolicyError
-from edx_vault.template_policies import TemplateResolver, load_vault_policies
+from edx_vault.access.policy_evaluator import UnsupportedPolicyError
+from edx_vault.access.template_policies import TemplateResolver, load_vault_policies
 
 STORAGE: dict[str, Any] = {
     "Resources": {

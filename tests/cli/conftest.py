@@ -43,11 +43,12 @@ import gnupg
 import pytest
 from moto.core.config import default_user_config
 
-from edx_vault import gnupg_home, stack_outputs
+from edx_vault.access.grants import ACCESS_STACK_SUFFIX, role_output_name
 from edx_vault.cli import main
-from edx_vault.grants import ACCESS_STACK_SUFFIX, role_output_name
-from edx_vault.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG
-from edx_vault.secret_formats import (
+from edx_vault.engine import gnupg_home
+from edx_vault.pipeline.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.secret_formats import (
     EdxCredentials,
     PipelineKey,
     PipelineKeyring,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from edx_vault import stack_outputs
-from edx_vault.deployment import Deployment, DeploymentError, PipelineNotDeployedError
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.deployment import Deployment, DeploymentError, PipelineNotDeployedError
 from tests.cli.conftest import (
     Cli,
     DeployedVault,

@@ -20,10 +20,10 @@ from typing import Any
 import gnupg
 import pytest
 
-from edx_vault import stack_outputs
 from edx_vault.cli import context as cli_context
-from edx_vault.package_model import event_log_key, weekly_zip_key
-from edx_vault.synthetic_package import encrypt_to_recipients
+from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.package.package_model import event_log_key, weekly_zip_key
+from edx_vault.settings import stack_outputs
 from tests.cli.conftest import (
     EDX_SECRET_ACCESS_KEY,
     Cli,
@@ -442,7 +442,11 @@ def test_edx_still_encrypting_to_the_old_key_after_a_rotation_warns(
 ) -> None:
     # Given a rotation: the other key is now primary, the fast key kept for the handover, and
     # each org's newest file still encrypted to the fast key only
-    from edx_vault.secret_formats import PipelineKey, read_pipeline_keyring, store_pipeline_keyring
+    from edx_vault.settings.secret_formats import (
+        PipelineKey,
+        read_pipeline_keyring,
+        store_pipeline_keyring,
+    )
 
     client = healthy.deployed.aws.client("secretsmanager")
     keyring = read_pipeline_keyring(client, healthy.deployed.key_secret)

@@ -23,14 +23,16 @@ from typing import Any
 import gnupg
 import pytest
 
-from edx_vault import stack_outputs
 from edx_vault.cli import context as cli_context
 from edx_vault.cli import key_retirement
-from edx_vault.gnupg_home import write_gnupg_config
-from edx_vault.manifest import Manifest
-from edx_vault.package_model import email_opt_in_zip_key
-from edx_vault.planner import PlanScope, plan_sync
-from edx_vault.secret_formats import (
+from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.engine.gnupg_home import write_gnupg_config
+from edx_vault.package.package_model import email_opt_in_zip_key
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.planner import PlanScope, plan_sync
+from edx_vault.pipeline.sync_steps import VaultTarget, mirror_step
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.secret_formats import (
     PipelineKey,
     PipelineKeyring,
     PipelinePassphrase,
@@ -38,8 +40,6 @@ from edx_vault.secret_formats import (
     store_passphrase,
     store_pipeline_keyring,
 )
-from edx_vault.sync_steps import VaultTarget, mirror_step
-from edx_vault.synthetic_package import encrypt_to_recipients
 from tests.cli.conftest import (
     EDX_ACCESS_KEY_ID,
     EDX_SECRET_ACCESS_KEY,

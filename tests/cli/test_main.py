@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from edx_vault.cli import COMMAND_MODULES, build_parser, main
-from edx_vault.deployment import Deployment
+from edx_vault.settings.deployment import Deployment
 from tests.cli.conftest import Cli, DeployedVault
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from edx_vault.secret_formats import (
+from edx_vault.settings.secret_formats import (
     EdxCredentials,
     PipelineKey,
     PipelineKeyring,

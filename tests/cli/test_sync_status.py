@@ -17,7 +17,7 @@ import pytest
 
 from edx_vault.cli import context as cli_context
 from edx_vault.cli import sync as sync_command
-from edx_vault.synthetic_package import credentials_csv
+from edx_vault.devtools.synthetic_package import credentials_csv
 from tests.cli.conftest import Cli, DeployedVault, KeyPair, deploy_pipeline_stack, seed_pipeline_key
 
 NOW = dt.datetime(2024, 1, 7, 6, 0, 0, tzinfo=dt.UTC)
@@ -157,7 +157,7 @@ def test_sync_retry_failed_says_what_it_will_retry_before_it_starts(
     cli: Cli, vault_stack: DeployedVault
 ) -> None:
     # Given a manifest with a failed decryption, a failed zip member and a done file
-    from edx_vault import stack_outputs
+    from edx_vault.settings import stack_outputs
 
     deploy_pipeline_stack(vault_stack, PASS_MACHINE)
     table = vault_stack.aws.resource("dynamodb").Table(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from edx_vault import stack_outputs
-from edx_vault.manifest import Manifest, unit_row
+from edx_vault.pipeline.manifest import Manifest, unit_row
+from edx_vault.settings import stack_outputs
 from tests.cli.conftest import Cli, DeployedVault
 
 FILES = {

@@ -37,16 +37,10 @@ from typing import Any, Final
 import boto3
 import pytest
 
-from edx_vault import stack_outputs
 from edx_vault.cli import main
-from edx_vault.config import VaultConfig, load_config
-from edx_vault.decryption import parse_source
-from edx_vault.local_aws.faults import fired, set_faults
-from edx_vault.local_aws.seed import edx_reader_keys, seed_package_spec
-from edx_vault.manifest import Manifest, Status
-from edx_vault.package_model import event_log_key, output_key, raw_key
-from edx_vault.run_report import NEW_DATA_STATE_KEY
-from edx_vault.synthetic_package import (
+from edx_vault.devtools.embedded_aws.faults import fired, set_faults
+from edx_vault.devtools.embedded_aws.seed import edx_reader_keys, seed_package_spec
+from edx_vault.devtools.synthetic_package import (
     GeneratedObject,
     GeneratedPackage,
     GeneratedUnit,
@@ -55,6 +49,12 @@ from edx_vault.synthetic_package import (
     generate_package,
     upload_package,
 )
+from edx_vault.engine.decryption import parse_source
+from edx_vault.package.package_model import event_log_key, output_key, raw_key
+from edx_vault.pipeline.manifest import Manifest, Status
+from edx_vault.pipeline.run_report import NEW_DATA_STATE_KEY
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.config import VaultConfig, load_config
 from tests.local.conftest import EXAMPLE_CONFIG, RunningAws, start, stop
 
 STORAGE: Final = stack_outputs.stack_name("EdxVault", stack_outputs.STORAGE_STACK_SUFFIX)
@@ -555,7 +555,7 @@ class FaultVault:
 @pytest.fixture(scope="session")
 def vault_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The vault app for the example configuration, synthesized as `local up` does."""
-    from edx_vault.local_aws.synth import synthesize_vault_app
+    from edx_vault.devtools.embedded_aws.synth import synthesize_vault_app
 
     return synthesize_vault_app(EXAMPLE_CONFIG, tmp_path_factory.mktemp("vault") / "cdk.out")
 

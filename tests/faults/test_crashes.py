@@ -1,6 +1,6 @@
 """Lambda invocations that die mid-work, through the real state machine.
 
-A ``crash`` fault (``edx_vault.local_aws.faults``) kills the invocation making a chosen call, as
+A ``crash`` fault (``edx_vault.devtools.embedded_aws.faults``) kills the invocation making a chosen call, as
 a killed process dies on AWS (out of memory, the sandbox stopped): the call is not executed,
 the invoke answers ``Runtime.ExitError``, and nothing the handler sends afterwards reaches AWS,
 so no ``except``/``finally`` clean-up runs: no AbortMultipartUpload, no manifest update.
@@ -15,7 +15,7 @@ What each case expects, and why:
   invocation's batch ``no-result``: the run exits 1 and does not call itself a success.
 - **The next run heals.** The crashed invocation's manifest claim is still ``in_progress``
   (its handler never got to record anything) and the claim's lease is 20 minutes
-  (``edx_vault.manifest.DEFAULT_LEASE``); the Report releases the claims its run holds on items
+  (``edx_vault.pipeline.manifest.DEFAULT_LEASE``); the Report releases the claims its run holds on items
   that left no result, so the next run claims the file at once and publishes it: every file
   exactly once, with the generator's bytes, under the data key.
 - **An upload the crash left open is the lifecycle rule's.** A killed process cannot abort its

@@ -1,7 +1,7 @@
 """The fault matrix: every external call of a sync, failing, through the real state machine.
 
 Each case seeds a tiny package of its own (one event log, one weekly zip of 4 members, dated a
-Sunday no other case uses), arms a fault on one call (`edx_vault.local_aws.faults`), runs
+Sunday no other case uses), arms a fault on one call (`edx_vault.devtools.embedded_aws.faults`), runs
 ``edx-vault sync --wait`` on the shared embedded AWS (see ``conftest.py``) and clears the fault:
 
 - **transient** (the first 2 matching calls; a retryable code, or the connection cut mid-body):

@@ -12,14 +12,15 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from edx_vault import bucket_layout, cost_model
-from edx_vault.access_check import check_bucket_action, check_key
-from edx_vault.template_policies import (
+from edx_vault.access.access_check import check_bucket_action, check_key
+from edx_vault.access.template_policies import (
     RolePolicies,
     VaultPolicies,
     load_vault_policies,
     read_assembly_templates,
 )
+from edx_vault.package import bucket_layout
+from edx_vault.pipeline import cost_model
 from stacks.sync_state_machine import MAP_IO_ERRORS, TRANSIENT_ERRORS
 from stacks.vault_app import VaultApp, build_vault_app
 

@@ -17,7 +17,8 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import IConstruct
 
-from edx_vault import bucket_layout, stack_outputs
+from edx_vault.package import bucket_layout
+from edx_vault.settings import stack_outputs
 from stacks.storage_stack import StorageStack
 from stacks.vault_app import build_vault_app, cdk_json_context
 from tests.infra import storage_invariants as check

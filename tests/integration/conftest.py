@@ -20,10 +20,10 @@ import gnupg
 import pytest
 from moto.server import ThreadedMotoServer
 
-from edx_vault.gnupg_home import write_gnupg_config
-from edx_vault.manifest import Manifest
-from edx_vault.manifest_schema import PARTITION_KEY, SORT_KEY
-from edx_vault.sync_steps import VaultTarget
+from edx_vault.engine.gnupg_home import write_gnupg_config
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_schema import PARTITION_KEY, SORT_KEY
+from edx_vault.pipeline.sync_steps import VaultTarget
 
 REGION = "us-east-1"
 PIPELINE_PASSPHRASE = "correct horse battery staple 42"
@@ -139,7 +139,7 @@ def generate_protected_key(
 ) -> gnupg.GPG:
     """An ed25519/cv25519 key pair protected by ``passphrase``, in a new private ``home``."""
     home.mkdir(mode=0o700)
-    # The decrypt Lambda's configuration (edx_vault.gnupg_home, fast_unlock): no cached
+    # The decrypt Lambda's configuration (edx_vault.engine.gnupg_home, fast_unlock): no cached
     # passphrase, so each use must present it, and the fewest S2K rounds gpg allows, so that the
     # hundreds of unlocks in a test run take milliseconds instead of a tenth of a second.
     write_gnupg_config(home, fast_unlock=True)

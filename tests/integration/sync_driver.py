@@ -10,9 +10,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from edx_vault.config import MirrorCategory, Site
-from edx_vault.planner import Plan, PlanScope, plan_sync
-from edx_vault.sync_steps import decrypt_step, expand_step, mirror_step, settle_source
+from edx_vault.pipeline.planner import Plan, PlanScope, plan_sync
+from edx_vault.pipeline.sync_steps import decrypt_step, expand_step, mirror_step, settle_source
+from edx_vault.settings.types import MirrorCategory, Site
 from tests.integration.conftest import PipelineKey, Vault
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from edx_vault import synthetic_faults as faults
-from edx_vault.manifest import Status
-from edx_vault.synthetic_package import encrypt_to_recipients
+from edx_vault.devtools import synthetic_faults as faults
+from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.pipeline.manifest import Status
 from tests.integration.conftest import PipelineKey, Vault
 from tests.integration.sync_driver import SyncOutcome, run_sync, scope_for
 

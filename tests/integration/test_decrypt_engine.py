@@ -14,11 +14,11 @@ from typing import Any, cast
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-from edx_vault.decryption import DecryptUnit, decrypt_unit, parse_source, units_of
-from edx_vault.errors import PermanentError, TransientError
-from edx_vault.ranged_object import DEFAULT_BLOCK_BYTES
-from edx_vault.synthetic_faults import zip_of
-from edx_vault.synthetic_package import encrypt_to_recipients
+from edx_vault.devtools.synthetic_faults import zip_of
+from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.engine.decryption import DecryptUnit, decrypt_unit, parse_source, units_of
+from edx_vault.engine.errors import PermanentError, TransientError
+from edx_vault.engine.ranged_object import DEFAULT_BLOCK_BYTES
 from tests.integration.conftest import PipelineKey, Vault
 
 DAY = dt.date(2024, 3, 5)

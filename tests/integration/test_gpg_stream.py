@@ -22,10 +22,10 @@ from botocore.exceptions import (
 )
 from urllib3.exceptions import ProtocolError
 
-from edx_vault import gpg_stream
-from edx_vault.errors import TransientError
-from edx_vault.gpg_stream import PIPE_BYTES, DecryptedStream
-from edx_vault.synthetic_package import RecipientEncryptor, encrypt_to_recipients
+from edx_vault.devtools.synthetic_package import RecipientEncryptor, encrypt_to_recipients
+from edx_vault.engine import gpg_stream
+from edx_vault.engine.errors import TransientError
+from edx_vault.engine.gpg_stream import PIPE_BYTES, DecryptedStream
 from tests.integration.conftest import PipelineKey
 
 # Several chunks, several pipe-fulls, and not a multiple of either.

@@ -20,12 +20,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from edx_vault import lambda_runtime, pipeline_settings, sync_steps
-from edx_vault.errors import TransientError
-from edx_vault.key_metadata import EXPIRES_TAG, key_tags
-from edx_vault.manifest import ClaimOutcome, Manifest, RowKey, object_row, unit_row
-from edx_vault.run_files import work_items
-from edx_vault.secret_formats import (
+from edx_vault.devtools.synthetic_package import demo_package_spec, generate_package, upload_package
+from edx_vault.engine.errors import TransientError
+from edx_vault.pipeline import lambda_runtime, sync_steps
+from edx_vault.pipeline.key_metadata import EXPIRES_TAG, key_tags
+from edx_vault.pipeline.manifest import ClaimOutcome, Manifest, RowKey, object_row, unit_row
+from edx_vault.pipeline.run_files import work_items
+from edx_vault.settings import pipeline_settings
+from edx_vault.settings.secret_formats import (
     EdxCredentials,
     PipelineKey,
     PipelineKeyring,
@@ -34,7 +36,6 @@ from edx_vault.secret_formats import (
     serialise_passphrase,
     serialise_pipeline_keyring,
 )
-from edx_vault.synthetic_package import demo_package_spec, generate_package, upload_package
 from tests.integration import conftest
 from tests.integration.conftest import Aws, Vault
 
@@ -306,7 +307,7 @@ def test_rejected_edx_credentials_fail_the_plan_with_a_clear_error(
     # the refusal is stubbed on the client made with edX's keys)
     from botocore.stub import Stubber
 
-    from edx_vault.errors import EdxCredentialsRejectedError
+    from edx_vault.engine.errors import EdxCredentialsRejectedError
 
     made_with_edx_keys = lambda_runtime.edx_s3
 
@@ -333,8 +334,8 @@ def test_our_own_access_denied_is_not_blamed_on_edx(
     # Given a refusal of a call made with the vault's own role, not with edX's keys
     from botocore.exceptions import ClientError
 
-    from edx_vault import planner
-    from edx_vault.errors import EdxCredentialsRejectedError
+    from edx_vault.engine.errors import EdxCredentialsRejectedError
+    from edx_vault.pipeline import planner
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject")

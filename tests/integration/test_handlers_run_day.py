@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from edx_vault import lambda_runtime
+from edx_vault.pipeline import lambda_runtime
 from tests.integration.conftest import Vault
 from tests.integration.test_handlers import CONTEXT, handler
 from tests.integration.test_handlers import deployed as deployed  # the shared fixture

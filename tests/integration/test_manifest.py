@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edx_vault.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
-from edx_vault.sync_steps import settle_source
+from edx_vault.pipeline.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
+from edx_vault.pipeline.sync_steps import settle_source
 from tests.integration.conftest import Vault
 
 ROW = unit_row(

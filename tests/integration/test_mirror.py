@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from edx_vault import mirror as mirror_module
-from edx_vault.errors import PermanentError, TransientError
-from edx_vault.lambda_runtime import aws_errors_classified
-from edx_vault.mirror import MIRROR_PART_BYTES, SourceVersion, mirror_object
+from edx_vault.engine import object_copy as mirror_module
+from edx_vault.engine.errors import PermanentError, TransientError
+from edx_vault.engine.object_copy import MIRROR_PART_BYTES, SourceVersion, mirror_object
+from edx_vault.pipeline.lambda_runtime import aws_errors_classified
 from tests.integration.conftest import Vault
 
 

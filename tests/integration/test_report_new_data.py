@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from edx_vault.pipeline_run import RunContext, finish_run
-from edx_vault.pipeline_settings import PipelineSettings
-from edx_vault.run_files import DECRYPT_ITEMS, PLAN_SUMMARY
-from edx_vault.run_report import NEW_DATA_STATE_KEY
+from edx_vault.pipeline.pipeline_run import RunContext, finish_run
+from edx_vault.pipeline.run_files import DECRYPT_ITEMS, PLAN_SUMMARY
+from edx_vault.pipeline.run_report import NEW_DATA_STATE_KEY
+from edx_vault.settings.pipeline_settings import PipelineSettings
 from tests.integration.conftest import Aws, Vault
 
 pytestmark = pytest.mark.integration

@@ -17,9 +17,7 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from edx_vault.manifest import Manifest, object_row
-from edx_vault.planner import plan_sync
-from edx_vault.synthetic_package import (
+from edx_vault.devtools.synthetic_package import (
     GeneratedPackage,
     SyntheticCourse,
     SyntheticOrg,
@@ -28,6 +26,8 @@ from edx_vault.synthetic_package import (
     generate_package,
     upload_package,
 )
+from edx_vault.pipeline.manifest import Manifest, object_row
+from edx_vault.pipeline.planner import plan_sync
 from tests.integration.conftest import (
     PIPELINE_PASSPHRASE,
     PipelineKey,

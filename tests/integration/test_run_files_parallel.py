@@ -18,12 +18,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from edx_vault import run_report
-from edx_vault.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
-from edx_vault.pipeline_run import RunContext, collect_units, finish_run
-from edx_vault.pipeline_settings import PipelineSettings
-from edx_vault.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, RunFiles, work_items
-from edx_vault.run_report import build_report, report_key
+from edx_vault.pipeline import run_report
+from edx_vault.pipeline.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
+from edx_vault.pipeline.pipeline_run import RunContext, collect_units, finish_run
+from edx_vault.pipeline.run_files import (
+    DECRYPT_ITEMS,
+    MIRROR_ITEMS,
+    PLAN_SUMMARY,
+    RunFiles,
+    work_items,
+)
+from edx_vault.pipeline.run_report import build_report, report_key
+from edx_vault.settings.pipeline_settings import PipelineSettings
 from tests.integration.conftest import Aws, Vault
 
 pytestmark = pytest.mark.integration

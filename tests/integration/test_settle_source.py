@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edx_vault.manifest import Manifest, object_row, unit_row
-from edx_vault.sync_steps import settle_source
+from edx_vault.pipeline.manifest import Manifest, object_row, unit_row
+from edx_vault.pipeline.sync_steps import settle_source
 from tests.integration.conftest import Vault
 
 BUCKET, KEY = "course-data", "mitx-2024-03-03.zip"

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from edx_vault.manifest import Status
-from edx_vault.planner import plan_sync
-from edx_vault.synthetic_package import (
+from edx_vault.devtools.synthetic_package import (
     GeneratedPackage,
     demo_package_spec,
     encrypt_to_recipients,
     generate_package,
     upload_package,
 )
+from edx_vault.pipeline.manifest import Status
+from edx_vault.pipeline.planner import plan_sync
 from tests.integration.conftest import Aws, PipelineKey, Vault, make_vault
 from tests.integration.sync_driver import SyncOutcome, run_sync, scope_for
 

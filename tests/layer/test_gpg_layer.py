@@ -35,7 +35,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from edx_vault.gnupg_home import write_gnupg_config
+from edx_vault.engine.gnupg_home import write_gnupg_config
 from layers.gpg import bundle as gpg_bundle
 from layers.python_runtime import bundle as runtime_bundle
 from stacks import lambda_layers
@@ -251,16 +251,19 @@ def test_layer_sizes_are_reported_and_within_target(
 
 
 @pytest.mark.slow
-def test_runtime_layer_holds_edx_vault_without_cli_and_lambda_wheels(
+def test_runtime_layer_holds_edx_vault_without_cli_devtools_and_with_lambda_wheels(
     synthesized: SynthesizedLayers,
 ) -> None:
     # Given the runtime layer as synth built it
     site = synthesized.runtime_dir / "python"
     names = {p.name for p in site.iterdir()}
-    # Then it has the package (not its CLI) and the dependencies, the AWS SDK among them (its
-    # versions: test_runtime_layer.py), built for Lambda's Python and CPU
-    assert (site / "edx_vault" / "gnupg_home.py").is_file()
+    # Then it has the package (not its CLI nor the developer tools) and the dependencies, the AWS
+    # SDK among them (its versions: test_runtime_layer.py), built for Lambda's Python and CPU
+    assert (site / "edx_vault" / "engine" / "gnupg_home.py").is_file()
+    assert (site / "edx_vault" / "pipeline" / "lambda_runtime.py").is_file()
     assert not list((site / "edx_vault").glob("cli*"))
+    assert not list((site / "edx_vault").rglob("devtools*"))
+    assert not list((site / "edx_vault").rglob("*synthetic*"))
     assert {"gnupg.py", "aws_lambda_powertools", "pydantic", "pydantic_core"} <= names
     assert {"boto3", "botocore", "s3transfer"} <= names
     assert "bin" not in names

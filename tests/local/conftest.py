@@ -17,11 +17,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from edx_vault.local_aws import lifecycle
-from edx_vault.local_aws.clients import local_client
-from edx_vault.local_aws.deploy import DeployReport
-from edx_vault.local_aws.state import LocalState
-from edx_vault.local_aws.synth import synthesize_vault_app
+from edx_vault.devtools.embedded_aws import lifecycle
+from edx_vault.devtools.embedded_aws.clients import local_client
+from edx_vault.devtools.embedded_aws.deploy import DeployReport
+from edx_vault.devtools.embedded_aws.state import LocalState
+from edx_vault.devtools.embedded_aws.synth import synthesize_vault_app
 from tests.local import fixture_app
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from edx_vault.local_aws import asl_validation
-from edx_vault.local_aws.asl_validation import (
+from edx_vault.devtools.embedded_aws import asl_validation
+from edx_vault.devtools.embedded_aws.asl_validation import (
     AslValidatorError,
     AslValidatorUnavailableError,
     state_machine_definitions,

@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from edx_vault.local_aws.asset_imports import (
+from edx_vault.devtools.embedded_aws.asset_imports import (
     ImportProblem,
     function_problems,
     import_problems,
     stdlib_modules,
 )
-from edx_vault.local_aws.deploy import StackArtifact, read_assembly
-from edx_vault.local_aws.deploy_rules import template_violations
+from edx_vault.devtools.embedded_aws.deploy import StackArtifact, read_assembly
+from edx_vault.devtools.embedded_aws.deploy_rules import template_violations
 
 STACK = "Imports-Test"
 ACCOUNT = "123456789012"
@@ -211,20 +211,22 @@ def test_a_layer_for_another_python_version_is_not_on_the_path(tmp_path: Path) -
 
 
 def edx_vault_layer(**extra: str) -> dict[str, str]:
-    """A runtime layer like the project's: edx_vault without cli and local_aws."""
+    """A runtime layer like the project's: edx_vault without cli and devtools."""
     return {
         "python/edx_vault/__init__.py": '"""The package."""\n',
-        "python/edx_vault/errors.py": "class VaultError(Exception):\n    pass\n",
+        "python/edx_vault/engine/__init__.py": '"""The engine."""\n',
+        "python/edx_vault/engine/errors.py": "class VaultError(Exception):\n    pass\n",
         **extra,
     }
 
 
 def test_project_modules_the_runtime_layer_excludes_are_reported(tmp_path: Path) -> None:
-    # Given handlers importing edx_vault.local_aws and edx_vault.cli, which the layer leaves out
+    # Given handlers importing edx_vault.devtools.embedded_aws and edx_vault.cli, which the
+    # layer leaves out
     code = {
         "handler.py": (
-            "from edx_vault.errors import VaultError\n"
-            "from edx_vault.local_aws import deploy\n"
+            "from edx_vault.engine.errors import VaultError\n"
+            "from edx_vault.devtools.embedded_aws import deploy\n"
             "from edx_vault import cli\n" + HANDLER
         )
     }
@@ -233,7 +235,7 @@ def test_project_modules_the_runtime_layer_excludes_are_reported(tmp_path: Path)
     # Then both are reported, each with its line; the module the layer has is not
     assert found == [
         "Fn (handler.handler): /var/task/handler.py:2: ModuleNotFoundError: "
-        "No module named 'edx_vault.local_aws'",
+        "No module named 'edx_vault.devtools'",
         "Fn (handler.handler): /var/task/handler.py:3: ImportError: cannot import name 'cli' "
         "from 'edx_vault' (/opt/python/edx_vault/__init__.py)",
     ]

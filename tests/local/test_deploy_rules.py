@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from edx_vault.local_aws.deploy import (
+from edx_vault.devtools.embedded_aws.deploy import (
     DeployError,
     StackArtifact,
     create_stack,
     deploy_assembly,
     read_assembly,
 )
-from edx_vault.local_aws.deploy_rules import (
+from edx_vault.devtools.embedded_aws.deploy_rules import (
     LAMBDA_UNZIPPED_MAX_BYTES,
     NO_RESOURCES,
     Violation,
@@ -568,13 +568,13 @@ def state_machine(next_state: str) -> dict[str, Any]:
 
 def test_a_valid_definition_passes() -> None:
     # (asl_validation is its own module, with its own tests; these check the rule's wiring)
-    pytest.importorskip("edx_vault.local_aws.asl_validation")
+    pytest.importorskip("edx_vault.devtools.embedded_aws.asl_validation")
     # Given a definition whose every transition names a state / Then it is accepted
     assert violations(state_machine("Done")) == []
 
 
 def test_a_definition_naming_a_missing_state_is_refused() -> None:
-    pytest.importorskip("edx_vault.local_aws.asl_validation")
+    pytest.importorskip("edx_vault.devtools.embedded_aws.asl_validation")
     # Given a Pass state whose Next names no state
     problems = messages(state_machine("Nowhere"))
     # Then asl-validator's finding is given as Step Functions' refusal

@@ -22,9 +22,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from werkzeug.serving import make_server
 
-from edx_vault.local_aws.api_requests import read_signature
-from edx_vault.local_aws.aws_responses import read_body, request_headers
-from edx_vault.local_aws.faults import (
+from edx_vault.devtools.embedded_aws.api_requests import read_signature
+from edx_vault.devtools.embedded_aws.aws_responses import read_body, request_headers
+from edx_vault.devtools.embedded_aws.faults import (
     CONTROL_PATH,
     FaultInjector,
     FaultRule,
@@ -34,7 +34,11 @@ from edx_vault.local_aws.faults import (
     rules_from_toml,
     set_faults,
 )
-from edx_vault.local_aws.in_process_lambda import FunctionSpec, InProcessLambda, InvocationRegistry
+from edx_vault.devtools.embedded_aws.in_process_lambda import (
+    FunctionSpec,
+    InProcessLambda,
+    InvocationRegistry,
+)
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws
 

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from edx_vault.local_aws.in_process_lambda import (
+from edx_vault.devtools.embedded_aws.in_process_lambda import (
     FunctionGate,
     FunctionSpec,
     InProcessLambda,

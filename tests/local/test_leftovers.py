@@ -8,7 +8,11 @@ import sys
 
 import pytest
 
-from edx_vault.local_aws.leftovers import MARKER_VARIABLE, mark_this_process, stop_leftovers
+from edx_vault.devtools.embedded_aws.leftovers import (
+    MARKER_VARIABLE,
+    mark_this_process,
+    stop_leftovers,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 

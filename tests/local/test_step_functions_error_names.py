@@ -10,7 +10,7 @@
   and a Retry on the Map state for them runs the Map again ("Task States, Parallel States, and
   Map States MAY have a field named Retry", Amazon States Language).
 
-Faults are injected on the test app's server (``edx_vault.local_aws.faults``); small state
+Faults are injected on the test app's server (``edx_vault.devtools.embedded_aws.faults``); small state
 machines are created directly on it, with a role the strict embedded AWS lets do their calls.
 """
 
@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import pytest
 
-from edx_vault.local_aws.faults import fired, set_faults
+from edx_vault.devtools.embedded_aws.faults import fired, set_faults
 from stacks.sync_state_machine import RESULT_WRITER_ACTIONS, TRANSIENT_ERRORS
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws

@@ -318,7 +318,7 @@ def test_the_report_tells_a_missing_result_from_a_refusal_with_a_prefix_limited_
 ) -> None:
     # Given a principal with the Report role's S3 shape: read and write _work/*, list only
     # with s3:prefix under _work/ (GetObject carries no prefix), and a run with one result
-    from edx_vault.run_files import RunFiles
+    from edx_vault.pipeline.run_files import RunFiles
 
     s3 = user_client(
         "s3",
@@ -355,7 +355,7 @@ def test_the_mirror_finds_no_copy_where_head_object_would_be_refused(
     # Given a principal with the Mirror role's S3 shape: read raw/*, list only under raw/
     import datetime as dt
 
-    from edx_vault.mirror import SourceVersion, existing_copy
+    from edx_vault.engine.object_copy import SourceVersion, existing_copy
 
     s3 = user_client(
         "s3",

@@ -22,12 +22,12 @@ from typing import Any
 import boto3
 import pytest
 
-from edx_vault import stack_outputs
 from edx_vault.cli import main
-from edx_vault.config import load_config
-from edx_vault.local_aws.seed import SeedResult, seed, seed_package_spec
-from edx_vault.manifest import Manifest
-from edx_vault.synthetic_package import generate_package, upload_package
+from edx_vault.devtools.embedded_aws.seed import SeedResult, seed, seed_package_spec
+from edx_vault.devtools.synthetic_package import generate_package, upload_package
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.config import load_config
 from tests.local.conftest import EXAMPLE_CONFIG, RunningAws, start, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from edx_vault import stack_outputs
 from edx_vault.cli import main
-from edx_vault.cli.openpgp import OpenPgpError, decrypt_message
-from edx_vault.config import load_config
-from edx_vault.local_aws import lifecycle
-from edx_vault.local_aws.deploy import DeployReport
-from edx_vault.local_aws.seed import seed
-from edx_vault.secret_formats import load_pipeline_keyring
+from edx_vault.devtools.embedded_aws import lifecycle
+from edx_vault.devtools.embedded_aws.deploy import DeployReport
+from edx_vault.devtools.embedded_aws.seed import seed
+from edx_vault.engine.openpgp_keys import OpenPgpError, decrypt_message
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.config import load_config
+from edx_vault.settings.secret_formats import load_pipeline_keyring
 from tests.local.conftest import EXAMPLE_CONFIG, RunningAws, free_port, start, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from edx_vault.config import ConfigError, load_config, parse_config
+from edx_vault.settings.config import ConfigError, load_config, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.toml"
 

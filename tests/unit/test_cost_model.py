@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edx_vault import cost_model
-from edx_vault.cost_model import RunVolume, estimate_run_cost_usd
+from edx_vault.pipeline import cost_model
+from edx_vault.pipeline.cost_model import RunVolume, estimate_run_cost_usd
 
 GIB = 1024**3
 

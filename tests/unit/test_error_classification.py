@@ -19,7 +19,7 @@ import urllib3.exceptions
 from botocore import exceptions as botocore_errors
 from botocore.exceptions import ClientError
 
-from edx_vault.errors import (
+from edx_vault.engine.errors import (
     EdxCredentialsRejectedError,
     PermanentError,
     ShortReadError,
@@ -27,7 +27,7 @@ from edx_vault.errors import (
     as_transient,
     is_transient,
 )
-from edx_vault.lambda_runtime import aws_errors_classified
+from edx_vault.pipeline.lambda_runtime import aws_errors_classified
 
 S3_URL = "https://vault-data.s3.us-east-1.amazonaws.com/raw/edx/mitx-2024-03-03.zip"
 

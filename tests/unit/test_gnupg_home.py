@@ -16,7 +16,7 @@ from typing import Any
 import gnupg
 import pytest
 
-from edx_vault.gnupg_home import (
+from edx_vault.engine.gnupg_home import (
     COMMAND_PASSPHRASE_SECONDS,
     GnupgHome,
     GnupgHomeError,

@@ -6,8 +6,13 @@ import datetime as dt
 
 import pytest
 
-from edx_vault.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG, key_expiry_from_tags, key_tags
-from edx_vault.run_report import summary_text
+from edx_vault.pipeline.key_metadata import (
+    EXPIRES_TAG,
+    FINGERPRINT_TAG,
+    key_expiry_from_tags,
+    key_tags,
+)
+from edx_vault.pipeline.run_report import summary_text
 
 FINGERPRINT = "AB" * 20
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from edx_vault.openpgp_packets import WILDCARD_KEY_ID, PacketError, message_recipients
-from edx_vault.synthetic_package import (
+from edx_vault.devtools.synthetic_package import (
     ThrowawayKeyPair,
     encrypt_to_recipients,
     generate_throwaway_key_pair,
 )
+from edx_vault.engine.openpgp_packets import WILDCARD_KEY_ID, PacketError, message_recipients
 
 KEY_ID_A = bytes.fromhex("0123456789ABCDEF")
 KEY_ID_B = bytes.fromhex("FEDCBA9876543210")

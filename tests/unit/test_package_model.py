@@ -11,9 +11,8 @@ from typing import get_args
 
 import pytest
 
-from edx_vault import bucket_layout
-from edx_vault.config import GrantCategory
-from edx_vault.package_model import (
+from edx_vault.package import bucket_layout
+from edx_vault.package.package_model import (
     DATABASE_TABLES,
     EDX_SITE_SPELLINGS,
     ORA_TABLES,
@@ -39,6 +38,7 @@ from edx_vault.package_model import (
     weekly_zip_key,
     weekly_zip_list_prefix,
 )
+from edx_vault.settings.types import GrantCategory
 
 DAY = dt.date(2024, 1, 7)
 EVENTS = "edx-course-data"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from edx_vault.parallel import WINDOW_PER_WORKER, ordered_map
+from edx_vault.engine.parallel import WINDOW_PER_WORKER, ordered_map
 
 
 class ReadFailedError(Exception):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from edx_vault.run_accounting import FAILED_BEFORE, UNKNOWN_NAME, account, unaccounted_reason
+from edx_vault.pipeline.run_accounting import (
+    FAILED_BEFORE,
+    UNKNOWN_NAME,
+    account,
+    unaccounted_reason,
+)
 
 
 def test_every_listed_file_lands_in_exactly_one_place() -> None:

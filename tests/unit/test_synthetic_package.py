@@ -27,15 +27,7 @@ import gnupg
 import pytest
 from moto import mock_aws
 
-from edx_vault.package_model import (
-    ORA_FOLDER,
-    UnsafeMemberNameError,
-    is_directory_entry,
-    output_key,
-    parse_member_name,
-    parse_source_key,
-)
-from edx_vault.synthetic_faults import (
+from edx_vault.devtools.synthetic_faults import (
     PUBLIC_KEY_ENCRYPTED_SESSION_KEY_TAG,
     SYMMETRICALLY_ENCRYPTED_MDC_TAG,
     empty_object,
@@ -52,7 +44,7 @@ from edx_vault.synthetic_faults import (
     zip_with_failed_member,
     zip_with_traversal_member,
 )
-from edx_vault.synthetic_package import (
+from edx_vault.devtools.synthetic_package import (
     CREDENTIALS_HEADER,
     EMAIL_OPT_IN_HEADER,
     FAILED_EXPORT_TEXT,
@@ -70,6 +62,14 @@ from edx_vault.synthetic_package import (
     generate_throwaway_key_pair,
     read_central_directory,
     upload_package,
+)
+from edx_vault.package.package_model import (
+    ORA_FOLDER,
+    UnsafeMemberNameError,
+    is_directory_entry,
+    output_key,
+    parse_member_name,
+    parse_source_key,
 )
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
