@@ -38,7 +38,7 @@ import boto3
 import pytest
 
 from edx_vault.cli import main
-from edx_vault.devtools.embedded_aws.faults import fired, set_faults
+from edx_vault.devtools.embedded_aws.faults.control import fired, set_faults
 from edx_vault.devtools.embedded_aws.seed import edx_reader_keys, seed_package_spec
 from edx_vault.devtools.synthetic_package import (
     GeneratedObject,

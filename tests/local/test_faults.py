@@ -24,21 +24,17 @@ from werkzeug.serving import make_server
 
 from edx_vault.devtools.embedded_aws.api_requests import read_signature
 from edx_vault.devtools.embedded_aws.aws_responses import read_body, request_headers
-from edx_vault.devtools.embedded_aws.faults import (
-    CONTROL_PATH,
-    FaultInjector,
+from edx_vault.devtools.embedded_aws.faults.control import CONTROL_PATH, fired, set_faults
+from edx_vault.devtools.embedded_aws.faults.injector import FaultInjector
+from edx_vault.devtools.embedded_aws.faults.rules import (
     FaultRule,
     FaultRuleError,
-    fired,
     rules_from_list,
     rules_from_toml,
-    set_faults,
 )
-from edx_vault.devtools.embedded_aws.in_process_lambda import (
-    FunctionSpec,
-    InProcessLambda,
-    InvocationRegistry,
-)
+from edx_vault.devtools.embedded_aws.in_process_lambda.function_spec import FunctionSpec
+from edx_vault.devtools.embedded_aws.in_process_lambda.invocations import InvocationRegistry
+from edx_vault.devtools.embedded_aws.in_process_lambda.runtime import InProcessLambda
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws
 
@@ -189,7 +185,8 @@ def test_rules_from_a_toml_file(tmp_path: Path) -> None:
 # read off the record. The handlers below are this module's own (Handler "test_faults.NAME").
 
 BUCKET: Final = "crash-bucket"
-# Lambda's message for a killed runtime (in_process_lambda.RUNTIME_EXIT_ERROR cites it).
+# Lambda's message for a killed runtime (in_process_lambda.lambda_answers.RUNTIME_EXIT_ERROR
+# cites it).
 KILLED: Final = r"RequestId: [0-9a-f-]{36} Error: Runtime exited with error: signal: killed"
 # One attempt per call, as the fault matrix's server runs them: a dropped connection is not
 # retried with back-off inside botocore.

@@ -15,11 +15,11 @@ from typing import Any
 import boto3
 import pytest
 
-from edx_vault.devtools.embedded_aws.in_process_lambda import (
+from edx_vault.devtools.embedded_aws.in_process_lambda.function_spec import FunctionSpec
+from edx_vault.devtools.embedded_aws.in_process_lambda.invocations import InvocationRegistry
+from edx_vault.devtools.embedded_aws.in_process_lambda.runtime import InProcessLambda
+from edx_vault.devtools.embedded_aws.in_process_lambda.sandbox import (
     FunctionGate,
-    FunctionSpec,
-    InProcessLambda,
-    InvocationRegistry,
     ModuleSandboxes,
     apply_environment,
 )

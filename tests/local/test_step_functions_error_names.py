@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import pytest
 
-from edx_vault.devtools.embedded_aws.faults import fired, set_faults
+from edx_vault.devtools.embedded_aws.faults.control import fired, set_faults
 from stacks.sync_state_machine import RESULT_WRITER_ACTIONS, TRANSIENT_ERRORS
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws

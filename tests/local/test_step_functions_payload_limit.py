@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from edx_vault.devtools.embedded_aws.moto_patches import STATE_PAYLOAD_LIMIT_BYTES
+from edx_vault.devtools.embedded_aws.moto_patches.step_functions_payload_limit import (
+    STATE_PAYLOAD_LIMIT_BYTES,
+)
 from stacks.sync_state_machine import RESULT_WRITER_ACTIONS
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws

@@ -24,9 +24,9 @@ from edx_vault.devtools.embedded_aws.api_requests import (
     Signature,
     UnsignedRequestError,
     read_signature,
-    s3_call,
     service_operation,
 )
+from edx_vault.devtools.embedded_aws.s3_requests import s3_call
 
 # The JSON protocols name access errors differently from S3 and the query protocols.
 _JSON_CODES = {"AccessDenied": "AccessDeniedException"}

@@ -105,14 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
-    from edx_vault.devtools.embedded_aws.authorizer import Authorizer, AuthorizerSettings
-    from edx_vault.devtools.embedded_aws.deployed_code import DeployedCodeCache
-    from edx_vault.devtools.embedded_aws.faults import (
-        FaultInjector,
-        FaultRuleError,
-        rules_from_toml,
+    from edx_vault.devtools.embedded_aws.authorization.authorizer import (
+        Authorizer,
+        AuthorizerSettings,
     )
-    from edx_vault.devtools.embedded_aws.in_process_lambda import FunctionSpec, InProcessLambda
+    from edx_vault.devtools.embedded_aws.deployed_code import DeployedCodeCache
+    from edx_vault.devtools.embedded_aws.faults.injector import FaultInjector
+    from edx_vault.devtools.embedded_aws.faults.rules import FaultRuleError, rules_from_toml
+    from edx_vault.devtools.embedded_aws.in_process_lambda.function_spec import FunctionSpec
+    from edx_vault.devtools.embedded_aws.in_process_lambda.runtime import InProcessLambda
     from edx_vault.devtools.embedded_aws.leftovers import mark_this_process, stop_leftovers
     from edx_vault.devtools.embedded_aws.moto_patches import PatchSettings, install
     from edx_vault.devtools.embedded_aws.service_sessions import ServiceSessions
