@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edx_vault.engine.parallel import PARALLEL_REQUESTS  # noqa: E402
-from edx_vault.package import package_model  # noqa: E402
+from edx_vault.package import source_keys  # noqa: E402
 from edx_vault.pipeline.manifest import member_sort_key, source_partition  # noqa: E402
 from edx_vault.pipeline.manifest_schema import (  # noqa: E402
     OBJECT_SORT_KEY,
@@ -177,13 +177,13 @@ def synthetic_sources(names: Names) -> Iterator[Source]:
         org = org_name(org_index)
         if names.zips:
             dated = [
-                (names.database_bucket, package_model.weekly_zip_key(org, sunday), sunday)
+                (names.database_bucket, source_keys.weekly_zip_key(org, sunday), sunday)
                 for sunday in sundays_in_window()
             ]
         else:
             days = [FIRST_DAY + dt.timedelta(days=n) for n in range(days_in_window())]
             dated = [
-                (names.event_bucket, package_model.event_log_key(org, site, day), day)
+                (names.event_bucket, source_keys.event_log_key(org, site, day), day)
                 for site in SITES
                 for day in days
             ]

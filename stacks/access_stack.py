@@ -8,7 +8,8 @@ from typing import Any
 from aws_cdk import CfnOutput, CfnWaitConditionHandle, Stack
 from constructs import Construct
 
-from edx_vault.access.grants import ResearcherGrant, construct_name, role_output_name
+from edx_vault.access.grants import ResearcherGrant
+from edx_vault.access.researcher_roles import construct_name, role_output_name
 from stacks.researcher_role import ResearcherRole
 from stacks.storage_stack import StorageStack
 

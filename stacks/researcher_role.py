@@ -9,14 +9,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from edx_vault.access.grants import (
+from edx_vault.access.grants import ResearcherGrant
+from edx_vault.access.researcher_roles import (
     EXPIRES_TAG,
     GRANT_TAG,
     IDENTIFIABLE_TAG,
     MAX_SESSION_HOURS,
     SAML_AUDIENCE,
     PolicyChunk,
-    ResearcherGrant,
 )
 from edx_vault.settings.iam_paths import RESEARCHER_ROLE_PATH
 

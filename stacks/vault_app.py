@@ -18,7 +18,8 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
-from edx_vault.access.grants import ACCESS_STACK_SUFFIX, ResearcherGrant, compile_grants
+from edx_vault.access.grants import ResearcherGrant, compile_grants
+from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import VaultConfig, load_config
 from edx_vault.settings.resource_names import resource_prefix

@@ -14,7 +14,14 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from edx_vault.access.policy_evaluator import ContextValue, Decision, Request, evaluate
+from edx_vault.access.policy_evaluator import (
+    ContextValue,
+    Decision,
+    Request,
+    ResourcePolicyKind,
+    evaluate,
+)
+from edx_vault.access.policy_statements import Statement
 from edx_vault.access.template_policies import RolePolicies, VaultPolicies
 
 
@@ -100,17 +107,7 @@ def check_read(
     context, kms_context
         Extra or changed condition keys for the S3 and the KMS request.
     """
-    s3 = evaluate(
-        Request(
-            action="s3:GetObject",
-            resource=f"{policies.bucket_arn}/{key}",
-            principal=role.arn,
-            context=session_context(role.arn, at, context),
-        ),
-        identity=role.identity,
-        resource_policy=policies.bucket_policy,
-        resource_policy_kind="s3",
-    )
+    s3 = check_bucket_action(policies, role, "s3:GetObject", key=key, at=at, context=context)
     kms = check_key(
         policies,
         role,
@@ -134,16 +131,8 @@ def check_key(
     context: Mapping[str, ContextValue | None] | None = None,
 ) -> Decision:
     """Evaluate a KMS ``action`` on the data key (identity policy and key policy)."""
-    return evaluate(
-        Request(
-            action=action,
-            resource=policies.key_arn,
-            principal=role.arn,
-            context=session_context(role.arn, at, context),
-        ),
-        identity=role.identity,
-        resource_policy=policies.key_policy,
-        resource_policy_kind="kms",
+    return _evaluate_session(
+        role, action, policies.key_arn, policies.key_policy, "kms", at=at, context=context
     )
 
 
@@ -158,6 +147,22 @@ def check_bucket_action(
 ) -> Decision:
     """Evaluate any S3 ``action`` on the bucket (``key=None``) or one object."""
     resource = policies.bucket_arn if key is None else f"{policies.bucket_arn}/{key}"
+    return _evaluate_session(
+        role, action, resource, policies.bucket_policy, "s3", at=at, context=context
+    )
+
+
+def _evaluate_session(
+    role: RolePolicies,
+    action: str,
+    resource: str,
+    resource_policy: tuple[Statement, ...],
+    resource_policy_kind: ResourcePolicyKind,
+    *,
+    at: dt.datetime,
+    context: Mapping[str, ContextValue | None] | None,
+) -> Decision:
+    """Evaluate one request of a session of ``role`` on a resource with its resource policy."""
     return evaluate(
         Request(
             action=action,
@@ -166,8 +171,8 @@ def check_bucket_action(
             context=session_context(role.arn, at, context),
         ),
         identity=role.identity,
-        resource_policy=policies.bucket_policy,
-        resource_policy_kind="s3",
+        resource_policy=resource_policy,
+        resource_policy_kind=resource_policy_kind,
     )
 
 

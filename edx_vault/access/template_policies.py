@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edx_vault.access.policy_evaluator import Statement, UnsupportedPolicyError, statements_of
+from edx_vault.access.policy_statements import Statement, UnsupportedPolicyError, statements_of
 from edx_vault.settings import stack_outputs
 
 

@@ -30,7 +30,7 @@ from edx_vault.engine.edx_recipients import (
 )
 from edx_vault.engine.errors import TransientError, describe
 from edx_vault.engine.openpgp_keys import OpenPgpError, private_home
-from edx_vault.package.package_model import EDX_SITE_SPELLINGS
+from edx_vault.package.edx_spellings import EDX_SITE_SPELLINGS
 from edx_vault.settings.config import EdxConfig
 from edx_vault.settings.secret_formats import PipelineKeyring
 

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from edx_vault.access.access_check import check_list, check_read
-from edx_vault.access.grants import ACCESS_STACK_SUFFIX, GRANT_TAG, ResearcherGrant, compile_grants
+from edx_vault.access.grants import ResearcherGrant, compile_grants
+from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, GRANT_TAG
 from edx_vault.access.policy_evaluator import Decision
 from edx_vault.access.template_policies import (
     VaultPolicies,

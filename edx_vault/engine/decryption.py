@@ -22,8 +22,10 @@ from edx_vault.engine.gpg_stream import DecryptedStream
 from edx_vault.engine.publish import upload_stream
 from edx_vault.engine.ranged_object import open_ranged
 from edx_vault.engine.zip_archive import list_members, open_archive, open_member
-from edx_vault.package import package_model
-from edx_vault.package.package_model import PackageMember, SourceObject, UnknownNameError
+from edx_vault.package import edx_spellings, member_names, output_keys, source_keys
+from edx_vault.package.edx_spellings import UnknownNameError
+from edx_vault.package.member_names import PackageMember
+from edx_vault.package.source_keys import SourceObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -68,7 +70,7 @@ class DecryptedUnit:
 def _permanent_name_error(error: UnknownNameError) -> PermanentError:
     code = (
         "unsafe-member"
-        if isinstance(error, package_model.UnsafeMemberNameError)
+        if isinstance(error, edx_spellings.UnsafeMemberNameError)
         else "unknown-name"
     )
     return PermanentError(code, str(error))
@@ -76,7 +78,7 @@ def _permanent_name_error(error: UnknownNameError) -> PermanentError:
 
 def parse_source(bucket: str, key: str) -> SourceObject:
     try:
-        return package_model.parse_source_key(bucket, key)
+        return source_keys.parse_source_key(bucket, key)
     except UnknownNameError as error:
         raise _permanent_name_error(error) from None
 
@@ -133,7 +135,7 @@ def describe_unit(unit: DecryptUnit) -> SourceObject | PackageMember:
     if unit.member_name is None:
         return source
     try:
-        member = package_model.parse_member_name(source, unit.member_name)
+        member = member_names.parse_member_name(source, unit.member_name)
     except UnknownNameError as error:
         raise _permanent_name_error(error) from None
     if member.failed:
@@ -174,7 +176,7 @@ def decrypt_unit(
         file. A failed GET before gpg starts propagates as botocore raised it.
     """
     described = describe_unit(unit)
-    output_key = package_model.output_key(described)
+    output_key = output_keys.output_key(described)
     if output_key is None:
         raise PermanentError("not-publishable", f"{unit.source_key} has no published form")
     with _open_ciphertext(vault_s3, unit, bucket=bucket) as (ciphertext, ciphertext_size):
@@ -239,7 +241,7 @@ def published_earlier(
     (the manifest records it, and ``verify`` checks it); the ciphertext size is not known
     without decrypting again and is recorded as 0.
     """
-    output_key = package_model.output_key(describe_unit(unit))
+    output_key = output_keys.output_key(describe_unit(unit))
     if output_key is None:
         return None
     try:

@@ -26,8 +26,9 @@ from edx_vault.engine import zip_archive
 from edx_vault.engine.errors import PermanentError
 from edx_vault.engine.openpgp_packets import PacketError, Recipients, message_recipients
 from edx_vault.engine.ranged_object import open_ranged
-from edx_vault.package import package_model
-from edx_vault.package.package_model import SourceKind, UnknownNameError
+from edx_vault.package import source_keys
+from edx_vault.package.edx_spellings import UnknownNameError
+from edx_vault.package.source_keys import SourceKind
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -112,7 +113,7 @@ def _files(
     """The entries that are ``kind`` files of exactly ``org`` (prefixes also match longer ids)."""
     for entry in entries:
         try:
-            source = package_model.parse_source_key(bucket, entry["Key"])
+            source = source_keys.parse_source_key(bucket, entry["Key"])
         except UnknownNameError:
             continue
         if source.org != org or source.kind is not kind or source.date is None:
@@ -149,7 +150,7 @@ def newest_event_log(
     found: list[EdxFile] = []
     for spelling in site_spellings:
         for year in range(last_year, first_year - 1, -1):
-            prefix = package_model.event_log_list_prefix(org, spelling, year)
+            prefix = source_keys.event_log_list_prefix(org, spelling, year)
             logs = list(
                 _files(bucket, _listed(edx_s3, bucket, prefix), org.lower(), SourceKind.EVENT_LOG)
             )
@@ -161,7 +162,7 @@ def newest_event_log(
 
 def newest_weekly_zip(edx_s3: S3Client, *, bucket: str, org: str) -> EdxFile | None:
     """The org's most recently written weekly zip, or ``None`` when it has none."""
-    prefix = package_model.weekly_zip_list_prefix(org)
+    prefix = source_keys.weekly_zip_list_prefix(org)
     return _newest(
         _files(bucket, _listed(edx_s3, bucket, prefix), org.lower(), SourceKind.WEEKLY_ZIP)
     )

@@ -18,13 +18,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from edx_vault.engine.object_copy import SourceVersion
-from edx_vault.package import package_model
-from edx_vault.package.package_model import (
-    EDX_SITE_SPELLINGS,
-    SourceKind,
-    SourceObject,
-    UnknownNameError,
-)
+from edx_vault.package import source_keys
+from edx_vault.package.edx_spellings import EDX_SITE_SPELLINGS, UnknownNameError
+from edx_vault.package.source_keys import SourceKind, SourceObject
 from edx_vault.pipeline.manifest import Manifest, Status, source_partition
 
 if TYPE_CHECKING:
@@ -151,22 +147,22 @@ def _listings(scope: PlanScope) -> Iterator[_Listing]:
                         # edX dated ahead is mirrored too (see the module's docstring).
                         yield _Listing(
                             scope.event_bucket,
-                            package_model.event_log_folder(org, spelling),
+                            source_keys.event_log_folder(org, spelling),
                             org,
-                            package_model.event_log_list_start_after(
+                            source_keys.event_log_list_start_after(
                                 org, spelling, scope.first_date.year
                             ),
                         )
             if "database" in scope.categories:
                 yield _Listing(
-                    scope.database_bucket, package_model.weekly_zip_list_prefix(org), org
+                    scope.database_bucket, source_keys.weekly_zip_list_prefix(org), org
                 )
             if "email-opt-in" in scope.categories:
                 yield _Listing(
-                    scope.database_bucket, package_model.email_opt_in_list_prefix(org), org
+                    scope.database_bucket, source_keys.email_opt_in_list_prefix(org), org
                 )
             if "rdx" in scope.categories:
-                yield _Listing(scope.event_bucket, package_model.rdx_list_prefix(org), org)
+                yield _Listing(scope.event_bucket, source_keys.rdx_list_prefix(org), org)
 
 
 def _in_scope(source: SourceObject, scope: PlanScope, org: str) -> bool:
@@ -191,7 +187,7 @@ def list_sources(
         for entry in _list(edx_s3, listing):
             key = entry["Key"]
             try:
-                source = package_model.parse_source_key(bucket, key)
+                source = source_keys.parse_source_key(bucket, key)
             except UnknownNameError as error:
                 unknown.append({"bucket": bucket, "key": key, "reason": str(error)})
                 continue
@@ -228,7 +224,7 @@ def missing_files(sources: list[PlannedSource], scope: PlanScope) -> list[Missin
     delivered_days: set[tuple[str, str, dt.date]] = set()
     zip_days: set[tuple[str, dt.date]] = set()
     for planned in sources:
-        source = package_model.parse_source_key(planned.version.bucket, planned.version.key)
+        source = source_keys.parse_source_key(planned.version.bucket, planned.version.key)
         if source.kind is SourceKind.EVENT_LOG and source.site and source.date:
             delivered_days.add((source.org, source.site, source.date))
         elif source.kind is SourceKind.WEEKLY_ZIP and source.date:

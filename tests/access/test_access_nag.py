@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.vault_app import build_vault_app
-from tests.access.grant_config import TODAY, write_grants_config
+from tests.access.conftest import synthesize
+from tests.access.grant_config import write_grants_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,15 +20,8 @@ def test_cdk_nag_is_clean_for_every_kind_of_grant(tmp_path: Path) -> None:
     # Given the app with IAM, SAML, OIDC and expired grants, and both cdk-nag packs
     config = write_grants_config(tmp_path)
     outdir = tmp_path / "out"
-    built = build_vault_app(
-        context={"config": str(config)},
-        outdir=str(outdir),
-        nag=True,
-        bundle_assets=False,
-        today=TODAY,
-    )
     # When it synthesizes (a failing pack would raise)
-    built.app.synth()
+    synthesize(config, outdir, nag=True)
     report = json.loads((outdir / "validation-report.json").read_text())
     # Then the only finding is the expired grant's warning: every wildcard of every grant is
     # acknowledged with a reason, and nothing else fires

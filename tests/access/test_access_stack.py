@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,10 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from edx_vault.access.grants import MANAGED_POLICY_MAX_CHARS
-from edx_vault.access.template_policies import TemplateResolver, read_assembly_templates
+from edx_vault.access.researcher_roles import MANAGED_POLICY_MAX_CHARS
 from stacks.vault_app import build_vault_app
-from tests.access.conftest import SynthesizedGrants
+from tests.access.conftest import SynthesizedGrants, synthesize
 from tests.access.grant_config import (
-    ACCOUNT,
     ANN_CALLER,
     ANN_EXTERNAL_ID,
     BUCKET,
@@ -25,6 +24,7 @@ from tests.access.grant_config import (
     REGION,
     SAML_PROVIDER,
     TODAY,
+    researcher_toml,
     write_grants_config,
 )
 
@@ -86,70 +86,68 @@ def test_roles_have_no_inline_policies_and_no_other_permissions(template: Templa
         assert "ManagedPolicyArns" not in role["Properties"]
 
 
-def test_an_iam_principal_needs_its_external_id_and_mfa_before_expiry(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::IAM::Role",
-        {
-            "RoleName": "edxvault-ann-course",
-            "AssumeRolePolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": "sts:AssumeRole",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": ANN_CALLER},
-                        "Condition": {
-                            "DateLessThan": {"aws:CurrentTime": "2027-01-01T00:00:00Z"},
-                            "StringEquals": {"sts:ExternalId": ANN_EXTERNAL_ID},
-                            "Bool": {"aws:MultiFactorAuthPresent": "true"},
-                        },
-                    }
-                ],
-                "Version": "2012-10-17",
+@pytest.mark.parametrize(
+    ("name", "action", "principal", "expires", "conditions"),
+    [
+        (
+            "ann-course",
+            "sts:AssumeRole",
+            {"AWS": ANN_CALLER},
+            "2027-01-01",
+            {
+                "StringEquals": {"sts:ExternalId": ANN_EXTERNAL_ID},
+                "Bool": {"aws:MultiFactorAuthPresent": "true"},
             },
-        },
-    )
-
-
-def test_a_saml_principal_is_pinned_to_its_subject(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::IAM::Role",
-        {
-            "RoleName": "edxvault-ben-identified",
-            "AssumeRolePolicyDocument": {
-                "Statement": [
-                    {
-                        "Action": "sts:AssumeRoleWithSAML",
-                        "Effect": "Allow",
-                        "Principal": {"Federated": SAML_PROVIDER},
-                        "Condition": {
-                            "DateLessThan": {"aws:CurrentTime": "2027-01-01T00:00:00Z"},
-                            "StringEquals": {
-                                "SAML:aud": "https://signin.aws.amazon.com/saml",
-                                "SAML:sub": "ben@example.edu",
-                            },
-                        },
-                    }
-                ],
-                "Version": "2012-10-17",
+        ),
+        (
+            "ben-identified",
+            "sts:AssumeRoleWithSAML",
+            {"Federated": SAML_PROVIDER},
+            "2027-01-01",
+            {
+                "StringEquals": {
+                    "SAML:aud": "https://signin.aws.amazon.com/saml",
+                    "SAML:sub": "ben@example.edu",
+                }
             },
-        },
-    )
-
-
-def test_an_oidc_principal_is_pinned_to_its_subject(template: Template) -> None:
+        ),
+        (
+            "cat-oidc",
+            "sts:AssumeRoleWithWebIdentity",
+            {"Federated": OIDC_PROVIDER},
+            "2026-06-30",
+            {"StringEquals": {"login.example.edu/realms/research:sub": "f:1234:cat"}},
+        ),
+    ],
+    ids=[
+        "an IAM principal needs its external id and MFA",
+        "a SAML principal is pinned to its subject",
+        "an OIDC principal is pinned to its subject",
+    ],
+)
+def test_a_role_trusts_only_its_principal_on_its_terms_before_expiry(
+    template: Template,
+    name: str,
+    action: str,
+    principal: dict[str, str],
+    expires: str,
+    conditions: dict[str, Any],
+) -> None:
+    # Given a grant's principal / Then its role's trust policy is one statement for it, with the
+    # principal's own conditions and the grant's expiry
     template.has_resource_properties(
         "AWS::IAM::Role",
         {
-            "RoleName": "edxvault-cat-oidc",
+            "RoleName": f"edxvault-{name}",
             "AssumeRolePolicyDocument": {
                 "Statement": [
                     {
-                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Action": action,
                         "Effect": "Allow",
-                        "Principal": {"Federated": OIDC_PROVIDER},
+                        "Principal": principal,
                         "Condition": {
-                            "DateLessThan": {"aws:CurrentTime": "2026-06-30T00:00:00Z"},
-                            "StringEquals": {"login.example.edu/realms/research:sub": "f:1234:cat"},
+                            "DateLessThan": {"aws:CurrentTime": f"{expires}T00:00:00Z"},
+                            **conditions,
                         },
                     }
                 ],
@@ -261,48 +259,33 @@ def test_access_depends_on_storage_and_storage_on_nothing_of_access(
 
 def test_a_long_grant_is_split_into_policies_that_fit_iam(tmp_path: Path) -> None:
     # Given a grant of 12 courses x 2 categories x 2 tables over 18 months
-    long_scope = """
-[[researchers]]
-name = "eve-long"
-principal = "arn:aws:iam::123456789012:user/eve"
-identifiable = true
-expires = 2027-01-01
-
-[[researchers.scopes]]
-orgs = ["OtherU"]
-courses = [{courses}]
-sites = ["edx"]
-categories = ["database", "course-structure"]
-tables = ["auth_user", "student_courseenrollment"]
-date_from = 2024-07-01
-date_to = 2025-12-31
-""".replace("{courses}", ", ".join(f'"OtherU-C{n:03d}-2025"' for n in range(12)))
-    config = write_grants_config(tmp_path, GRANTS_TOML + long_scope)
-    outdir = tmp_path / "out"
-    vault = build_vault_app(
-        context={"config": str(config)},
-        outdir=str(outdir),
-        nag=False,
-        bundle_assets=False,
-        today=TODAY,
+    long_scope = researcher_toml(
+        name="eve-long",
+        principal="arn:aws:iam::123456789012:user/eve",
+        identifiable=True,
+        expires=dt.date(2027, 1, 1),
+        scopes=[
+            {
+                "orgs": ["OtherU"],
+                "courses": [f"OtherU-C{n:03d}-2025" for n in range(12)],
+                "sites": ["edx"],
+                "categories": ["database", "course-structure"],
+                "tables": ["auth_user", "student_courseenrollment"],
+                "date_from": dt.date(2024, 7, 1),
+                "date_to": dt.date(2025, 12, 31),
+            }
+        ],
     )
-    vault.app.synth()
-    templates = read_assembly_templates(outdir)
-    resolver = TemplateResolver(templates, account=ACCOUNT, region=REGION)
-    access = templates[vault.access.stack_name]
-    role = role_id(Template.from_json(access), "eve-long")
-    documents = [
-        resolver.resolve(vault.access.stack_name, resource["Properties"]["PolicyDocument"])
-        for resource in access["Resources"].values()
-        if resource["Type"] == "AWS::IAM::ManagedPolicy"
-        and resource["Properties"]["Roles"] == [{"Ref": role}]
-    ]
+    config = write_grants_config(tmp_path, GRANTS_TOML + long_scope)
+    synthesized = synthesize(config, tmp_path / "out")
+    access = Template.from_json(synthesized.templates[synthesized.vault.access.stack_name])
+    documents = synthesized.access_policy_documents(role_id(access, "eve-long"))
     # Then it takes several managed policies, each within IAM's size limit
     assert len(documents) > 1
     sizes = [len(json.dumps(d, separators=(",", ":"))) for d in documents]
     assert max(sizes) <= MANAGED_POLICY_MAX_CHARS, sizes
     # And together they hold every pattern of the grant, the KMS statement once
-    [grant] = [g for g in vault.grants if g.name == "eve-long"]
+    [grant] = [g for g in synthesized.vault.grants if g.name == "eve-long"]
     resources = {
         r
         for d in documents

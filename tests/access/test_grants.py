@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 import tomllib
 from typing import Any
 
 import pytest
 
-from edx_vault.access.grants import (
-    IDENTIFYING_TABLES,
-    MANAGED_POLICIES_PER_ROLE,
-    compile_grants,
-    is_identifying,
-    role_output_name,
-)
-from edx_vault.access.policy_evaluator import matches_glob
-from edx_vault.package import bucket_layout
+from edx_vault.access.grants import compile_grants
+from edx_vault.access.iam_wildcards import matches_glob
+from edx_vault.access.readable_slices import IDENTIFYING_TABLES, is_identifying
+from edx_vault.access.researcher_roles import MANAGED_POLICIES_PER_ROLE, role_output_name
+from edx_vault.package import output_keys
 from edx_vault.settings.config import ConfigError, parse_config
 from tests.access.grant_config import GRANTS_TOML, TODAY
 
@@ -365,114 +360,11 @@ def test_identifying_rules() -> None:
     } <= IDENTIFYING_TABLES
 
 
-# --- date ranges as IAM patterns --------------------------------------------------------------
-
-
-def covered(prefixes: tuple[str, ...], day: dt.date) -> bool:
-    return any(matches_glob(f"{prefix}*", day.isoformat()) for prefix in prefixes)
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_date_prefixes_cover_exactly_the_range(seed: int) -> None:
-    # Given a random range (sometimes open on one side)
-    rng = random.Random(seed)
-    start = dt.date(2019, 1, 1) + dt.timedelta(days=rng.randrange(0, 2500))
-    end = start + dt.timedelta(days=rng.randrange(0, 900))
-    first = None if seed % 7 == 0 else start
-    last = None if seed % 5 == 0 else end
-    prefixes = bucket_layout.date_partition_prefixes(first, last)
-    # Then every day from 2018 to 2029 is covered exactly when it lies in the range
-    day = dt.date(2018, 1, 1)
-    while day < dt.date(2030, 1, 1):
-        inside = (first is None or first <= day) and (last is None or day <= last)
-        assert covered(prefixes, day) == inside, (first, last, day, prefixes)
-        day += dt.timedelta(days=1)
-
-
-def test_date_prefixes_are_few() -> None:
-    assert bucket_layout.date_partition_prefixes(dt.date(2025, 1, 1), dt.date(2027, 12, 31)) == (
-        "2025",
-        "2026",
-        "2027",
-    )
-    assert bucket_layout.date_partition_prefixes(dt.date(2024, 2, 1), dt.date(2024, 2, 29)) == (
-        "2024-02",
-    )
-    assert bucket_layout.date_partition_prefixes(None, None) == ("",)
-    assert bucket_layout.date_partition_prefixes(dt.date(2025, 2, 1), dt.date(2025, 1, 1)) == ()
-
-
-@pytest.mark.parametrize(
-    ("category", "parts", "key", "prefix"),
-    [
-        (
-            "events",
-            {"org": "MITx", "site": "edx", "date_prefix": "2025-0"},
-            "events/org=mitx/site=edx/date=2025-0*",
-            "events/org=mitx/site=edx/*",
-        ),
-        (
-            "database",
-            {"org": "mitx", "table": "auth_user"},
-            "database/auth_user/org=mitx/site=*/course=*/*",
-            "database/auth_user/org=mitx/*",
-        ),
-        (
-            "database",
-            {"org": "mitx", "course": "MITx-6.00?x-2012_Fall"},
-            "database/*/org=mitx/site=*/course=MITx-6.00?x-2012_Fall/*",
-            "database/*/org=mitx/site=*/course=MITx-6.00?x-2012_Fall/*",
-        ),
-        (
-            "ora",
-            {"table": "submissions_score"},
-            "ora/submissions_score/org=*/site=*/course=*/*",
-            "ora/submissions_score/*",
-        ),
-        (
-            "email-opt-in",
-            {"org": "mitx", "date_prefix": "2025"},
-            "email-opt-in/org=mitx/export_date=2025*",
-            "email-opt-in/org=mitx/*",
-        ),
-    ],
-)
-def test_key_and_listing_patterns_follow_the_layout(
-    category: Any, parts: dict[str, str], key: str, prefix: str
-) -> None:
-    assert bucket_layout.published_key_pattern(category, **parts) == key
-    undated = {name: value for name, value in parts.items() if name != "date_prefix"}
-    assert bucket_layout.published_prefix_pattern(category, **undated) == prefix
-
-
-@pytest.mark.parametrize(
-    ("call", "message"),
-    [
-        (lambda: bucket_layout.published_key_pattern("events", table="auth_user"), "not tables"),
-        (
-            lambda: bucket_layout.published_key_pattern("database", table="Auth-User"),
-            "not a table name",
-        ),
-        (
-            lambda: bucket_layout.published_key_pattern("events", date_prefix="2025/01"),
-            "not the start",
-        ),
-        (
-            lambda: bucket_layout.published_key_pattern("events", date_prefix="2025-01-011"),
-            "not the start",
-        ),
-    ],
-)
-def test_patterns_refuse_what_the_layout_cannot_hold(call: Any, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        call()
-
-
 def test_every_pattern_matches_the_keys_the_pipeline_writes() -> None:
     # Given keys spelled by the layout's own key functions
     day = dt.date(2025, 3, 2)
-    event_key = bucket_layout.event_log_output_key("ExampleX", "edx", day)
-    table_key = bucket_layout.table_output_key(
+    event_key = output_keys.event_log_output_key("ExampleX", "edx", day)
+    table_key = output_keys.course_output_key(
         "database",
         table="student_courseenrollment",
         org="ExampleX",
@@ -481,7 +373,7 @@ def test_every_pattern_matches_the_keys_the_pipeline_writes() -> None:
         export_date=day,
         file_name="f.sql",
     )
-    opt_in_key = bucket_layout.email_opt_in_output_key(
+    opt_in_key = output_keys.email_opt_in_output_key(
         "OtherU", day, "otheru-email_opt_in-prod-analytics.csv"
     )
     # Then the grant patterns for them match, and those of a neighbour do not

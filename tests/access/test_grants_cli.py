@@ -47,6 +47,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return status, out, err
 
 
+def check(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, *argv: str
+) -> tuple[int, str, str]:
+    """Run ``edx-vault grants check ARGV --config GRANTS_CONFIG``."""
+    return check(capsys, grants_config, *argv)
+
+
 def test_grants_lists_who_reads_what_until_when(
     capsys: pytest.CaptureFixture[str], grants_config: Path
 ) -> None:
@@ -120,9 +127,7 @@ def test_grants_json_has_the_patterns(
 def test_check_allows_a_granted_key_and_names_the_statements(
     capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
 ) -> None:
-    status, out, _ = run(
-        capsys, "grants", "check", "ann-course", GRANTED, "--config", str(grants_config)
-    )
+    status, out, _ = check(capsys, grants_config, "ann-course", GRANTED)
     assert status == 0
     assert out.startswith(f"ALLOW  ann-course  s3://edxvault-data-123456789012-us-east-1/{GRANTED}")
     assert "Allow managed:ResearcherAnnCourseRead1" in out
@@ -133,14 +138,8 @@ def test_check_allows_a_granted_key_and_names_the_statements(
 def test_check_denies_raw_and_names_the_bucket_policy_statement(
     capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
 ) -> None:
-    status, out, _ = run(
-        capsys,
-        "grants",
-        "check",
-        "ann-course",
-        "raw/course-data/examplex-2025-03-02.zip",
-        "--config",
-        str(grants_config),
+    status, out, _ = check(
+        capsys, grants_config, "ann-course", "raw/course-data/examplex-2025-03-02.zip"
     )
     assert status == 1
     assert out.startswith("DENY  ann-course")
@@ -151,17 +150,7 @@ def test_check_denies_raw_and_names_the_bucket_policy_statement(
 def test_check_after_expiry_denies_and_shows_what_is_granted(
     capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
 ) -> None:
-    status, out, _ = run(
-        capsys,
-        "grants",
-        "check",
-        "ann-course",
-        GRANTED,
-        "--at",
-        "2027-01-01",
-        "--config",
-        str(grants_config),
-    )
+    status, out, _ = check(capsys, grants_config, "ann-course", GRANTED, "--at", "2027-01-01")
     assert status == 1
     assert "at 2027-01-01T00:00:00+00:00" in out
     assert "s3:GetObject: implicit-deny" in out
@@ -171,15 +160,7 @@ def test_check_after_expiry_denies_and_shows_what_is_granted(
 def test_check_an_ungranted_key_shows_what_is_granted(
     capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
 ) -> None:
-    status, out, _ = run(
-        capsys,
-        "grants",
-        "check",
-        "ann-course",
-        GRANTED.replace("CS101", "CS202"),
-        "--config",
-        str(grants_config),
-    )
+    status, out, _ = check(capsys, grants_config, "ann-course", GRANTED.replace("CS101", "CS202"))
     assert status == 1
     assert "s3:GetObject: implicit-deny (no Allow in the identity policy)" in out
     assert "the grant covers (first patterns):" in out
@@ -192,17 +173,7 @@ def test_check_an_ungranted_key_shows_what_is_granted(
 def test_check_a_listing_as_json(
     capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
 ) -> None:
-    status, out, _ = run(
-        capsys,
-        "grants",
-        "check",
-        "ann-course",
-        "",
-        "--list",
-        "--json",
-        "--config",
-        str(grants_config),
-    )
+    status, out, _ = check(capsys, grants_config, "ann-course", "", "--list", "--json")
     assert status == 1
     result = json.loads(out)
     assert result["decision"] == "DENY"
@@ -219,7 +190,7 @@ def test_check_a_listing_as_json(
 def test_check_an_unknown_researcher_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
 ) -> None:
-    status, _, err = run(capsys, "grants", "check", "zed", GRANTED, "--config", str(grants_config))
+    status, _, err = check(capsys, grants_config, "zed", GRANTED)
     assert status == 2
     assert "no researcher 'zed' in the configuration (known: ann-course, ben-identified" in err
     assert synthesized_once == []
@@ -229,14 +200,11 @@ def test_check_synthesizes_the_app_itself(
     capsys: pytest.CaptureFixture[str], grants_config: Path
 ) -> None:
     # Given no stand-in: the command builds the app from the configuration
-    status, out, _ = run(
+    status, out, _ = check(
         capsys,
-        "grants",
-        "check",
+        grants_config,
         "ben-identified",
         "email-opt-in/org=otheru/export_date=2025-03-02/otheru-email_opt_in-prod-analytics.csv",
-        "--config",
-        str(grants_config),
     )
     assert status == 0, out
     assert out.startswith("ALLOW  ben-identified")

@@ -15,6 +15,7 @@ separate process: the session's shared server (tests/integration) is never affec
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -29,9 +30,14 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from edx_vault.access.template_policies import TemplateResolver, read_assembly_templates
-from stacks.vault_app import build_vault_app
-from tests.access.grant_config import ACCOUNT, REGION, TODAY, write_grants_config
+from tests.access.conftest import synthesize
+from tests.access.grant_config import (
+    ACCOUNT,
+    REGION,
+    deployment_toml,
+    researcher_toml,
+    write_grants_config,
+)
 
 RESEARCHER_USER = "ann"
 EXTERNAL_ID = "irb-2025-007"
@@ -43,30 +49,21 @@ GRANTED = (
 OTHER_COURSE = GRANTED.replace("CS101", "CS202")
 OTHER_TABLE = GRANTED.replace("student_courseenrollment", "auth_user")
 RAW = "raw/course-data/examplex-2025-03-02.zip"
-CONFIG = f"""
-[deployment]
-account = "{ACCOUNT}"
-region = "{REGION}"
-
-[edx]
-backfill_from = 2024-01-01
-
-[[edx.orgs]]
-id = "ExampleX"
-
-[[researchers]]
-name = "ann-moto"
-principal = "arn:aws:iam::{ACCOUNT}:user/{RESEARCHER_USER}"
-external_id = "{EXTERNAL_ID}"
-expires = 2099-01-01
-
-[[researchers.scopes]]
-orgs = ["ExampleX"]
-courses = ["ExampleX-CS101-*"]
-sites = ["edx"]
-categories = ["database"]
-tables = ["student_courseenrollment"]
-"""
+CONFIG = deployment_toml({"ExampleX": []}) + researcher_toml(
+    name="ann-moto",
+    principal=f"arn:aws:iam::{ACCOUNT}:user/{RESEARCHER_USER}",
+    external_id=EXTERNAL_ID,
+    expires=dt.date(2099, 1, 1),
+    scopes=[
+        {
+            "orgs": ["ExampleX"],
+            "courses": ["ExampleX-CS101-*"],
+            "sites": ["edx"],
+            "categories": ["database"],
+            "tables": ["student_courseenrollment"],
+        }
+    ],
+)
 
 
 def _free_port() -> int:
@@ -112,30 +109,17 @@ def researcher_role(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The researcher role exactly as the access stack synthesizes it, intrinsics resolved."""
     directory = tmp_path_factory.mktemp("moto-grant")
     config = write_grants_config(directory, CONFIG)
-    outdir = directory / "out"
-    vault = build_vault_app(
-        context={"config": str(config)},
-        outdir=str(outdir),
-        nag=False,
-        bundle_assets=False,
-        today=TODAY,
-    )
-    vault.app.synth()
-    templates = read_assembly_templates(outdir)
-    stack = vault.access.stack_name
-    resolver = TemplateResolver(templates, account=ACCOUNT, region=REGION)
-    resources = templates[stack]["Resources"]
+    synthesized = synthesize(config, directory / "out")
+    stack = synthesized.vault.access.stack_name
+    resources = synthesized.templates[stack]["Resources"]
     [(role_id, role)] = [(k, r) for k, r in resources.items() if r["Type"] == "AWS::IAM::Role"]
     return {
         "name": role["Properties"]["RoleName"],
         "path": role["Properties"]["Path"],
-        "trust": resolver.resolve(stack, role["Properties"]["AssumeRolePolicyDocument"]),
-        "policies": [
-            resolver.resolve(stack, r["Properties"]["PolicyDocument"])
-            for r in resources.values()
-            if r["Type"] == "AWS::IAM::ManagedPolicy"
-            and r["Properties"]["Roles"] == [{"Ref": role_id}]
-        ],
+        "trust": synthesized.resolver.resolve(
+            stack, role["Properties"]["AssumeRolePolicyDocument"]
+        ),
+        "policies": synthesized.access_policy_documents(role_id),
     }
 
 

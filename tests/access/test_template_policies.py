@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from edx_vault.access.policy_evaluator import UnsupportedPolicyError
+from edx_vault.access.policy_statements import UnsupportedPolicyError
 from edx_vault.access.template_policies import TemplateResolver, load_vault_policies
 
 STORAGE: dict[str, Any] = {

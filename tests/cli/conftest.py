@@ -43,7 +43,7 @@ import gnupg
 import pytest
 from moto.core.config import default_user_config
 
-from edx_vault.access.grants import ACCESS_STACK_SUFFIX, role_output_name
+from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, role_output_name
 from edx_vault.cli import main
 from edx_vault.engine import gnupg_home
 from edx_vault.pipeline.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG

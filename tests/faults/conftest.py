@@ -50,7 +50,8 @@ from edx_vault.devtools.synthetic_package import (
     upload_package,
 )
 from edx_vault.engine.decryption import parse_source
-from edx_vault.package.package_model import event_log_key, output_key, raw_key
+from edx_vault.package.output_keys import output_key, raw_key
+from edx_vault.package.source_keys import event_log_key
 from edx_vault.pipeline.manifest import Manifest, Status
 from edx_vault.pipeline.run_report import NEW_DATA_STATE_KEY
 from edx_vault.settings import stack_outputs

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edx_vault.package import package_model
+from edx_vault.package import source_keys
 from edx_vault.pipeline.pipeline_run import plan_scope
 from edx_vault.pipeline.planner import Plan, plan_sync
 from edx_vault.settings.pipeline_settings import PipelineSettings
@@ -49,15 +49,15 @@ def put(vault: Vault, bucket: str, key: str) -> str:
 
 
 def put_event_log(vault: Vault, day: dt.date) -> str:
-    return put(vault, vault.event_bucket, package_model.event_log_key("mitx", "edx", day))
+    return put(vault, vault.event_bucket, source_keys.event_log_key("mitx", "edx", day))
 
 
 def put_weekly_zip(vault: Vault, day: dt.date) -> str:
-    return put(vault, vault.database_bucket, package_model.weekly_zip_key("mitx", day))
+    return put(vault, vault.database_bucket, source_keys.weekly_zip_key("mitx", day))
 
 
 def put_email_opt_in(vault: Vault, day: dt.date) -> str:
-    return put(vault, vault.database_bucket, package_model.email_opt_in_zip_key("mitx", day))
+    return put(vault, vault.database_bucket, source_keys.email_opt_in_zip_key("mitx", day))
 
 
 def planned_keys(plan: Plan) -> set[str]:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from edx_vault.access.policy_evaluator import Statement, UnsupportedPolicyError, policy_statements
+from edx_vault.access.policy_statements import Statement, UnsupportedPolicyError, policy_statements
 
 PrincipalType = Literal["Account", "User", "AssumedRole"]
 

@@ -39,7 +39,7 @@ from edx_vault.devtools.synthetic_package import (
     upload_package,
 )
 from edx_vault.engine.openpgp_keys import private_home
-from edx_vault.package.package_model import SourceKind
+from edx_vault.package.source_keys import SourceKind
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.deployment import Deployment
 from edx_vault.settings.secret_formats import read_pipeline_keyring

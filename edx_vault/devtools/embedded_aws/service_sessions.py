@@ -20,7 +20,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Final
 
-from edx_vault.access.policy_evaluator import Request, evaluate, policy_statements
+from edx_vault.access.policy_evaluator import Request, evaluate
+from edx_vault.access.policy_statements import policy_statements
 
 _SESSION_SECONDS: Final = 3600
 

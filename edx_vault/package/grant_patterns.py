@@ -1,0 +1,224 @@
+"""The IAM patterns that cover one slice of a grant category: the object keys a grant may read
+and the folders it may list, spelled from :data:`~edx_vault.package.bucket_layout.PARTITION_LEVELS`.
+
+IAM patterns have only ``*`` and ``?``; a slice is a category narrowed by org, site, course,
+table and a range of data dates, and the range becomes a few date-partition prefixes
+(:func:`date_partition_prefixes`). The access stack turns each researcher scope into these
+patterns (:mod:`edx_vault.access.readable_slices`), so grants follow the layout's spelling.
+
+``*`` in an IAM pattern also matches ``/``; that is safe here because no partition value or
+file name may hold ``/`` or ``=``, so each ``name=`` level occurs once in a key and a wildcard
+cannot skip into another partition's position.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from typing import TYPE_CHECKING, Final
+
+from edx_vault.package.bucket_layout import (
+    GRANT_CATEGORY_PREFIXES,
+    PARTITION_LEVELS,
+    org_value,
+    table_name,
+)
+
+if TYPE_CHECKING:
+    from edx_vault.settings.types import GrantCategory
+
+# Why the files of a category without a site or course partition cannot be narrowed by one.
+_NO_SITE_OR_COURSE: Final = {
+    "events": "event logs hold all of an org's courses: they have no course part",
+    "email-opt-in": "email opt-in reports have no site or course partition",
+}
+
+
+class SlicePatterns:
+    """The levels of one slice's keys, each ``(text, constrained)``, and the patterns from them.
+
+    Build it with :func:`slice_patterns`.
+    """
+
+    def __init__(self, levels: list[tuple[str, bool]], *, dated: bool) -> None:
+        self.levels = levels
+        self.dated = dated
+
+    @property
+    def key_pattern(self) -> str:
+        """An S3 key pattern (IAM wildcards) covering the slice's objects, for ``s3:GetObject``."""
+        texts = [text for text, _ in self.levels]
+        if self.dated:
+            return "/".join(texts) + "*"
+        return "/".join(texts) + "/*"
+
+    @property
+    def prefix_pattern(self) -> str:
+        """The ``s3:prefix`` pattern a ListBucket request must match to list the slice.
+
+        It is :attr:`key_pattern` cut after its last constrained level, so a researcher can list
+        from the deepest folder that is wholly theirs downwards (``events/org=mitx/*`` when every
+        site and date is granted), and never a folder that also holds other orgs' or courses'
+        keys. A level ends in ``/`` unless its value already ends in a wildcard, so
+        ``org=mitx`` cannot also match ``org=mitxpro``.
+        """
+        last = max(index for index, (_, constrained) in enumerate(self.levels) if constrained)
+        kept = "/".join(text for text, _ in self.levels[: last + 1])
+        if self.dated and last == len(self.levels) - 1:
+            return kept + "*"
+        return kept if kept.endswith("*") else kept + "/*"
+
+
+def slice_patterns(
+    category: GrantCategory,
+    *,
+    org: str = "*",
+    site: str = "*",
+    course: str = "*",
+    table: str = "*",
+    date_prefix: str = "",
+) -> SlicePatterns:
+    """The patterns of one grant's slice of a category.
+
+    ``email-opt-in`` has neither a site nor a course partition, ``events`` no course partition:
+    ``site`` and ``course`` must then stay ``"*"``.
+
+    Parameters
+    ----------
+    category
+        The grant category.
+    org
+        An org id (lower-cased here), or ``"*"``.
+    site
+        ``edx``, ``edge``, ``unspecified`` (forums only) or ``"*"``.
+    course
+        A course entity or a glob such as ``MITx-6.*``, or ``"*"``.
+    table
+        ``database`` and ``ora`` only: one table name, or ``"*"`` for every table.
+    date_prefix
+        The leading characters of the date partition (``date=`` for events, ``export_date=``
+        otherwise), e.g. ``"2025"`` or ``"2025-03-1"``; ``""`` for any date. See
+        :func:`date_partition_prefixes`.
+
+    Raises
+    ------
+    ValueError
+        For a level the category's keys do not have, or a value that is not one.
+    """
+    prefix = GRANT_CATEGORY_PREFIXES[category]
+    names = PARTITION_LEVELS[prefix]
+    values = {"org": "*" if org == "*" else org_value(org), "site": site, "course": course}
+    if not _is_date_prefix(date_prefix):
+        raise ValueError(f"{date_prefix!r} is not the start of a YYYY-MM-DD date")
+    if table != "*":
+        if "table" not in names:
+            raise ValueError(f"{category!r} files are not tables: leave the table out")
+        table_name(table)
+    if any(value != "*" and name not in names for name, value in values.items()):
+        raise ValueError(_NO_SITE_OR_COURSE[category])
+    levels: list[tuple[str, bool]] = [(prefix.rstrip("/"), True)]
+    for name in names:
+        if name == "table":
+            levels.append((table, table != "*"))
+        elif name in values:
+            levels.append((f"{name}={values[name]}", values[name] != "*"))
+        elif date_prefix:  # the date partition: date= or export_date=
+            levels.append((f"{name}={date_prefix}", True))
+    return SlicePatterns(levels, dated=bool(date_prefix))
+
+
+def date_partition_prefixes(first: dt.date | None, last: dt.date | None) -> tuple[str, ...]:
+    """The fewest date-partition prefixes that cover exactly the days ``first`` to ``last``.
+
+    IAM patterns have no ranges, only ``*`` and ``?``; but a ``YYYY-MM-DD`` date sorts as its
+    text, so a range of days is a set of text prefixes: 2025-01-01 to 2026-03-31 is ``2025``,
+    ``2026-01``, ``2026-02`` and ``2026-03``. A prefix is used only when every real date that
+    starts with it lies in the range.
+
+    Parameters
+    ----------
+    first, last
+        The first and last day, both included; ``None`` for no bound on that side.
+
+    Returns
+    -------
+    tuple of str
+        ``("",)`` when neither bound is set (any date); empty when ``first`` is after ``last``.
+    """
+    low = first or dt.date.min
+    high = last or dt.date.max
+    prefixes: list[str] = []
+
+    def visit(prefix: str) -> None:
+        bounds = _dates_starting_with(prefix)
+        if bounds is None or bounds[1] < low or bounds[0] > high:
+            return
+        if low <= bounds[0] and bounds[1] <= high:
+            prefixes.append(prefix)
+            return
+        shape = _DATE_SHAPE[len(prefix)]
+        for character in "-" if shape == "-" else "0123456789":
+            visit(prefix + character)
+
+    if low <= high:
+        visit("")
+    return tuple(prefixes)
+
+
+_DATE_SHAPE: Final = "0000-00-00"
+
+
+def _is_date_prefix(text: str) -> bool:
+    """Whether ``text`` is the start of a ``YYYY-MM-DD`` spelling (``""`` included)."""
+    return len(text) <= len(_DATE_SHAPE) and all(
+        character == "-" if shape == "-" else character.isdigit() and character.isascii()
+        for character, shape in zip(text, _DATE_SHAPE, strict=False)
+    )
+
+
+def _dates_starting_with(prefix: str) -> tuple[dt.date, dt.date] | None:
+    """The earliest and latest real dates whose ISO spelling starts with ``prefix``, if any."""
+    earliest = _first_date_from(prefix + "0000-00-00"[len(prefix) :])
+    latest = _last_date_until(prefix + "9999-99-99"[len(prefix) :])
+    if earliest is None or latest is None:
+        return None
+    if not earliest.isoformat().startswith(prefix) or not latest.isoformat().startswith(prefix):
+        return None
+    return earliest, latest
+
+
+def _first_date_from(text: str) -> dt.date | None:
+    """The first real date whose spelling sorts at or after ``text`` (``YYYY-MM-DD`` digits)."""
+    year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+    if year == 0:
+        year, month, day = 1, 1, 1
+    if month == 0:
+        month, day = 1, 1
+    if month > 12:
+        year, month, day = year + 1, 1, 1
+    if day == 0:
+        day = 1
+    if year > dt.MAXYEAR:
+        return None
+    if day > _days_in_month(year, month):
+        year, month, day = (year, month + 1, 1) if month < 12 else (year + 1, 1, 1)
+    return dt.date(year, month, day) if year <= dt.MAXYEAR else None
+
+
+def _last_date_until(text: str) -> dt.date | None:
+    """The last real date whose spelling sorts at or before ``text`` (``YYYY-MM-DD`` digits)."""
+    year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
+    if month > 12:
+        month, day = 12, 31
+    if month == 0:
+        year, month, day = year - 1, 12, 31
+    if day == 0:
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        day = 31
+    if year < dt.MINYEAR:
+        return None
+    return dt.date(year, month, min(day, _days_in_month(year, month)))
+
+
+def _days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
