@@ -51,7 +51,7 @@ def check(
     capsys: pytest.CaptureFixture[str], grants_config: Path, *argv: str
 ) -> tuple[int, str, str]:
     """Run ``edx-vault grants check ARGV --config GRANTS_CONFIG``."""
-    return check(capsys, grants_config, *argv)
+    return run(capsys, "grants", "check", *argv, "--config", str(grants_config))
 
 
 def test_grants_lists_who_reads_what_until_when(
