@@ -24,7 +24,7 @@ from edx_vault.devtools.embedded_aws import DEFAULT_PORT, DEFAULT_STATE_FILE, pr
 from edx_vault.devtools.embedded_aws.state import LocalState, LocalStateError, read_state
 
 if TYPE_CHECKING:
-    from edx_vault.devtools.embedded_aws.deploy import DeployReport
+    from edx_vault.devtools.embedded_aws.deploy.cdk_deploy import DeployReport
 
 DEFAULT_CREDENTIALS_OUT = Path("credentials.csv.gpg")
 
@@ -140,7 +140,7 @@ def _print_environment(context: CliContext, state: LocalState, *, as_json: bool)
 def run_up(args: argparse.Namespace, context: CliContext) -> int:
     """``local up``: start (or find) the server, deploy, print the environment."""
     from edx_vault.devtools.embedded_aws import lifecycle
-    from edx_vault.devtools.embedded_aws.deploy import DeployError
+    from edx_vault.devtools.embedded_aws.deploy.assembly import DeployError
     from edx_vault.devtools.embedded_aws.synth import SynthError
 
     state_file: Path = getattr(args, "state_file", DEFAULT_STATE_FILE)

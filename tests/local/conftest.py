@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from edx_vault.devtools.embedded_aws import lifecycle
 from edx_vault.devtools.embedded_aws.clients import local_client
-from edx_vault.devtools.embedded_aws.deploy import DeployReport
+from edx_vault.devtools.embedded_aws.deploy.cdk_deploy import DeployReport
 from edx_vault.devtools.embedded_aws.state import LocalState
 from edx_vault.devtools.embedded_aws.synth import synthesize_vault_app
 from tests.local import fixture_app

@@ -13,14 +13,16 @@ from typing import Any
 
 import pytest
 
-from edx_vault.devtools.embedded_aws import asl_validation
-from edx_vault.devtools.embedded_aws.asl_validation import (
+from edx_vault.devtools.embedded_aws.deploy.rules import asl_validation
+from edx_vault.devtools.embedded_aws.deploy.rules.asl_validation import (
     AslValidatorError,
     AslValidatorUnavailableError,
-    state_machine_definitions,
-    template_definition_errors,
     validate_definition,
     validate_definitions,
+)
+from edx_vault.devtools.embedded_aws.deploy.rules.state_machines import (
+    state_machine_definitions,
+    template_definition_errors,
 )
 from stacks.vault_app import build_vault_app
 from tests.local import fixture_app

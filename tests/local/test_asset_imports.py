@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from edx_vault.devtools.embedded_aws.asset_imports import (
+from edx_vault.devtools.embedded_aws.deploy.assembly import StackArtifact, read_assembly
+from edx_vault.devtools.embedded_aws.deploy.asset_imports.check import (
     ImportProblem,
     function_problems,
     import_problems,
-    stdlib_modules,
 )
-from edx_vault.devtools.embedded_aws.deploy import StackArtifact, read_assembly
-from edx_vault.devtools.embedded_aws.deploy_rules import template_violations
+from edx_vault.devtools.embedded_aws.deploy.asset_imports.module_finder import stdlib_modules
+from edx_vault.devtools.embedded_aws.deploy.rules.check import template_violations
 
 STACK = "Imports-Test"
 ACCOUNT = "123456789012"
@@ -507,7 +507,12 @@ def test_a_dev_only_import_injected_into_a_handler_is_reported(
     [code_dir] = [path for path in copy.glob("asset.*") if key.startswith(path.name[6:])]
     source = (code_dir / "plan.py").read_text(encoding="utf-8")
     lines = source.splitlines(keepends=True)
-    at = next(n for n, line in enumerate(lines) if line.startswith("import datetime"))
+    # (after its first import but `from __future__`, which must come first)
+    at = next(
+        n
+        for n, line in enumerate(lines)
+        if line.startswith(("import ", "from ")) and "__future__" not in line
+    )
     (code_dir / "plan.py").unlink()  # a link to the session's assembly: replace, never edit
     (code_dir / "plan.py").write_text(
         "".join([*lines[: at + 1], "import moto\n", *lines[at + 1 :]])

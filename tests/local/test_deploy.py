@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from edx_vault.devtools.embedded_aws.deploy import (
+from edx_vault.devtools.embedded_aws.deploy.assembly import (
     DeployError,
     StackArtifact,
-    create_stack,
     read_assembly,
-    zip_directory,
 )
+from edx_vault.devtools.embedded_aws.deploy.assets import zip_directory
+from edx_vault.devtools.embedded_aws.deploy.cdk_deploy import create_stack
 from edx_vault.devtools.embedded_aws.resource_support import notes_for_template
 from tests.local import fixture_app
 from tests.local.conftest import RunningAws

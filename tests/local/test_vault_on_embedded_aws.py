@@ -15,7 +15,7 @@ import pytest
 
 from edx_vault.cli import main
 from edx_vault.devtools.embedded_aws import lifecycle
-from edx_vault.devtools.embedded_aws.deploy import DeployReport
+from edx_vault.devtools.embedded_aws.deploy.cdk_deploy import DeployReport
 from edx_vault.devtools.embedded_aws.seed import seed
 from edx_vault.engine.openpgp_keys import OpenPgpError, decrypt_message
 from edx_vault.settings import stack_outputs

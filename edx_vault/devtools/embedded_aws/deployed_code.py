@@ -11,7 +11,7 @@ project modules it imports are the deployed ones: a module the layer left out
 Third-party packages still come from this machine: the layers hold wheels built for Lambda's
 Python 3.12 and Linux (``pydantic_core``'s compiled module cannot load in another Python), and
 gpg is this machine's. What those layers contain is checked without running it, by the
-deploy-time import rule (:mod:`edx_vault.devtools.embedded_aws.asset_imports`) and ``tests/layer/``.
+deploy-time import rule (:mod:`edx_vault.devtools.embedded_aws.deploy.asset_imports`) and ``tests/layer/``.
 """
 
 from __future__ import annotations

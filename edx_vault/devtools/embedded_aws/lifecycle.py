@@ -24,7 +24,7 @@ from typing import IO, Final
 from edx_vault.devtools.embedded_aws import DEFAULT_HANDLER_PACKAGES, DEFAULT_HOST, project_root
 from edx_vault.devtools.embedded_aws.admin_identity import admin_identity
 from edx_vault.devtools.embedded_aws.clients import local_client
-from edx_vault.devtools.embedded_aws.deploy import DeployReport, deploy_assembly
+from edx_vault.devtools.embedded_aws.deploy.cdk_deploy import DeployReport, deploy_assembly
 from edx_vault.devtools.embedded_aws.state import LocalState, read_state, remove_state, write_state
 from edx_vault.devtools.embedded_aws.synth import synthesize_vault_app
 from edx_vault.settings.config import load_config
