@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edx_vault.engine import gpg_stream  # noqa: E402
-from edx_vault.engine.gnupg_home import create_gnupg_home  # noqa: E402
+from edx_vault.engine.gnupg_config import create_gnupg_home  # noqa: E402
 from edx_vault.engine.gpg_stream import DecryptedStream  # noqa: E402
 
 PASSPHRASE = "bench passphrase, not secret"

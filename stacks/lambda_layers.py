@@ -168,7 +168,7 @@ class LambdaLayers(Construct):
     gpg_layer
         gpg, gpg-agent, gpgconf, gpg-connect-agent in ``/opt/bin`` and their libraries in
         ``/opt/lib``. Runtime code runs ``/opt/bin/gpg`` by absolute path
-        (``edx_vault.engine.gnupg_home.find_gpg_binary``).
+        (``edx_vault.engine.gnupg_config.find_gpg_binary``).
     runtime_layer
         ``edx_vault`` (without the CLI) and its dependencies, the AWS SDK included (pinned, not
         the runtime's).

@@ -30,7 +30,7 @@ from botocore.exceptions import (
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError
-from edx_vault.engine.gnupg_home import GnupgHomeError
+from edx_vault.engine.gnupg_config import GnupgHomeError
 from edx_vault.engine.openpgp_keys import OpenPgpError
 from edx_vault.settings.config import ConfigError
 from edx_vault.settings.deployment import DeploymentError

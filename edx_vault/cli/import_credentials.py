@@ -18,7 +18,7 @@ from edx_vault.cli.context import CliContext
 from edx_vault.cli.credentials_csv import looks_like_openpgp, parse_credentials_csv
 from edx_vault.cli.errors import CliError
 from edx_vault.cli.input_files import read_input_file
-from edx_vault.engine.openpgp_keys import decrypt_message
+from edx_vault.engine.openpgp_message import decrypt_message
 from edx_vault.settings.secret_formats import load_pipeline_keyring, store_edx_credentials
 
 

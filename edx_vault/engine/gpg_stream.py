@@ -6,6 +6,8 @@ as it comes, but reports end-of-file only after gpg has exited 0 with ``DECRYPTI
 without ``BADMDC`` or ``DECRYPTION_FAILED``; otherwise the final read raises
 :class:`DecryptionFailedError`. A consumer that completes an upload only on a clean EOF (the
 multipart upload in :mod:`edx_vault.engine.publish`) therefore never publishes a bad file.
+What gpg's status lines say (the failure code and reason) is read by
+:mod:`edx_vault.engine.gpg_status`.
 
 A failed read of the ciphertext is judged by :func:`edx_vault.engine.errors.is_transient`: a dropped
 connection, a read timeout or a throttled ranged GET says nothing about the file, so the final
@@ -33,6 +35,7 @@ from typing import IO, Any, Final
 import gnupg
 
 from edx_vault.engine.errors import PermanentError, TransientError, describe, is_transient
+from edx_vault.engine.gpg_status import DecryptionFailure, GpgStatus, decryption_failure
 
 # The three settings below decide the engine's speed on a small machine (2 vCPUs: gpg on one, all
 # of Python on the other). bench/decrypt_throughput.py measures them; docs/engine.md has the figures.
@@ -129,43 +132,6 @@ def _widen(pipe: IO[bytes]) -> int:
         return int(fcntl.fcntl(pipe.fileno(), get_size))
     except OSError:
         return 0
-
-
-def _status_keys(stderr: str) -> set[str]:
-    return {
-        line.split()[1]
-        for line in stderr.splitlines()
-        if line.startswith("[GNUPG:] ") and len(line.split()) > 1
-    }
-
-
-def _failure_reason(status: set[str], returncode: int | None) -> tuple[str, str] | None:
-    """The (code, reason) of a decryption that must not be published, or None when it is good."""
-    if "NO_SECKEY" in status and "DECRYPTION_OKAY" not in status:
-        return (
-            "wrong-recipient",
-            "the file is not encrypted to the pipeline's key (gpg: no secret key)",
-        )
-    if "BAD_PASSPHRASE" in status or "MISSING_PASSPHRASE" in status:
-        return "bad-passphrase", "the pipeline key's passphrase was refused"
-    if "BADMDC" in status:
-        return (
-            "tampered",
-            "integrity check failed (BADMDC): the ciphertext was modified or truncated",
-        )
-    if "NODATA" in status and "BEGIN_DECRYPTION" not in status:
-        return "not-openpgp", "no OpenPGP data found: the file is not an encrypted message"
-    if "DECRYPTION_FAILED" in status:
-        return "decryption-failed", "gpg could not decrypt the file (corrupt or truncated)"
-    if "DECRYPTION_OKAY" not in status:
-        return (
-            "corrupt",
-            "gpg stopped before confirming the file's integrity: the ciphertext is corrupt, "
-            "truncated or was modified",
-        )
-    if returncode != 0:
-        return "gpg-error", f"gpg exited with status {returncode}"
-    return None
 
 
 class DecryptedStream(io.RawIOBase):
@@ -308,27 +274,30 @@ class DecryptedStream(io.RawIOBase):
                 f"reading the ciphertext failed: {describe(source_error)}"
             )
             raise self._failure from source_error
-        verdict = self._verdict()
-        if verdict is not None:
-            code, reason = verdict
-            self._failure = DecryptionFailedError(reason, code=code)
+        failure = self._verdict()
+        if failure is not None:
+            self._failure = DecryptionFailedError(failure.reason, code=failure.code)
             raise self._failure
 
-    def _verdict(self) -> tuple[str, str] | None:
+    def _verdict(self) -> DecryptionFailure | None:
         if self._input.error is not None:
-            return (
+            return DecryptionFailure(
                 "source-read-error",
                 f"reading the ciphertext failed: {describe(self._input.error)}",
             )
         result = self._result
         if result is None:
-            return "gpg-error", f"gpg could not run: {type(self._crash).__name__}"
+            return DecryptionFailure(
+                "gpg-error", f"gpg could not run: {type(self._crash).__name__}"
+            )
         if getattr(result, "on_data_failure", None) is not None:
-            return "gpg-error", "the plaintext consumer failed"
-        reason = _failure_reason(_status_keys(result.stderr), result.returncode)
-        if reason is None and self._crash is not None:
-            return "gpg-error", f"gpg input was cut short: {type(self._crash).__name__}"
-        return reason
+            return DecryptionFailure("gpg-error", "the plaintext consumer failed")
+        failure = decryption_failure(GpgStatus.parse(result.stderr), result.returncode)
+        if failure is None and self._crash is not None:
+            return DecryptionFailure(
+                "gpg-error", f"gpg input was cut short: {type(self._crash).__name__}"
+            )
+        return failure
 
     def _abandon(self) -> None:
         """Stop gpg, stop feeding it and drop its output, so every thread ends promptly.

@@ -1,4 +1,7 @@
-"""The CLI's OpenPGP work: make, check and use the pipeline's key, in a throwaway GnuPG home.
+"""The CLI's OpenPGP work: make and check the pipeline's key, each in a throwaway GnuPG home.
+
+Decrypting a small message with the stored keys (edX's credentials file) is
+:mod:`edx_vault.engine.openpgp_message`; it uses :func:`private_home` from here.
 
 Every operation runs in its own private GnuPG home (mode 700, under the system temp directory),
 made with :mod:`edx_vault.engine.gnupg_home` and deleted, agent first, before the function returns.
@@ -14,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
-import re
 import secrets
 import shutil
 import subprocess
@@ -27,18 +28,11 @@ from typing import Any, Final
 
 import gnupg
 
-from edx_vault.engine.gnupg_home import (
-    GPG_CONF,
-    GnupgHome,
-    GnupgHomeError,
-    open_gnupg_home,
-    sibling_tool,
-)
+from edx_vault.engine.gnupg_config import GPG_CONF, GnupgHomeError, sibling_tool
+from edx_vault.engine.gnupg_home import GnupgHome, open_gnupg_home
+from edx_vault.engine.gpg_status import GpgStatus, result_summary
 from edx_vault.settings.secret_formats import PipelineKey
 
-# What a message may be at most: edX's credentials file is a few hundred bytes.
-MAX_MESSAGE_BYTES: Final = 1024 * 1024
-_ENC_TO = re.compile(r"^\[GNUPG:\] ENC_TO ([0-9A-F]{16})", re.MULTILINE)
 # Validity letters in gpg's key listing that make a key or subkey unusable: (e)xpired,
 # (r)evoked, (i)nvalid, (d)isabled.
 _UNUSABLE_VALIDITY: Final = frozenset("erid")
@@ -184,7 +178,7 @@ def generate_pipeline_key(
         # is back on (command line) for the export. Either way gpg signs the subkey binding with
         # the passphrase the agent holds for the command, which a max-cache-ttl of 0 could drop
         # mid-command (random "signing failed: Inappropriate ioctl for device"; see
-        # gnupg_home.COMMAND_PASSPHRASE_SECONDS).
+        # gnupg_config.COMMAND_PASSPHRASE_SECONDS).
         (home.path / "gpg.conf").write_text(
             "".join(f"{line}\n" for line in GPG_CONF if "pinentry-mode" not in line),
             encoding="utf-8",
@@ -198,7 +192,7 @@ def generate_pipeline_key(
         )
         generated = generator.gen_key(parameters)
         if not generated.fingerprint:
-            raise OpenPgpError(f"gpg could not generate the key: {_gpg_reason(generated)}")
+            raise OpenPgpError(f"gpg could not generate the key: {result_summary(generated)}")
         fingerprint = str(generated.fingerprint)
         gpg = home.gpg()
         public_key = str(gpg.export_keys(fingerprint))
@@ -300,10 +294,10 @@ def check_private_key(key_data: bytes, passphrase: str, *, now: dt.datetime) -> 
             raise OpenPgpError(f"gpg could not encrypt a test message to key {fingerprint}")
         decrypted = gpg.decrypt(encrypted.data, passphrase=passphrase)
         if not decrypted.ok or decrypted.data != probe:
-            if "Bad passphrase" in decrypted.stderr:
+            if GpgStatus.parse(decrypted.stderr).passphrase_refused:
                 raise OpenPgpError(f"the passphrase does not unlock key {fingerprint}")
             raise OpenPgpError(
-                f"key {fingerprint} could not decrypt a test message: {_gpg_reason(decrypted)}"
+                f"key {fingerprint} could not decrypt a test message: {result_summary(decrypted)}"
             )
         wrong = gpg.decrypt(encrypted.data, passphrase=f"not-{secrets.token_urlsafe(16)}")
         if wrong.ok:
@@ -322,74 +316,3 @@ def check_private_key(key_data: bytes, passphrase: str, *, now: dt.datetime) -> 
         created=_utc_date(listing.get("date", "")) or now.date(),
         expires=expires,
     )
-
-
-def decrypt_message(ciphertext: bytes, armored_keys: list[str], passphrase: str) -> bytes:
-    """Decrypt a small OpenPGP message in memory with the pipeline's keys.
-
-    Parameters
-    ----------
-    ciphertext
-        The message, binary or armored; at most :data:`MAX_MESSAGE_BYTES`.
-    armored_keys
-        The private keys to try (all of the key secret's).
-    passphrase
-        Their passphrase.
-
-    Returns
-    -------
-    bytes
-        The plaintext, only if gpg reported ``DECRYPTION_OKAY`` and no integrity failure.
-
-    Raises
-    ------
-    OpenPgpError
-        Not OpenPGP, encrypted to other keys (their key ids are named), wrong passphrase,
-        tampered.
-    """
-    if len(ciphertext) > MAX_MESSAGE_BYTES:
-        raise OpenPgpError(f"the message is larger than {MAX_MESSAGE_BYTES} bytes")
-    with private_home() as home:
-        gpg = home.gpg()
-        for armored in armored_keys:
-            if not gpg.import_keys(armored).fingerprints:
-                raise OpenPgpError("a stored pipeline key could not be imported into gpg")
-        # Messages name their recipients by (sub)key id: collect ours to compare.
-        key_ids: set[str] = set()
-        for key in gpg.list_keys(secret=True):
-            key_ids.add(key["keyid"])
-            key_ids.update(key.get("subkey_info", {}))
-        # python-gnupg keeps the plaintext in memory when no output file is given.
-        result = gpg.decrypt_file(io.BytesIO(ciphertext), passphrase=passphrase)
-    status = result.stderr or ""
-    if result.ok and "DECRYPTION_OKAY" in status and "BADMDC" not in status:
-        return bytes(result.data)
-    if "NODATA" in status or "no valid OpenPGP data" in status:
-        raise OpenPgpError("the file is not an OpenPGP message")
-    recipients = sorted(set(_ENC_TO.findall(status)))
-    if recipients and not key_ids.intersection(recipients):
-        raise OpenPgpError(
-            "the file is not encrypted to the pipeline's key: it is for key id(s) "
-            f"{', '.join(recipients)}, the pipeline holds {', '.join(sorted(key_ids))}. Ask edX "
-            "to encrypt it to the pipeline's public key (edx-vault keygen printed it), or "
-            "decrypt it yourself and pipe the CSV in: `gpg -d FILE | edx-vault "
-            "import-credentials -`"
-        )
-    if "Bad passphrase" in status:
-        raise OpenPgpError(
-            "the stored passphrase does not unlock the stored key: the two secrets do not "
-            "belong together"
-        )
-    if "BADMDC" in status or "integrity" in status.lower():
-        raise OpenPgpError("the message failed its integrity check (damaged or tampered)")
-    raise OpenPgpError(f"gpg could not decrypt the file: {_gpg_reason(result)}")
-
-
-def _gpg_reason(result: Any) -> str:
-    """gpg's own error lines (``gpg: ...``), which name keys and errors, never contents."""
-    lines = [
-        line.removeprefix("gpg: ").strip()
-        for line in str(getattr(result, "stderr", "")).splitlines()
-        if line.startswith("gpg: ") and "passphrase" not in line.lower()
-    ]
-    return "; ".join(lines[-3:]) or str(getattr(result, "status", "") or "unknown error")

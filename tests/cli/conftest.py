@@ -45,7 +45,7 @@ from moto.core.config import default_user_config
 
 from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, role_output_name
 from edx_vault.cli import main
-from edx_vault.engine import gnupg_home
+from edx_vault.engine import gnupg_config
 from edx_vault.pipeline.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.secret_formats import (
@@ -68,7 +68,7 @@ aws = integration.aws
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = PROJECT_ROOT / "config" / "example.toml"
 FAST_KEY_PASSPHRASE = "fast test key passphrase 7"
-PRODUCTION_AGENT_CONF = gnupg_home.GPG_AGENT_CONF
+PRODUCTION_AGENT_CONF = gnupg_config.GPG_AGENT_CONF
 FAST_S2K = "s2k-count 65536"
 # A CDK bootstrap version new enough for the template's CheckBootstrapVersion rule.
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
@@ -314,7 +314,7 @@ def cli(
     # unlock on this kind of machine, and the CLI unlocks keys several times per command. The
     # homes the CLI creates get the fewest S2K rounds gpg allows; production keeps gpg's
     # calibrated default. test_keygen's first test runs with the production settings.
-    monkeypatch.setattr(gnupg_home, "GPG_AGENT_CONF", (*PRODUCTION_AGENT_CONF, FAST_S2K))
+    monkeypatch.setattr(gnupg_config, "GPG_AGENT_CONF", (*PRODUCTION_AGENT_CONF, FAST_S2K))
 
     def run(*argv: str, stdin: bytes | None = None) -> CliRun:
         if stdin is not None:
@@ -330,7 +330,7 @@ def cli(
 @pytest.fixture
 def production_gpg_settings(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """Undo the test-only S2K speed-up: the CLI's homes get exactly the production settings."""
-    monkeypatch.setattr(gnupg_home, "GPG_AGENT_CONF", PRODUCTION_AGENT_CONF)
+    monkeypatch.setattr(gnupg_config, "GPG_AGENT_CONF", PRODUCTION_AGENT_CONF)
 
 
 # --------------------------------------------------------------------------------------------

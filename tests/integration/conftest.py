@@ -20,7 +20,7 @@ import gnupg
 import pytest
 from moto.server import ThreadedMotoServer
 
-from edx_vault.engine.gnupg_home import write_gnupg_config
+from edx_vault.engine.gnupg_config import write_gnupg_config
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_schema import PARTITION_KEY, SORT_KEY
 from edx_vault.pipeline.sync_steps import VaultTarget

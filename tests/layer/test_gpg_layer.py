@@ -35,7 +35,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from edx_vault.engine.gnupg_home import write_gnupg_config
+from edx_vault.engine.gnupg_config import write_gnupg_config
 from layers.gpg import bundle as gpg_bundle
 from layers.python_runtime import bundle as runtime_bundle
 from stacks import lambda_layers

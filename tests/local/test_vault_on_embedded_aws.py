@@ -17,7 +17,8 @@ from edx_vault.cli import main
 from edx_vault.devtools.embedded_aws import lifecycle
 from edx_vault.devtools.embedded_aws.deploy.cdk_deploy import DeployReport
 from edx_vault.devtools.embedded_aws.seed import seed
-from edx_vault.engine.openpgp_keys import OpenPgpError, decrypt_message
+from edx_vault.engine.openpgp_keys import OpenPgpError
+from edx_vault.engine.openpgp_message import decrypt_message
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import load_config
 from edx_vault.settings.secret_formats import load_pipeline_keyring

@@ -1,4 +1,4 @@
-"""The private GnuPG home: layout and configuration, and the real gpg driven through it.
+"""The private GnuPG home (engine.gnupg_config, engine.gnupg_home): layout, configuration, real gpg.
 
 These run this machine's gpg (``/usr/bin/gpg``, as on a developer machine); the same set-up
 against the layer's gpg in a Lambda-like root is in tests/layer/test_gpg_layer.py.
@@ -16,17 +16,14 @@ from typing import Any
 import gnupg
 import pytest
 
-from edx_vault.engine.gnupg_home import (
+from edx_vault.engine.gnupg_config import (
     COMMAND_PASSPHRASE_SECONDS,
-    GnupgHome,
     GnupgHomeError,
     create_gnupg_home,
     find_gpg_binary,
-    gpg_smoke_test,
-    open_gnupg_home,
-    reuse_or_open,
     sibling_tool,
 )
+from edx_vault.engine.gnupg_home import GnupgHome, gpg_smoke_test, open_gnupg_home, reuse_or_open
 
 PASSPHRASE = "correct horse battery staple"
 PLAINTEXT = b"user_id,course_id\n42,course-v1:ExampleX+Demo+2024\n"
