@@ -2,7 +2,7 @@
 that is none of them.
 
 The vocabulary :mod:`edx_vault.package.source_keys` and :mod:`edx_vault.package.member_names`
-read edX's keys and member names with, and :mod:`edx_vault.devtools.synthetic_package` writes
+read edX's keys and member names with, and :mod:`edx_vault.devtools.synthetic` writes
 them with. Facts, not rules: see ``../shared/edx-data-package.md`` for where each comes from.
 """
 

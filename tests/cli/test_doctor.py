@@ -21,7 +21,7 @@ import gnupg
 import pytest
 
 from edx_vault.cli import context as cli_context
-from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
 from edx_vault.package.source_keys import event_log_key, weekly_zip_key
 from edx_vault.settings import stack_outputs
 from tests.cli.conftest import (

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edx_vault.devtools.synthetic_package import credentials_csv, encrypt_to_recipients
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
+from edx_vault.devtools.synthetic.reports import credentials_csv
 from edx_vault.settings.secret_formats import parse_edx_credentials
 from tests.cli.conftest import Cli, DeployedVault, KeyPair, seed_pipeline_key
 

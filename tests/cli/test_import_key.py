@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edx_vault.devtools.synthetic_package import encrypt_to_recipients, generate_throwaway_key_pair
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
+from edx_vault.devtools.synthetic.keys import generate_throwaway_key_pair
 from edx_vault.pipeline.key_metadata import FINGERPRINT_TAG
 from edx_vault.settings.secret_formats import parse_passphrase, parse_pipeline_keyring
 from tests.cli.conftest import (

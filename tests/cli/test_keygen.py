@@ -10,7 +10,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
 from edx_vault.pipeline.key_metadata import EXPIRES_TAG, FINGERPRINT_TAG
 from edx_vault.settings.secret_formats import parse_passphrase, parse_pipeline_keyring
 from tests.cli.conftest import (

@@ -25,7 +25,7 @@ import pytest
 
 from edx_vault.cli import context as cli_context
 from edx_vault.cli import key_retirement
-from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
 from edx_vault.engine.gnupg_config import write_gnupg_config
 from edx_vault.package.source_keys import email_opt_in_zip_key
 from edx_vault.pipeline.manifest import Manifest

@@ -17,7 +17,7 @@ import pytest
 
 from edx_vault.cli import context as cli_context
 from edx_vault.cli import sync as sync_command
-from edx_vault.devtools.synthetic_package import credentials_csv
+from edx_vault.devtools.synthetic.reports import credentials_csv
 from tests.cli.conftest import Cli, DeployedVault, KeyPair, deploy_pipeline_stack, seed_pipeline_key
 
 NOW = dt.datetime(2024, 1, 7, 6, 0, 0, tzinfo=dt.UTC)

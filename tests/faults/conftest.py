@@ -40,15 +40,11 @@ import pytest
 from edx_vault.cli import main
 from edx_vault.devtools.embedded_aws.faults.control import fired, set_faults
 from edx_vault.devtools.embedded_aws.seed import edx_reader_keys, seed_package_spec
-from edx_vault.devtools.synthetic_package import (
-    GeneratedObject,
-    GeneratedPackage,
-    GeneratedUnit,
-    credentials_csv,
-    encrypt_to_recipients,
-    generate_package,
-    upload_package,
-)
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
+from edx_vault.devtools.synthetic.generate import generate_package
+from edx_vault.devtools.synthetic.generated import GeneratedObject, GeneratedPackage, GeneratedUnit
+from edx_vault.devtools.synthetic.reports import credentials_csv
+from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.engine.decryption import parse_source
 from edx_vault.package.output_keys import output_key, raw_key
 from edx_vault.package.source_keys import event_log_key

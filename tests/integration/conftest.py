@@ -20,6 +20,7 @@ import gnupg
 import pytest
 from moto.server import ThreadedMotoServer
 
+from edx_vault.devtools.synthetic.keys import generate_key
 from edx_vault.engine.gnupg_config import write_gnupg_config
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_schema import PARTITION_KEY, SORT_KEY
@@ -146,21 +147,7 @@ def generate_protected_key(
     # Loopback pinentry, as in production: without it the agent asks a (curses) pinentry for the
     # new key's passphrase, which fails wherever there is no terminal, as in CI.
     gpg = gnupg.GPG(gnupghome=str(home), options=["--pinentry-mode", "loopback"])
-    key = gpg.gen_key(
-        gpg.gen_key_input(
-            key_type="EDDSA",
-            key_curve="ed25519",
-            key_usage="sign",
-            subkey_type="ECDH",
-            subkey_curve="cv25519",
-            subkey_usage="encrypt",
-            name_real="edx-vault test pipeline",
-            name_email=email,
-            expire_date="1y",
-            passphrase=passphrase,
-        )
-    )
-    assert key.fingerprint, key.stderr
+    generate_key(gpg, name_real="edx-vault test pipeline", email=email, passphrase=passphrase)
     return gpg
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from edx_vault.devtools import synthetic_faults as faults
-from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.devtools.synthetic import ciphertext_faults, zip_faults
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
 from edx_vault.pipeline.manifest import Status
 from tests.integration.conftest import PipelineKey, Vault
 from tests.integration.sync_driver import SyncOutcome, run_sync, scope_for
@@ -42,20 +42,20 @@ def run_with_faults(vault: Vault, pipeline_key: PipelineKey, stranger_key: str) 
     good_cipher = encrypt_to_recipients(good, keys)
     events = {
         day(0): good_cipher,
-        day(1): faults.tamper_ciphertext(encrypt_to_recipients(good, keys)),
-        day(2): faults.truncate_ciphertext(encrypt_to_recipients(good, keys)),
-        day(3): faults.encrypt_to_other_recipient(good, stranger_key),
-        day(4): faults.not_openpgp(),
-        day(5): faults.empty_object(),
+        day(1): ciphertext_faults.tamper_ciphertext(encrypt_to_recipients(good, keys)),
+        day(2): ciphertext_faults.truncate_ciphertext(encrypt_to_recipients(good, keys)),
+        day(3): ciphertext_faults.encrypt_to_other_recipient(good, stranger_key),
+        day(4): ciphertext_faults.not_openpgp(),
+        day(5): ciphertext_faults.empty_object(),
     }
     for when, body in events.items():
         vault.s3.put_object(Bucket=vault.event_bucket, Key=event_key(when), Body=body)
     zips = {
-        day(0): faults.zip_with_failed_member(ORG, day(0), keys),
-        day(1): faults.zip_with_traversal_member(ORG, day(1)),
-        day(2): faults.zip_with_absolute_member(ORG, day(2)),
-        day(3): faults.zip_with_absurd_uncompressed_size(ORG, day(3)),
-        day(4): faults.zip_with_corrupt_central_directory(ORG, day(4)),
+        day(0): zip_faults.zip_with_failed_member(ORG, day(0), keys),
+        day(1): zip_faults.zip_with_traversal_member(ORG, day(1)),
+        day(2): zip_faults.zip_with_absolute_member(ORG, day(2)),
+        day(3): zip_faults.zip_with_absurd_uncompressed_size(ORG, day(3)),
+        day(4): zip_faults.zip_with_corrupt_central_directory(ORG, day(4)),
     }
     for when, body in zips.items():
         vault.s3.put_object(Bucket=vault.database_bucket, Key=f"{ORG}-{when}.zip", Body=body)

@@ -14,8 +14,8 @@ from typing import Any, cast
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-from edx_vault.devtools.synthetic_faults import zip_of
-from edx_vault.devtools.synthetic_package import encrypt_to_recipients
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
+from edx_vault.devtools.synthetic.zip_faults import zip_of
 from edx_vault.engine.decryption import DecryptUnit, decrypt_unit, parse_source, units_of
 from edx_vault.engine.errors import PermanentError, TransientError
 from edx_vault.engine.ranged_object import DEFAULT_BLOCK_BYTES

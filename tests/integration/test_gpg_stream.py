@@ -22,7 +22,7 @@ from botocore.exceptions import (
 )
 from urllib3.exceptions import ProtocolError
 
-from edx_vault.devtools.synthetic_package import RecipientEncryptor, encrypt_to_recipients
+from edx_vault.devtools.synthetic.encryption import RecipientEncryptor, encrypt_to_recipients
 from edx_vault.engine import gpg_stream
 from edx_vault.engine.errors import TransientError
 from edx_vault.engine.gpg_stream import PIPE_BYTES, DecryptedStream

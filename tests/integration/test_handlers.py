@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from edx_vault.devtools.synthetic_package import demo_package_spec, generate_package, upload_package
+from edx_vault.devtools.synthetic.generate import generate_package
+from edx_vault.devtools.synthetic.spec import demo_package_spec
+from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.engine.errors import TransientError
 from edx_vault.pipeline import lambda_runtime, sync_steps
 from edx_vault.pipeline.key_metadata import EXPIRES_TAG, key_tags

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from edx_vault.devtools.synthetic_package import (
-    GeneratedPackage,
-    demo_package_spec,
-    encrypt_to_recipients,
-    generate_package,
-    upload_package,
-)
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
+from edx_vault.devtools.synthetic.generate import generate_package
+from edx_vault.devtools.synthetic.generated import GeneratedPackage
+from edx_vault.devtools.synthetic.spec import demo_package_spec
+from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.pipeline.manifest import Status
 from edx_vault.pipeline.planner import plan_sync
 from tests.integration.conftest import Aws, PipelineKey, Vault, make_vault

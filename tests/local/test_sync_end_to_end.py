@@ -24,7 +24,8 @@ import pytest
 
 from edx_vault.cli import main
 from edx_vault.devtools.embedded_aws.seed import SeedResult, seed, seed_package_spec
-from edx_vault.devtools.synthetic_package import generate_package, upload_package
+from edx_vault.devtools.synthetic.generate import generate_package
+from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import load_config

@@ -12,11 +12,8 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from edx_vault.devtools.synthetic_package import (
-    ThrowawayKeyPair,
-    encrypt_to_recipients,
-    generate_throwaway_key_pair,
-)
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
+from edx_vault.devtools.synthetic.keys import ThrowawayKeyPair, generate_throwaway_key_pair
 from edx_vault.engine.openpgp_packets import WILDCARD_KEY_ID, PacketError, message_recipients
 
 KEY_ID_A = bytes.fromhex("0123456789ABCDEF")

@@ -3,10 +3,10 @@
 ``edx-vault local seed`` plays edX's part for a deployed vault. It reads the pipeline's public
 key (the key ``edx-vault keygen`` stored: its armored private key is imported into a throwaway
 GnuPG home, without its passphrase, and only the public half exported), generates the synthetic
-demo package encrypted to it (:func:`edx_vault.devtools.synthetic_package.demo_package_spec`), uploads it
-to the source buckets the configuration names, and writes a ``credentials.csv.gpg`` with the
-``AKIA...`` keys of an IAM user that may list and read those buckets (edX's reader), encrypted
-to the same key, for ``edx-vault import-credentials``.
+demo package encrypted to it (:func:`edx_vault.devtools.synthetic.spec.demo_package_spec`),
+uploads it to the source buckets the configuration names, and writes a ``credentials.csv.gpg``
+with the ``AKIA...`` keys of an IAM user that may list and read those buckets (edX's reader),
+encrypted to the same key, for ``edx-vault import-credentials``.
 
 The demo package's orgs (MITx, HarvardX, DelftX) are renamed to the configuration's orgs, so the
 sync finds them: the courses of the demo orgs are dealt out to the configured orgs in turn,
@@ -26,18 +26,13 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from edx_vault.devtools.embedded_aws.clients import local_client
-from edx_vault.devtools.synthetic_faults import tamper_ciphertext
-from edx_vault.devtools.synthetic_package import (
-    GeneratedObject,
-    GeneratedPackage,
-    PackageSpec,
-    SyntheticOrg,
-    credentials_csv,
-    demo_package_spec,
-    encrypt_to_recipients,
-    generate_package,
-    upload_package,
-)
+from edx_vault.devtools.synthetic.ciphertext_faults import tamper_ciphertext
+from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
+from edx_vault.devtools.synthetic.generate import generate_package
+from edx_vault.devtools.synthetic.generated import GeneratedObject, GeneratedPackage
+from edx_vault.devtools.synthetic.reports import credentials_csv
+from edx_vault.devtools.synthetic.spec import PackageSpec, SyntheticOrg, demo_package_spec
+from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.engine.openpgp_keys import private_home
 from edx_vault.package.source_keys import SourceKind
 from edx_vault.settings.config import VaultConfig

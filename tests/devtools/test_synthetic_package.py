@@ -1,7 +1,7 @@
-"""The synthetic package and the fault builders, checked against the real gpg and the model.
+"""The synthetic package, checked against the real gpg and the package model.
 
-One throwaway ed25519/cv25519 key pair (fast to make) plays the data czar; the package is
-generated once per module and decrypted with the matching secret key.
+The demo package (every awkward name) is generated once per module, encrypted to the czar's
+throwaway key, and decrypted with the matching secret key.
 """
 
 from __future__ import annotations
@@ -13,107 +13,47 @@ import gzip
 import hashlib
 import io
 import json
-import shutil
-import subprocess
 import tarfile
-import tempfile
 import tracemalloc
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import gnupg
 import pytest
 from moto import mock_aws
 
-from edx_vault.devtools.synthetic_faults import (
+from edx_vault.devtools.synthetic.ciphertext_faults import (
     PUBLIC_KEY_ENCRYPTED_SESSION_KEY_TAG,
     SYMMETRICALLY_ENCRYPTED_MDC_TAG,
-    empty_object,
-    encrypt_to_other_recipient,
-    not_openpgp,
     openpgp_packets,
-    tamper_ciphertext,
-    truncate_ciphertext,
-    write_fault,
-    zip_of,
-    zip_with_absolute_member,
-    zip_with_absurd_uncompressed_size,
-    zip_with_corrupt_central_directory,
-    zip_with_failed_member,
-    zip_with_traversal_member,
 )
-from edx_vault.devtools.synthetic_package import (
+from edx_vault.devtools.synthetic.generate import generate_package
+from edx_vault.devtools.synthetic.generated import GeneratedPackage, GeneratedUnit
+from edx_vault.devtools.synthetic.keys import ThrowawayKeyPair
+from edx_vault.devtools.synthetic.reports import (
     CREDENTIALS_HEADER,
     EMAIL_OPT_IN_HEADER,
     FAILED_EXPORT_TEXT,
-    GeneratedPackage,
-    GeneratedUnit,
+    credentials_csv,
+)
+from edx_vault.devtools.synthetic.spec import (
     PackageSpec,
-    RecipientEncryptor,
     SyntheticCourse,
     SyntheticOrg,
-    ThrowawayKeyPair,
-    credentials_csv,
     demo_package_spec,
-    encrypt_to_recipients,
-    generate_package,
-    generate_throwaway_key_pair,
-    read_central_directory,
-    upload_package,
 )
-from edx_vault.package.package_model import (
-    ORA_FOLDER,
-    UnsafeMemberNameError,
-    is_directory_entry,
-    output_key,
-    parse_member_name,
-    parse_source_key,
-)
+from edx_vault.devtools.synthetic.upload import upload_package
+from edx_vault.devtools.synthetic.zip_records import read_central_directory
+from edx_vault.package.edx_spellings import ORA_FOLDER
+from edx_vault.package.member_names import is_directory_entry, parse_member_name
+from edx_vault.package.output_keys import output_key
+from edx_vault.package.source_keys import parse_source_key
+from tests.devtools.conftest import Decryptor, needs_gpg
 
-pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
+pytestmark = needs_gpg
 
 DAY = dt.date(2024, 1, 7)
 SESSION_KEY = PUBLIC_KEY_ENCRYPTED_SESSION_KEY_TAG
-
-
-class Decryptor:
-    """The czar's side: a GNUPGHOME holding the secret key."""
-
-    def __init__(self, secret_key: str) -> None:
-        self.home = tempfile.mkdtemp(prefix="edxv-czar-")
-        self.gpg = gnupg.GPG(gnupghome=self.home)
-        self.gpg.import_keys(secret_key)
-
-    def attempt(self, ciphertext: bytes) -> gnupg.Crypt:
-        return self.gpg.decrypt(ciphertext)
-
-    def decrypt(self, ciphertext: bytes) -> bytes:
-        result = self.attempt(ciphertext)
-        assert result.ok, result.status
-        return bytes(result.data)
-
-    def close(self) -> None:
-        subprocess.run(["gpgconf", "--homedir", self.home, "--kill", "all"], check=False)
-        shutil.rmtree(self.home, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def czar_key() -> ThrowawayKeyPair:
-    return generate_throwaway_key_pair()
-
-
-@pytest.fixture(scope="module")
-def stranger_key() -> ThrowawayKeyPair:
-    return generate_throwaway_key_pair(email="someone-else@example.org")
-
-
-@pytest.fixture(scope="module")
-def czar(czar_key: ThrowawayKeyPair) -> Iterator[Decryptor]:
-    decryptor = Decryptor(czar_key.secret_key)
-    yield decryptor
-    decryptor.close()
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +105,7 @@ def units_where(package: GeneratedPackage, **fields: object) -> list[GeneratedUn
 
 
 # --------------------------------------------------------------------------------------------
-# Encryption, as edX does it
+# Encryption of every unit
 # --------------------------------------------------------------------------------------------
 
 
@@ -186,34 +126,14 @@ def test_every_unit_is_binary_openpgp_that_decrypts_to_the_recorded_digest(
         assert len(plaintext) == unit.plaintext_size
 
 
-def test_messages_are_encrypted_to_every_recipient_and_unsigned(
-    czar_key: ThrowawayKeyPair, stranger_key: ThrowawayKeyPair, czar: Decryptor
-) -> None:
-    # Given two recipients (edX encrypts to every czar key plus its master key)
-    ciphertext = encrypt_to_recipients(b"hello\n", [czar_key.public_key, stranger_key.public_key])
-    # Then there is one session-key packet per recipient, and either key decrypts it
-    assert [p.tag for p in openpgp_packets(ciphertext)] == [
-        SESSION_KEY,
-        SESSION_KEY,
-        SYMMETRICALLY_ENCRYPTED_MDC_TAG,
-    ]
-    result = czar.attempt(ciphertext)
-    assert result.ok and result.data == b"hello\n"
-    assert not result.valid and result.fingerprint is None  # no signature
-
-
-def test_the_encryptor_refuses_secret_keys(czar_key: ThrowawayKeyPair) -> None:
-    # edX holds public keys only; a generator holding a secret key would hide mistakes.
-    with pytest.raises(ValueError, match="public keys only"):
-        RecipientEncryptor([czar_key.secret_key])
-
-
 # --------------------------------------------------------------------------------------------
 # Names: every generated name reads back as what was generated
 # --------------------------------------------------------------------------------------------
 
 
 def test_every_generated_name_parses_to_what_it_was_generated_as(package: GeneratedPackage) -> None:
+    # Given every unit, and what it was generated as
+    # Then the package model reads its key (and member name) back as exactly that
     for unit in package.units:
         source = parse_source_key(unit.source_bucket, unit.source_key)
         if unit.member_name is None:
@@ -233,13 +153,15 @@ def test_every_generated_name_parses_to_what_it_was_generated_as(package: Genera
 
 
 def test_the_demo_package_has_every_awkward_name(package: GeneratedPackage) -> None:
+    # Given the demo package's entities and members as the model reads them
     entities = {unit.entity for unit in package.units if unit.entity}
     members = [
         parse_member_name(parse_source_key(u.source_bucket, u.source_key), u.member_name)
         for u in package.units
         if u.member_name
     ]
-    # Dashes in course and run, a CCX, an md5-shortened entity, a non-ASCII course number
+    # Then there are dashes in course and run, a CCX, an md5-shortened entity, a non-ASCII
+    # course number
     assert "MITx-6.00.1x-2-3T2024-A" in entities
     assert "MITx-6.002x-2012_Fall-ccx-7" in entities
     assert any(m.entity_digest for m in members)
@@ -263,9 +185,11 @@ def test_the_demo_package_has_every_awkward_name(package: GeneratedPackage) -> N
 
 
 def test_output_keys_are_unique(package: GeneratedPackage) -> None:
+    # Given the output keys of every unit to publish
     keys = [unit.output_key for unit in package.published_units]
     duplicates = {key for key in keys if keys.count(key) > 1}
-    # The email opt-in report ships twice on purpose (old and new place): same key, same bytes.
+    # Then only the email opt-in report repeats: it ships twice on purpose (old and new place),
+    # with the same key and the same bytes
     for key in duplicates:
         assert key is not None and key.startswith("email-opt-in/")
         digests = {u.plaintext_sha256 for u in package.published_units if u.output_key == key}
@@ -365,10 +289,11 @@ def test_zip64_can_be_forced_for_small_zips(czar_key: ThrowawayKeyPair, tmp_path
 
 
 def test_sql_members_follow_the_tsv_conventions(package: GeneratedPackage, czar: Decryptor) -> None:
+    # Given a decrypted .sql member
     unit = units_where(package, table="auth_userprofile", entity="MITx-6.002x-2012_Fall")[0]
     text = plaintext_of(package, czar, unit).decode("utf-8")
     lines = text.split("\n")
-    # A header row, "\n" line ends, every row as wide as the header (no raw tab or newline)
+    # Then it has a header row, "\n" line ends, every row as wide as the header (no raw tab or newline)
     assert lines[0].split("\t")[:4] == ["id", "user_id", "name", "language"]
     assert lines[-1] == "" and "\r" not in text
     assert {line.count("\t") for line in lines[:-1]} == {lines[0].count("\t")}
@@ -385,9 +310,11 @@ def test_sql_members_follow_the_tsv_conventions(package: GeneratedPackage, czar:
 def test_event_logs_are_gzip_json_lines_with_the_documented_fields(
     package: GeneratedPackage, czar: Decryptor
 ) -> None:
+    # Given a decrypted event log
     unit = next(u for u in package.units if u.category == "events" and u.site == "edx")
     lines = gzip.decompress(plaintext_of(package, czar, unit)).decode().splitlines()
     events = [json.loads(line) for line in lines]
+    # Then every line is an event with the documented fields, in time order within its day
     for event in events:
         assert {"event_type", "time", "username", "event_source", "ip", "agent", "event"} <= set(
             event
@@ -403,10 +330,11 @@ def test_event_logs_are_gzip_json_lines_with_the_documented_fields(
 
 def test_the_event_size_knob_reaches_its_target(czar_key: ThrowawayKeyPair, tmp_path: Path) -> None:
     for target in (1, 50_000):
+        # Given event logs asked for at this size
         spec = small_spec(event_log_bytes=target, tables=(), ora_tables=(), email_opt_in=False)
         generated = generate_package(spec, [czar_key.public_key], tmp_path / str(target))
         sizes = [u.plaintext_size for u in generated.units if u.category == "events"]
-        # At least one event, and within a few hundred bytes of the target
+        # Then each holds at least one event, and is within a few hundred bytes of the target
         assert all(target <= size < target + 1024 for size in sizes), sizes
 
 
@@ -463,6 +391,8 @@ def test_large_event_logs_stream_in_flat_memory_without_plaintext_on_disk(
 def test_forums_course_files_and_reports_have_their_formats(
     package: GeneratedPackage, czar: Decryptor
 ) -> None:
+    # Given each other kind of file, decrypted / Then it has its format: forums as extended
+    # JSON lines, the course structure as JSON blocks, the course export as a tar.gz
     forums = plaintext_of(package, czar, units_where(package, category="forums")[0])
     documents = [json.loads(line) for line in forums.decode().splitlines()]
     assert "$oid" in documents[0]["_id"] and "$date" in documents[0]["created_at"]
@@ -475,22 +405,26 @@ def test_forums_course_files_and_reports_have_their_formats(
     with tarfile.open(fileobj=io.BytesIO(plaintext_of(package, czar, export))) as archive:
         assert "course/course.xml" in archive.getnames()
 
+    # And the email opt-in report as a CSV with its header
     report = next(u for u in package.units if u.category == "email-opt-in")
     rows = list(csv.reader(io.StringIO(plaintext_of(package, czar, report).decode())))
     assert tuple(rows[0]) == EMAIL_OPT_IN_HEADER
     assert len(rows) > 1 and all(len(row) == len(EMAIL_OPT_IN_HEADER) for row in rows)
 
+    # And a failed export as a traceback, not published
     failed = next(u for u in package.units if u.failed)
     assert failed.output_key is None
     assert plaintext_of(package, czar, failed).decode().startswith(FAILED_EXPORT_TEXT)
     assert "Traceback" in plaintext_of(package, czar, failed).decode()
 
+    # And the RDX archive as a tar.gz
     rdx = next(u for u in package.units if "/rdx/" in u.source_key)
     with tarfile.open(fileobj=io.BytesIO(plaintext_of(package, czar, rdx))) as archive:
         assert "grades.csv" in archive.getnames()
 
 
 def test_credentials_csv_is_a_header_and_one_row() -> None:
+    # Given the default credentials.csv / Then it is the header and one row of example keys
     rows = list(csv.reader(io.StringIO(credentials_csv().decode())))
     assert tuple(rows[0]) == CREDENTIALS_HEADER
     assert len(rows) == 2 and rows[1][1].startswith("AKIA")
@@ -509,96 +443,3 @@ def test_upload_puts_every_object_in_the_edx_buckets(package: GeneratedPackage) 
             for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])
         }
         assert listed == {o.key: o.size for o in package.objects if o.bucket == bucket}
-
-
-# --------------------------------------------------------------------------------------------
-# Fault builders
-# --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def good_ciphertext(czar_key: ThrowawayKeyPair) -> bytes:
-    return encrypt_to_recipients(b"user_id\tusername\n" * 5000, [czar_key.public_key])
-
-
-def test_tampered_data_fails_decryption(good_ciphertext: bytes, czar: Decryptor) -> None:
-    # Given a ciphertext with one octet flipped in the middle of its encrypted data
-    tampered = tamper_ciphertext(good_ciphertext)
-    # Then it differs in exactly one octet, and gpg does not report DECRYPTION_OKAY
-    assert sum(a != b for a, b in zip(tampered, good_ciphertext, strict=True)) == 1
-    result = czar.attempt(tampered)
-    assert not result.ok
-    assert "DECRYPTION_OKAY" not in result.stderr
-
-
-def test_a_tampered_mdc_fails_only_after_all_plaintext_came_out(
-    good_ciphertext: bytes, czar: Decryptor
-) -> None:
-    # Given a ciphertext whose modification detection code was altered
-    result = czar.attempt(tamper_ciphertext(good_ciphertext, where="mdc"))
-    # Then gpg hands out the whole plaintext and only then reports BADMDC: publishing before
-    # gpg's verdict would publish tampered data
-    assert result.data == b"user_id\tusername\n" * 5000
-    assert not result.ok
-    assert "BADMDC" in result.stderr and "DECRYPTION_FAILED" in result.stderr
-
-
-def test_truncated_and_foreign_ciphertexts_fail(
-    good_ciphertext: bytes, stranger_key: ThrowawayKeyPair, czar: Decryptor
-) -> None:
-    assert not czar.attempt(truncate_ciphertext(good_ciphertext)).ok
-    foreign = czar.attempt(encrypt_to_other_recipient(b"secret\n", stranger_key.public_key))
-    assert not foreign.ok and "NO_SECKEY" in foreign.stderr
-
-
-@pytest.mark.parametrize("data", [not_openpgp(), empty_object()])
-def test_non_openpgp_bytes_are_not_messages(data: bytes, czar: Decryptor) -> None:
-    assert not czar.attempt(data).ok
-    if data:
-        with pytest.raises(ValueError, match="not an OpenPGP packet"):
-            openpgp_packets(data)
-
-
-def test_hostile_zip_names_are_refused_by_the_model(tmp_path: Path) -> None:
-    source = parse_source_key("course-data", "mitx-2024-01-07.zip")
-    for build in (zip_with_traversal_member, zip_with_absolute_member):
-        path = write_fault(tmp_path / f"{build.__name__}.zip", build("mitx", DAY))
-        names = [e.name for e in read_central_directory(path.read_bytes()).entries]
-        hostile = [name for name in names if not is_directory_entry(name)]
-        assert hostile
-        for name in hostile:
-            with pytest.raises(UnsafeMemberNameError):
-                parse_member_name(source, name)
-
-
-def test_the_failed_member_zip_holds_data_and_a_failed_marker(czar_key: ThrowawayKeyPair) -> None:
-    data = zip_with_failed_member("mitx", DAY, [czar_key.public_key])
-    source = parse_source_key("course-data", "mitx-2024-01-07.zip")
-    members = [
-        parse_member_name(source, e.name)
-        for e in read_central_directory(data).entries
-        if not is_directory_entry(e.name)
-    ]
-    assert [m.failed for m in members] == [False, True]
-
-
-def test_the_zip_bomb_claims_an_absurd_size_in_both_headers() -> None:
-    data = zip_with_absurd_uncompressed_size("mitx", DAY, claimed_size=2**40)
-    (entry,) = read_central_directory(data).entries
-    assert entry.uncompressed_size == 2**40
-    assert entry.compressed_size < 1024
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert archive.infolist()[0].file_size == 2**40
-
-
-def test_a_corrupt_central_directory_is_unreadable() -> None:
-    data = zip_with_corrupt_central_directory("mitx", DAY)
-    with pytest.raises(zipfile.BadZipFile):
-        zipfile.ZipFile(io.BytesIO(data))
-    with pytest.raises(ValueError, match="bad central directory"):
-        read_central_directory(data)
-
-
-def test_zip_of_keeps_names_verbatim() -> None:
-    data = zip_of([("/abs/name", b"x"), ("../up", b"y")])
-    assert [e.name for e in read_central_directory(data).entries] == ["/abs/name", "../up"]
