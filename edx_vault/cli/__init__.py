@@ -34,7 +34,8 @@ from edx_vault.engine.gnupg_config import GnupgHomeError
 from edx_vault.engine.openpgp_keys import OpenPgpError
 from edx_vault.settings.config import ConfigError
 from edx_vault.settings.deployment import DeploymentError
-from edx_vault.settings.secret_formats import SecretFormatError, SecretNotSetError
+from edx_vault.settings.secret_document import SecretFormatError
+from edx_vault.settings.secret_formats import SecretNotSetError
 
 COMMAND_MODULES: Final = (
     "keygen",

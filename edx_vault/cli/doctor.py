@@ -52,13 +52,9 @@ from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import ConfigError, VaultConfig
 from edx_vault.settings.deployment import UNUSABLE_STACK_STATES, Deployment, DeploymentError
 from edx_vault.settings.resource_names import data_bucket_name, resource_prefix
-from edx_vault.settings.secret_formats import (
-    EdxCredentials,
-    PipelineKeyring,
-    SecretFormatError,
-    read_edx_credentials,
-    read_pipeline_keyring,
-)
+from edx_vault.settings.secret_document import SecretFormatError
+from edx_vault.settings.secret_formats import EdxCredentials, PipelineKeyring
+from edx_vault.settings.secret_store import read_edx_credentials, read_pipeline_keyring
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation.type_defs import StackTypeDef

@@ -19,7 +19,7 @@ from edx_vault.cli.credentials_csv import looks_like_openpgp, parse_credentials_
 from edx_vault.cli.errors import CliError
 from edx_vault.cli.input_files import read_input_file
 from edx_vault.engine.openpgp_message import decrypt_message
-from edx_vault.settings.secret_formats import load_pipeline_keyring, store_edx_credentials
+from edx_vault.settings.secret_store import load_pipeline_keyring, store_edx_credentials
 
 
 def register(subparsers: Any) -> None:

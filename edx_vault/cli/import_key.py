@@ -18,7 +18,8 @@ from edx_vault.cli.errors import CliError, UsageError
 from edx_vault.cli.input_files import STDIN_NAME, read_input_file
 from edx_vault.cli.key_storage import describe_key, reserve_key_slot, store_new_key
 from edx_vault.engine.openpgp_keys import check_private_key
-from edx_vault.settings.secret_formats import PipelinePassphrase, SecretFormatError
+from edx_vault.settings.secret_document import SecretFormatError
+from edx_vault.settings.secret_formats import PipelinePassphrase
 
 
 def register(subparsers: Any) -> None:
@@ -67,7 +68,7 @@ def passphrase_from_user(args: argparse.Namespace, context: CliContext) -> Pipel
             "(it is never accepted on the command line)"
         )
     try:
-        return PipelinePassphrase(text)
+        return PipelinePassphrase(passphrase=text)
     except SecretFormatError as error:
         raise UsageError(f"the passphrase cannot be used: {error}") from None
 

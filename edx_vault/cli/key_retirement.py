@@ -66,9 +66,8 @@ from edx_vault.package.package_model import SourceKind, UnknownNameError
 from edx_vault.pipeline.manifest import Manifest, Status, source_partition
 from edx_vault.pipeline.manifest_schema import OBJECT_SORT_KEY, PARTITION_KEY, SORT_KEY
 from edx_vault.settings.config import EdxConfig
-from edx_vault.settings.secret_formats import (
-    PipelineKey,
-    PipelineKeyring,
+from edx_vault.settings.secret_formats import PipelineKey, PipelineKeyring
+from edx_vault.settings.secret_store import (
     read_edx_credentials,
     read_pipeline_keyring,
     store_pipeline_keyring,

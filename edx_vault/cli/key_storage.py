@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING
 from edx_vault.cli.errors import CliError
 from edx_vault.pipeline.key_metadata import key_tags
 from edx_vault.settings.deployment import StorageResources
-from edx_vault.settings.secret_formats import (
-    PipelineKey,
-    PipelineKeyring,
-    PipelinePassphrase,
+from edx_vault.settings.secret_formats import PipelineKey, PipelineKeyring, PipelinePassphrase
+from edx_vault.settings.secret_store import (
     read_passphrase,
     read_pipeline_keyring,
     store_passphrase,

@@ -200,7 +200,9 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
     storage = deployment.storage
     client = context.secretsmanager()
     slot = reserve_key_slot(client, storage, rotate=args.rotate, today=now.date())
-    passphrase = slot.passphrase or PipelinePassphrase(secrets.token_urlsafe(PASSPHRASE_BYTES))
+    passphrase = slot.passphrase or PipelinePassphrase(
+        passphrase=secrets.token_urlsafe(PASSPHRASE_BYTES)
+    )
 
     context.note(f"generating an RSA {bits} key for {email} (this takes a few seconds)...")
     generated = generate_pipeline_key(

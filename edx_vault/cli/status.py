@@ -28,7 +28,8 @@ from edx_vault.cli.run_reports import (
 )
 from edx_vault.cli.tables import render_table
 from edx_vault.settings.deployment import Deployment, PipelineNotDeployedError
-from edx_vault.settings.secret_formats import SecretFormatError, read_pipeline_keyring
+from edx_vault.settings.secret_document import SecretFormatError
+from edx_vault.settings.secret_store import read_pipeline_keyring
 
 RECENT_EXECUTIONS: Final = 10
 

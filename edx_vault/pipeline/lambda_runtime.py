@@ -29,7 +29,7 @@ from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.pipeline_run import RunContext
 from edx_vault.pipeline.run_liveness import RunLiveness
 from edx_vault.settings.pipeline_settings import PipelineSettings
-from edx_vault.settings.secret_formats import load_pipeline_keyring
+from edx_vault.settings.secret_store import load_pipeline_keyring
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -53,6 +53,8 @@ from edx_vault.settings.secret_formats import (
     PipelineKey,
     PipelineKeyring,
     PipelinePassphrase,
+)
+from edx_vault.settings.secret_store import (
     store_edx_credentials,
     store_passphrase,
     store_pipeline_keyring,
@@ -399,7 +401,7 @@ def seed_pipeline_key(
             ),
         ),
     )
-    store_passphrase(client, vault.passphrase_secret, PipelinePassphrase(key.passphrase))
+    store_passphrase(client, vault.passphrase_secret, PipelinePassphrase(passphrase=key.passphrase))
     store_pipeline_keyring(client, vault.key_secret, keyring)
     return keyring
 

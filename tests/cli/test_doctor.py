@@ -442,11 +442,8 @@ def test_edx_still_encrypting_to_the_old_key_after_a_rotation_warns(
 ) -> None:
     # Given a rotation: the other key is now primary, the fast key kept for the handover, and
     # each org's newest file still encrypted to the fast key only
-    from edx_vault.settings.secret_formats import (
-        PipelineKey,
-        read_pipeline_keyring,
-        store_pipeline_keyring,
-    )
+    from edx_vault.settings.secret_formats import PipelineKey
+    from edx_vault.settings.secret_store import read_pipeline_keyring, store_pipeline_keyring
 
     client = healthy.deployed.aws.client("secretsmanager")
     keyring = read_pipeline_keyring(client, healthy.deployed.key_secret)

@@ -32,10 +32,8 @@ from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.planner import PlanScope, plan_sync
 from edx_vault.pipeline.sync_steps import VaultTarget, mirror_step
 from edx_vault.settings import stack_outputs
-from edx_vault.settings.secret_formats import (
-    PipelineKey,
-    PipelineKeyring,
-    PipelinePassphrase,
+from edx_vault.settings.secret_formats import PipelineKey, PipelineKeyring, PipelinePassphrase
+from edx_vault.settings.secret_store import (
     load_pipeline_keyring,
     store_passphrase,
     store_pipeline_keyring,
@@ -101,7 +99,9 @@ def _stored(key: KeyPair, user_id: str, expires: dt.date) -> PipelineKey:
 def seed_rotated_keys(vault: DeployedVault, old: KeyPair, new: KeyPair) -> None:
     """The key secret as ``keygen --rotate`` leaves it: the old key, then the new one, primary."""
     client = vault.aws.client("secretsmanager")
-    store_passphrase(client, vault.passphrase_secret, PipelinePassphrase(FAST_KEY_PASSPHRASE))
+    store_passphrase(
+        client, vault.passphrase_secret, PipelinePassphrase(passphrase=FAST_KEY_PASSPHRASE)
+    )
     keyring = PipelineKeyring(
         primary=new.fingerprint,
         keys=(

@@ -71,7 +71,12 @@ def deployed(
     credentials = secrets.create_secret(
         Name=f"{vault.table_name}/edx-credentials",
         SecretString=serialise_edx_credentials(
-            EdxCredentials("edx-partner-mitx", "AKIA" + "A" * 16, "s" * 40, dt.datetime.now(dt.UTC))
+            EdxCredentials(
+                user_name="edx-partner-mitx",
+                access_key_id="AKIA" + "A" * 16,
+                secret_access_key="s" * 40,
+                imported_at=dt.datetime.now(dt.UTC),
+            )
         ),
     )["ARN"]
     armored = str(
@@ -84,7 +89,11 @@ def deployed(
         primary=pipeline_key.fingerprint,
         keys=(
             PipelineKey(
-                pipeline_key.fingerprint, armored, "pipeline@example.edu", dt.date.today(), expires
+                fingerprint=pipeline_key.fingerprint,
+                armored_private_key=armored,
+                user_id="pipeline@example.edu",
+                created=dt.date.today(),
+                expires=expires,
             ),
         ),
     )
@@ -95,7 +104,7 @@ def deployed(
     )["ARN"]
     passphrase = secrets.create_secret(
         Name=f"{vault.table_name}/passphrase",
-        SecretString=serialise_passphrase(PipelinePassphrase(pipeline_key.passphrase)),
+        SecretString=serialise_passphrase(PipelinePassphrase(passphrase=pipeline_key.passphrase)),
     )["ARN"]
     topic = aws.client("sns").create_topic(Name=vault.table_name)["TopicArn"]
     environment = {

@@ -21,7 +21,7 @@ from edx_vault.engine.openpgp_keys import OpenPgpError
 from edx_vault.engine.openpgp_message import decrypt_message
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import load_config
-from edx_vault.settings.secret_formats import load_pipeline_keyring
+from edx_vault.settings.secret_store import load_pipeline_keyring
 from tests.local.conftest import EXAMPLE_CONFIG, RunningAws, free_port, start, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -37,7 +37,7 @@ from edx_vault.engine.openpgp_keys import private_home
 from edx_vault.package.source_keys import SourceKind
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.deployment import Deployment
-from edx_vault.settings.secret_formats import read_pipeline_keyring
+from edx_vault.settings.secret_store import read_pipeline_keyring
 
 PackageSize = Literal["small", "demo"]
 PACKAGE_SIZES: Final[tuple[PackageSize, ...]] = ("small", "demo")
