@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import zipfile
 from pathlib import Path
@@ -32,11 +31,9 @@ from edx_vault.devtools.synthetic.zip_records import read_central_directory
 from edx_vault.package.edx_spellings import UnsafeMemberNameError
 from edx_vault.package.member_names import is_directory_entry, parse_member_name
 from edx_vault.package.source_keys import parse_source_key
-from tests.devtools.conftest import Decryptor, needs_gpg
+from tests.devtools.conftest import DAY, Decryptor, needs_gpg
 
 pytestmark = needs_gpg
-
-DAY = dt.date(2024, 1, 7)
 
 
 @pytest.fixture(scope="module")
