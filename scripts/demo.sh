@@ -34,7 +34,7 @@ step() {
 "$EDX" --help >/dev/null 2>&1 || fail "\`edx-vault --help\` fails: the admin CLI is not usable yet"
 for command in local keygen import-credentials sync; do
   "$EDX" "$command" --help >/dev/null 2>&1 \
-    || fail "the admin CLI has no \`$command\` command yet (edx_vault/cli/$command.py, COMMAND_MODULES)"
+    || fail "the admin CLI has no \`$command\` command yet (edx_vault/cli/commands.py)"
 done
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/edx-vault-demo.XXXXXX")"

@@ -1,8 +1,9 @@
-"""The admin CLI, ``edx-vault``: one module per command, registered from :data:`COMMAND_MODULES`.
+"""The admin CLI, ``edx-vault``: :func:`main` runs the command the table of commands names.
 
-Each module ``edx_vault/cli/<name>.py`` has ``register(subparsers)``, which adds its parser and
-sets ``func=run``, and ``run(args, context) -> int``. Adding a command is adding a module and
-its name here.
+:data:`edx_vault.cli.commands.COMMANDS` lists every command (name, help, arguments, run
+function); :func:`edx_vault.cli.parser.build_parser` makes the parser from it. Each command's
+``run(args, context) -> int`` lives in its own module (``edx_vault/cli/<name>.py``, or a
+package such as ``doctor/``) with the pieces only it uses.
 
 Expected failures (a stack that is not deployed, an empty secret, a bad file, a gpg refusal, an
 AWS error such as AccessDenied) print one line, ``error: ...``, on stderr and exit 1, or 2 for
@@ -14,12 +15,7 @@ Exit status: 0 success, 1 failure (including ``verify`` problems and a failed ``
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import logging
-import os
-from pathlib import Path
-from typing import Final
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -29,7 +25,15 @@ from botocore.exceptions import (
 )
 
 from edx_vault.cli.context import CliContext
-from edx_vault.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError
+from edx_vault.cli.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    aws_error_code,
+    aws_error_message,
+)
+from edx_vault.cli.parser import build_parser, config_path
 from edx_vault.engine.gnupg_config import GnupgHomeError
 from edx_vault.engine.openpgp_keys import OpenPgpError
 from edx_vault.settings.config import ConfigError
@@ -37,80 +41,15 @@ from edx_vault.settings.deployment import DeploymentError
 from edx_vault.settings.secret_document import SecretFormatError
 from edx_vault.settings.secret_formats import SecretNotSetError
 
-COMMAND_MODULES: Final = (
-    "keygen",
-    "import_key",
-    "import_credentials",
-    "sync",
-    "status",
-    "info",
-    "verify",
-    "doctor",
-    "local",
-    "grants",
-)
-CONFIG_ENVIRONMENT_VARIABLE: Final = "EDX_VAULT_CONFIG"
-DEFAULT_CONFIG: Final = Path("config/example.toml")
-
-
-def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    # On subcommands the defaults are suppressed so that a value given before the command
-    # (edx-vault --region X status) is not overwritten by the subparser's default.
-    default = argparse.SUPPRESS if suppress else None
-    # A command may define one of them itself (its own --region, say): keep the command's.
-    existing = parser._option_string_actions
-    if "--config" not in existing:
-        parser.add_argument(
-            "--config",
-            type=Path,
-            default=default,
-            help=(
-                f"the deployment configuration (default: ${CONFIG_ENVIRONMENT_VARIABLE}, "
-                f"else {DEFAULT_CONFIG})"
-            ),
-        )
-    if "--region" not in existing:
-        parser.add_argument(
-            "--region", default=default, help="AWS region (default: the configuration's)"
-        )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every command of :data:`COMMAND_MODULES`."""
-    parser = argparse.ArgumentParser(
-        prog="edx-vault",
-        description=(
-            "Administer an edx-vault deployment: the pipeline's OpenPGP key, edX's "
-            "credentials, syncs, status and verification."
-        ),
-    )
-    _add_global_options(parser, suppress=False)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(subparsers)
-    # Global options also work after the command name (edx-vault status --config x.toml).
-    for subparser in subparsers.choices.values():
-        _add_global_options(subparser, suppress=True)
-    return parser
-
-
-def _config_path(args: argparse.Namespace) -> Path:
-    if args.config is not None:
-        return Path(args.config)
-    from_environment = os.environ.get(CONFIG_ENVIRONMENT_VARIABLE)
-    return Path(from_environment) if from_environment else DEFAULT_CONFIG
-
 
 def _aws_error(error: ClientError) -> str:
-    details = error.response.get("Error", {})
-    code = details.get("Code", "error")
-    message = details.get("Message", "")
+    code = aws_error_code(error)
     hint = ""
     if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
         hint = " (run the CLI with one of the deployment's admin roles)"
     elif code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId"):
         hint = " (refresh your AWS credentials)"
-    return f"AWS refused {error.operation_name}: {code}: {message}{hint}"
+    return f"AWS refused {error.operation_name}: {code}: {aws_error_message(error)}{hint}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_request:
         # argparse exits for --help (0) and for usage errors (2, message already printed).
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
-    context = CliContext(config_path=_config_path(args), region_override=args.region)
+    context = CliContext(config_path=config_path(args), region_override=args.region)
 
     def fail(message: str, exit_code: int = EXIT_FAILURE) -> int:
         print(f"error: {message}", file=context.stderr)

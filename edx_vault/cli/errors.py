@@ -1,8 +1,14 @@
-"""The errors a command raises for expected failures; ``main`` prints them as one line."""
+"""The errors a command raises for expected failures (``main`` prints them as one line), and AWS's.
+
+:func:`aws_error_code` and :func:`aws_error_message` read a botocore ``ClientError`` for every
+command, so each names AWS's refusals the same way.
+"""
 
 from __future__ import annotations
 
 from typing import Final
+
+from botocore.exceptions import ClientError
 
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
@@ -24,3 +30,13 @@ class UsageError(CliError):
     """The command line itself is wrong (a bad option value): exit status 2."""
 
     exit_code = EXIT_USAGE
+
+
+def aws_error_code(error: ClientError) -> str:
+    """AWS's error code (``AccessDenied``, ``NoSuchKey``...); ``error`` when it gives none."""
+    return str(error.response.get("Error", {}).get("Code", "error"))
+
+
+def aws_error_message(error: ClientError) -> str:
+    """AWS's own message for the error; empty when it gives none."""
+    return str(error.response.get("Error", {}).get("Message", ""))

@@ -26,8 +26,8 @@ from typing import Any, Final
 
 from edx_vault.access.access_check import check_list, check_read
 from edx_vault.access.grants import ResearcherGrant, compile_grants
-from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, GRANT_TAG
 from edx_vault.access.policy_evaluator import Decision
+from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, GRANT_TAG
 from edx_vault.access.template_policies import (
     VaultPolicies,
     load_vault_policies,
@@ -43,53 +43,6 @@ from edx_vault.settings.stack_outputs import STORAGE_STACK_SUFFIX, stack_name
 SHOWN_PATTERNS: Final = 8
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``grants`` command and its ``check`` subcommand."""
-    parser = subparsers.add_parser(
-        "grants",
-        help="who can read what, until when; check one researcher and key",
-        description=(
-            "List researcher grants (from the configuration), or check whether a researcher "
-            "may read a key (from the synthesized policies)."
-        ),
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.add_argument(
-        "--patterns", action="store_true", help="also list each grant's key patterns"
-    )
-    parser.set_defaults(func=run, grants_command=None)
-    commands = parser.add_subparsers(dest="grants_command", metavar="SUBCOMMAND")
-    check = commands.add_parser(
-        "check",
-        help="ALLOW or DENY for one researcher and key, and why",
-        description=(
-            "Synthesize the app and evaluate the researcher role's identity policy, the "
-            "bucket policy and the data key's policy for reading KEY."
-        ),
-    )
-    check.add_argument("researcher", help="the researcher's name in the configuration")
-    check.add_argument("key", help="an object key in the data bucket (or a prefix with --list)")
-    check.add_argument(
-        "--list", action="store_true", help="check listing with KEY as the prefix instead"
-    )
-    check.add_argument(
-        "--at",
-        type=_moment,
-        default=None,
-        help="evaluate at this date or time, UTC (YYYY-MM-DD or ISO 8601; default: now)",
-    )
-    check.add_argument("--json", action="store_true", help="print JSON for scripts")
-    for option in ("--config", "--region"):
-        check.add_argument(option, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-
-
-def run(args: argparse.Namespace, context: CliContext) -> int:
-    """List the grants, or check one researcher and key."""
-    if args.grants_command == "check":
-        return _check(args, context)
-    return _list(args, context)
-
-
 # --------------------------------------------------------------------------------------------
 # edx-vault grants
 # --------------------------------------------------------------------------------------------
@@ -101,7 +54,8 @@ def _grants(context: CliContext) -> tuple[VaultConfig, tuple[ResearcherGrant, ..
     return config, compile_grants(config, today=today, source=context.config_path)
 
 
-def _list(args: argparse.Namespace, context: CliContext) -> int:
+def run_list(args: argparse.Namespace, context: CliContext) -> int:
+    """``grants``: every researcher grant of the configuration, as a table or JSON."""
     config, grants = _grants(context)
     today = context.now().date()
     account = config.deployment.account
@@ -194,7 +148,8 @@ def _grant_json(grant: ResearcherGrant, *, account: str, today: dt.date) -> dict
 # --------------------------------------------------------------------------------------------
 
 
-def _moment(text: str) -> dt.datetime:
+def parse_moment(text: str) -> dt.datetime:
+    """``--at``: a date or time, UTC unless it names its zone."""
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -251,7 +206,8 @@ def synthesized_policies(
     )
 
 
-def _check(args: argparse.Namespace, context: CliContext) -> int:
+def run_check(args: argparse.Namespace, context: CliContext) -> int:
+    """``grants check``: ALLOW or DENY for one researcher and key, and the deciding statements."""
     config, grants = _grants(context)
     by_name = {grant.name: grant for grant in grants}
     if args.researcher not in by_name:

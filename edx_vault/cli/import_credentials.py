@@ -10,36 +10,15 @@ decrypted it with their own key: ``gpg -d credentials.csv.gpg | edx-vault import
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.credentials_csv import looks_like_openpgp, parse_credentials_csv
-from edx_vault.cli.errors import CliError
+from edx_vault.cli.errors import CliError, aws_error_code
 from edx_vault.cli.input_files import read_input_file
 from edx_vault.engine.openpgp_message import decrypt_message
 from edx_vault.settings.secret_store import load_pipeline_keyring, store_edx_credentials
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``import-credentials`` command."""
-    parser = subparsers.add_parser(
-        "import-credentials",
-        help="decrypt edX's credentials.csv.gpg in memory and store the keys",
-        description=(
-            "Decrypt edX's credentials.csv.gpg with the pipeline key (in memory), check it is "
-            "edX's one-row CSV and store the keys in the edX credentials secret. A plain CSV is "
-            "accepted too; '-' reads standard input."
-        ),
-    )
-    parser.add_argument("file", help="credentials.csv.gpg, or the plain CSV, or - for stdin")
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="before storing, check AWS accepts the keys (sts get-caller-identity)",
-    )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
@@ -64,7 +43,7 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
         try:
             identity = sts.get_caller_identity()
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "error")
+            code = aws_error_code(error)
             raise CliError(
                 f"AWS rejected edX's keys ({code}); nothing was stored. The file may hold "
                 "retired keys: ask edX for current ones"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import secrets
-from typing import Any
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError, UsageError
@@ -20,33 +19,6 @@ from edx_vault.cli.key_storage import describe_key, reserve_key_slot, store_new_
 from edx_vault.engine.openpgp_keys import check_private_key
 from edx_vault.settings.secret_document import SecretFormatError
 from edx_vault.settings.secret_formats import PipelinePassphrase
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``import-key`` command."""
-    parser = subparsers.add_parser(
-        "import-key",
-        help="store an existing armored private key as the pipeline's key",
-        description=(
-            "Check an existing OpenPGP private key and store it, with its passphrase, in "
-            "Secrets Manager as the pipeline's key. The passphrase is read from standard input "
-            "(--passphrase-stdin) or prompted for; it is never taken from the command line."
-        ),
-    )
-    parser.add_argument(
-        "file", help="the armored private key (gpg --export-secret-keys --armor), or - for stdin"
-    )
-    parser.add_argument(
-        "--passphrase-stdin",
-        action="store_true",
-        help="read the key's passphrase from the first line of standard input",
-    )
-    parser.add_argument(
-        "--rotate",
-        action="store_true",
-        help="add it as the new primary key, keeping the stored one(s) for decryption",
-    )
-    parser.set_defaults(func=run)
 
 
 def passphrase_from_user(args: argparse.Namespace, context: CliContext) -> PipelinePassphrase:

@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.tables import render_table
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``info`` command."""
-    parser = subparsers.add_parser(
-        "info",
-        help="the deployed resource names (bucket, keys, secrets, state machine...)",
-        description="Show the resources the vault's stacks created.",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:

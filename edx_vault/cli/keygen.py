@@ -14,11 +14,11 @@ import datetime as dt
 import re
 import secrets
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError, UsageError
-from edx_vault.cli.key_retirement import retire_key
+from edx_vault.cli.key_retirement.apply import retire_key
 from edx_vault.cli.key_storage import describe_key, reserve_key_slot, store_new_key
 from edx_vault.engine.openpgp_keys import generate_pipeline_key
 from edx_vault.settings.secret_formats import PipelinePassphrase
@@ -59,62 +59,6 @@ PERSONAL_MAIL_DOMAINS: Final = frozenset(
 )
 # gpg's expiry syntax: days, weeks, months, years, an ISO date, or 0 for never.
 _EXPIRY: Final = re.compile(r"^(?:0|[1-9][0-9]{0,3}[dwmy]?|\d{4}-\d{2}-\d{2})$")
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``keygen`` command."""
-    parser = subparsers.add_parser(
-        "keygen",
-        help="generate the pipeline's OpenPGP key (private half into Secrets Manager)",
-        description=(
-            "Generate the pipeline's own RSA key pair. The private key and a generated "
-            "passphrase go straight into Secrets Manager; the public key is written to --out "
-            "for you to send to edX. With --retire, remove an old key instead, once nothing "
-            "needs it."
-        ),
-    )
-    parser.add_argument(
-        "--email",
-        help="(required to generate) the key's user id: an official institutional address",
-    )
-    parser.add_argument(
-        "--bits",
-        type=int,
-        choices=KEY_SIZES,
-        help=f"RSA key size (default {DEFAULT_BITS}, as edX's guide)",
-    )
-    parser.add_argument(
-        "--expires",
-        help=(
-            f"expiry: 2y, 18m, 90d, a date YYYY-MM-DD, or never (default {DEFAULT_EXPIRY}); "
-            "edX stops exporting to an expired key, `edx-vault status` warns 30 days before"
-        ),
-    )
-    parser.add_argument(
-        "--out", type=Path, help="(required to generate) where to write the public key (.asc)"
-    )
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
-    parser.add_argument(
-        "--rotate",
-        action="store_true",
-        help="add a new primary key while keeping the stored one(s) for decryption",
-    )
-    parser.add_argument(
-        "--retire",
-        nargs="+",
-        metavar="FINGERPRINT",
-        help=(
-            "remove an old stored key instead of generating one: refused while an unpublished "
-            "raw/ file or edX's newest files are encrypted to it, and for the only or primary "
-            "key (fingerprint with or without spaces, or a long key id)"
-        ),
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="with --retire: run the checks and say what would be removed, change nothing",
-    )
-    parser.set_defaults(func=run)
 
 
 def validate_email(address: str) -> str:

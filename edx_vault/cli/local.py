@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError
@@ -27,84 +27,6 @@ if TYPE_CHECKING:
     from edx_vault.devtools.embedded_aws.deploy.cdk_deploy import DeployReport
 
 DEFAULT_CREDENTIALS_OUT = Path("credentials.csv.gpg")
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``local`` command and its ``up``, ``env``, ``seed`` and ``down`` subcommands."""
-    parser = subparsers.add_parser(
-        "local",
-        help="run the vault on an embedded AWS (moto) on this machine",
-        description=(
-            "Start, seed and stop an embedded AWS (moto in server mode) with the vault's "
-            "stacks deployed in it. No AWS account is used."
-        ),
-    )
-    actions = parser.add_subparsers(dest="local_command", metavar="ACTION", required=True)
-
-    def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        action: argparse.ArgumentParser = actions.add_parser(
-            name, help=help_text, description=help_text
-        )
-        action.add_argument(
-            "--state-file",
-            type=Path,
-            default=DEFAULT_STATE_FILE,
-            help=f"the running server's state (default {DEFAULT_STATE_FILE})",
-        )
-        return action
-
-    up = add("up", "start the embedded AWS and deploy the app into it")
-    up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    up.add_argument(
-        "--config",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="the configuration to deploy (default: $EDX_VAULT_CONFIG, else the example)",
-    )
-    up.add_argument(
-        "--app",
-        "--assembly",
-        dest="assembly",
-        type=Path,
-        help="deploy this cloud assembly (a `cdk synth` output directory, as `cdk deploy "
-        "--app cdk.out` does) instead of synthesizing the app: try the exact assembly you will "
-        "deploy; --config must still name the configuration it was made from",
-    )
-    up.add_argument(
-        "--faults",
-        type=Path,
-        help="inject the faults of this TOML file ([[fault]] rules, docs/embedded-aws.md)",
-    )
-    up.add_argument("--json", action="store_true", help="print the environment as JSON")
-    up.set_defaults(func=run_up)
-
-    env = add("env", "print the environment that points at the running embedded AWS")
-    env.add_argument("--json", action="store_true", help="print it as JSON")
-    env.set_defaults(func=run_env)
-
-    seed = add("seed", "put a synthetic edX package and credentials.csv.gpg in place")
-    seed.add_argument(
-        "--out",
-        type=Path,
-        default=DEFAULT_CREDENTIALS_OUT,
-        help=f"where to write credentials.csv.gpg (default {DEFAULT_CREDENTIALS_OUT})",
-    )
-    seed.add_argument(
-        "--size",
-        choices=("small", "demo"),
-        default="demo",
-        help="demo: every awkward name edX produces (default); small: one course per org",
-    )
-    seed.add_argument(
-        "--corrupt",
-        action="store_true",
-        help="tamper with one event log, so the sync reports a failure",
-    )
-    seed.add_argument("--json", action="store_true", help="print what was seeded as JSON")
-    seed.set_defaults(func=run_seed)
-
-    down = add("down", "stop the embedded AWS (everything in it is lost)")
-    down.set_defaults(func=run_down)
 
 
 def _config_to_deploy(context: CliContext) -> Path:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from edx_vault.cli.errors import CliError
+from edx_vault.cli.errors import CliError, aws_error_code
 from edx_vault.package.bucket_layout import REPORTS_PREFIX
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def load_report(s3: S3Client, bucket: str, key: str) -> RunReport | None:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if aws_error_code(error) in ("NoSuchKey", "404"):
             return None
         raise
     return parse_report(key, body)

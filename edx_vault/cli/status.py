@@ -19,7 +19,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from edx_vault.cli.context import CliContext
-from edx_vault.cli.errors import CliError
+from edx_vault.cli.errors import CliError, aws_error_code, aws_error_message
 from edx_vault.cli.run_reports import (
     KEY_EXPIRY_WARNING_DAYS,
     latest_report_key,
@@ -32,17 +32,6 @@ from edx_vault.settings.secret_document import SecretFormatError
 from edx_vault.settings.secret_store import read_pipeline_keyring
 
 RECENT_EXECUTIONS: Final = 10
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``status`` command."""
-    parser = subparsers.add_parser(
-        "status",
-        help="recent syncs, the latest report, key expiry, credentials",
-        description="Show the vault's recent syncs, latest report and secrets' state.",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.set_defaults(func=run)
 
 
 def _timestamp(value: Any) -> str | None:
@@ -59,8 +48,7 @@ def _readable(timestamp: str | None) -> str | None:
 
 def _problem(error: Exception) -> str:
     if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        return f"{details.get('Code', 'error')}: {details.get('Message', '')}"
+        return f"{aws_error_code(error)}: {aws_error_message(error)}"
     return str(error)
 
 

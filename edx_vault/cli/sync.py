@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from edx_vault.cli.context import CliContext
-from edx_vault.cli.errors import CliError
+from edx_vault.cli.errors import CliError, aws_error_code
 from edx_vault.cli.run_reports import load_report, report_key, summary_lines
-from edx_vault.pipeline.manifest import Manifest, Status
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import Status
 from edx_vault.pipeline.manifest_schema import (
     DECRYPT_SORT_KEY,
     MEMBER_SORT_KEY_PREFIX,
@@ -39,27 +40,6 @@ TERMINAL_STATES: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED
 MAX_CAUSE_CHARACTERS: Final = 500
 # How many of the files --retry-failed will retry are listed before it starts.
 MAX_RETRIED_LINES: Final = 20
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``sync`` command."""
-    parser = subparsers.add_parser(
-        "sync",
-        help="start a sync now (optionally wait for it and show its report)",
-        description="Start the sync state machine now, outside the schedule.",
-    )
-    parser.add_argument(
-        "--wait", action="store_true", help="follow the run, then print its report summary"
-    )
-    parser.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="try again files that failed permanently before (e.g. after importing a key)",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print the execution (and report) as JSON"
-    )
-    parser.set_defaults(func=run)
 
 
 def execution_name(context: CliContext) -> str:
@@ -215,7 +195,7 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
             input=json.dumps({"retry_failed": bool(args.retry_failed)}),
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        if aws_error_code(error) == "ExecutionAlreadyExists":
             raise CliError(
                 f"a sync named {name} already exists (started this second); try again"
             ) from None

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import ClientError
 
 from edx_vault.cli.context import CliContext
+from edx_vault.cli.errors import aws_error_code
 from edx_vault.cli.progress import Progress
 from edx_vault.cli.tables import render_table
-from edx_vault.pipeline.manifest import Manifest, Status
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import Status
 from edx_vault.pipeline.manifest_schema import PARTITION_KEY, SORT_KEY
 
 if TYPE_CHECKING:
@@ -28,20 +30,6 @@ if TYPE_CHECKING:
 
 CHUNK_BYTES: Final = 1024 * 1024
 _MISSING_CODES: Final = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``verify`` command."""
-    parser = subparsers.add_parser(
-        "verify",
-        help="re-hash every published object against the manifest",
-        description=(
-            "Stream every published object through sha256 and compare it with the manifest. "
-            "Exit status 1 if any object is missing, replaced or altered."
-        ),
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.set_defaults(func=run)
 
 
 @dataclass(frozen=True)
@@ -92,7 +80,7 @@ def check_object(s3: S3Client, bucket: str, row: dict[str, Any]) -> list[Problem
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "error")
+        code = aws_error_code(error)
         if code in _MISSING_CODES:
             return [problem("missing", "no such object")]
         return [problem("unreadable", code)]

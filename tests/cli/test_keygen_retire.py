@@ -24,7 +24,8 @@ import gnupg
 import pytest
 
 from edx_vault.cli import context as cli_context
-from edx_vault.cli import key_retirement
+from edx_vault.cli.checks import Check
+from edx_vault.cli.key_retirement import confirm
 from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
 from edx_vault.engine.gnupg_config import write_gnupg_config
 from edx_vault.package.source_keys import email_opt_in_zip_key
@@ -558,16 +559,16 @@ def test_a_key_stored_while_the_checks_ran_is_not_overwritten(
     # Given a rotation ready to be finished
     edx_switches_to(rotated, edx_buckets, new_key, pipeline=pipeline)
     # and another admin storing a third key while the checks run (a second keygen --rotate)
-    checked = key_retirement.check_edx_newest
+    checked = confirm.check_edx_newest
 
-    def meanwhile(*args: Any, **kwargs: Any) -> key_retirement.SafetyCheck:
+    def meanwhile(*args: Any, **kwargs: Any) -> Check:
         client = rotated.aws.client("secretsmanager")
         current = load_pipeline_keyring(client, rotated.key_secret, rotated.passphrase_secret)
         third = _stored(other_key, "third@example.edu", NEW_EXPIRES)
         store_pipeline_keyring(client, rotated.key_secret, current.metadata.with_new_primary(third))
         return checked(*args, **kwargs)
 
-    monkeypatch.setattr(key_retirement, "check_edx_newest", meanwhile)
+    monkeypatch.setattr(confirm, "check_edx_newest", meanwhile)
     # When the admin retires the old key
     result = cli("keygen", "--retire", fast_key.fingerprint)
     # Then nothing is written over the other admin's key
@@ -618,7 +619,7 @@ def test_what_counts_as_published_for_a_raw_file(
 ) -> None:
     # Given a mirrored source's manifest rows
     # When the retirement asks whether its raw/ copy is published
-    found = key_retirement.unpublished_reason(rows)
+    found = confirm.unpublished_reason(rows)
     # Then only a source whose every unit of its version is done (or can never be) is
     assert (found is None) == (reason is None)
     if reason is not None:

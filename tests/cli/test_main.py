@@ -1,25 +1,59 @@
-"""The CLI's frame: commands registered from COMMAND_MODULES, options, exit statuses, errors."""
+"""The CLI's frame: the command table drives the parser; options, exit statuses, errors."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from edx_vault.cli import COMMAND_MODULES, build_parser, main
+from edx_vault.cli import main
+from edx_vault.cli.commands import COMMANDS
+from edx_vault.cli.parser import build_parser
 from edx_vault.settings.deployment import Deployment
 from tests.cli.conftest import Cli, DeployedVault
 
 
-def test_every_command_module_registers_its_command() -> None:
+def test_every_command_of_the_table_is_on_the_command_line() -> None:
     # When the parser is built
     parser = build_parser()
-    # Then each module in COMMAND_MODULES added a command (underscores become dashes)
+    # Then each row of the table is a command, with its subcommands, in the table's order
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(subparsers.choices) == {name.replace("_", "-") for name in COMMAND_MODULES}
+    assert list(subparsers.choices) == [command.name for command in COMMANDS]
+    for command in COMMANDS:
+        nested = [
+            action
+            for action in subparsers.choices[command.name]._actions
+            if isinstance(action, argparse._SubParsersAction)
+        ]
+        assert [list(action.choices) for action in nested] == (
+            [[sub.name for sub in command.subcommands]] if command.subcommands else []
+        )
+
+
+def test_the_cli_starts_without_moto_or_the_cdk() -> None:
+    # Given a Python in which moto and the CDK cannot be imported
+    blocked = (
+        "import sys\n"
+        "class Blocked:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('moto', 'aws_cdk'):\n"
+        "            raise ImportError(f'{name} is blocked')\n"
+        "sys.meta_path.insert(0, Blocked())\n"
+        "from edx_vault.cli import main\n"
+        "sys.exit(main(['status', '--help']))\n"
+    )
+    # When a command's help is asked for
+    result = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, check=False
+    )
+    # Then the CLI starts and answers
+    assert result.returncode == 0, result.stderr
+    assert "usage: edx-vault status" in result.stdout
 
 
 def test_help_exits_0_and_an_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
