@@ -7,7 +7,7 @@ Prints one JSON document. For each shape and each size N (units: 1,000, 10,000 a
 - ``moto``: each step's wall time, this process's CPU time (the client's: moto runs in
   another process), and its requests by operation, split into those made one after another
   and those made on the step's thread pool, with their mean latency as the client saw it,
-  against moto in server mode on loopback. Plan is the real ``pipeline_run.start_run`` over an
+  against moto in server mode on loopback. Plan is the real ``steps.plan.start_run`` over an
   edX bucket holding the sources, Collect the real ``collect_units``, Report the real
   ``finish_run`` (every result read, every source settled in the manifest, the report
   written, SNS published).
@@ -28,7 +28,7 @@ members (a backfill's database exports).
 The data are synthetic: the mirror and decrypt tasks are not run (no gpg, no copies); what
 they leave (edX's objects, the units and result files under ``_work/{run}/``, the manifest's
 object and unit rows) is written straight into moto's backends by the server process between
-steps, shaped as ``sync_steps`` writes them. moto is not S3: its time per request (mostly its
+steps, shaped as the Mirror and Decrypt steps write them. moto is not S3: its time per request (mostly its
 own Python, competing with this process for the box's cores) is reported, not modeled.
 
 Usage: ``.venv/bin/python bench/pipeline_scale.py [--quick] [--sizes 1000,10000,50000]
@@ -63,7 +63,7 @@ sys.path.insert(0, str(ROOT))
 
 from edx_vault.engine.parallel import PARALLEL_REQUESTS  # noqa: E402
 from edx_vault.package import source_keys  # noqa: E402
-from edx_vault.pipeline.manifest import member_sort_key, source_partition  # noqa: E402
+from edx_vault.pipeline.manifest_rows import member_sort_key, source_partition  # noqa: E402
 from edx_vault.pipeline.manifest_schema import (  # noqa: E402
     OBJECT_SORT_KEY,
     PARTITION_KEY,
@@ -643,9 +643,12 @@ def run_size(server: MotoServer, items: int, units_per_source: int, model: Model
     """Plan, Collect and Report one run of ``items`` units, measured."""
     import boto3
 
+    from edx_vault.pipeline.context import RunContext
     from edx_vault.pipeline.key_metadata import key_tags
     from edx_vault.pipeline.manifest import Manifest
-    from edx_vault.pipeline.pipeline_run import RunContext, collect_units, finish_run, start_run
+    from edx_vault.pipeline.steps.collect import collect_units
+    from edx_vault.pipeline.steps.plan import start_run
+    from edx_vault.pipeline.steps.report import finish_run
     from edx_vault.settings.pipeline_settings import PipelineSettings
 
     server.reset()
@@ -805,7 +808,7 @@ def main() -> None:
         json.dumps(
             {
                 "what": (
-                    "Plan, Collect and Report (the real pipeline_run functions: start_run, "
+                    "Plan, Collect and Report (the real step functions: start_run, "
                     "collect_units, finish_run) on moto server over loopback, and modeled on "
                     "Lambda against each function's timeout"
                 ),

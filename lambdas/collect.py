@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from edx_vault.pipeline import lambda_runtime
-from edx_vault.pipeline.pipeline_run import collect_units
+from edx_vault.pipeline.steps.collect import collect_units
+from edx_vault.pipeline.work_items import RunEvent
 
 logger = Logger()
 tracer = Tracer()
@@ -16,6 +18,7 @@ tracer = Tracer()
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=RunEvent)
+def handler(event: RunEvent, context: LambdaContext) -> dict[str, Any]:
     with lambda_runtime.aws_errors_classified():
-        return collect_units(lambda_runtime.run_context(), event["run_id"])
+        return collect_units(lambda_runtime.run_context(), event.run_id)

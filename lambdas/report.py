@@ -8,11 +8,14 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from edx_vault.pipeline import lambda_runtime
-from edx_vault.pipeline.pipeline_run import finish_run
-from edx_vault.pipeline.run_report import DAYS_SINCE_NEW_DATA_METRIC, published_count
+from edx_vault.pipeline.new_data import DAYS_SINCE_NEW_DATA_METRIC
+from edx_vault.pipeline.run_report import published_count
+from edx_vault.pipeline.steps.report import finish_run
+from edx_vault.pipeline.work_items import RunEvent
 
 logger = Logger()
 metrics = Metrics()
@@ -22,14 +25,15 @@ tracer = Tracer()
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=RunEvent)
+def handler(event: RunEvent, context: LambdaContext) -> dict[str, Any]:
     settings = lambda_runtime.settings()
     with lambda_runtime.aws_errors_classified():
         report = finish_run(
             lambda_runtime.run_context(),
             boto3.client("secretsmanager"),
             boto3.client("sns"),
-            run_id=event["run_id"],
+            run_id=event.run_id,
             finished=dt.datetime.now(dt.UTC),
             topic_arn=settings.alerts_topic_arn,
             key_secret_arn=settings.pipeline_key_secret_arn,

@@ -12,7 +12,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from edx_vault.pipeline.run_report import DAYS_SINCE_NEW_DATA_METRIC, KEY_EXPIRY_WARNING_DAYS
+from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS
+from edx_vault.pipeline.new_data import DAYS_SINCE_NEW_DATA_METRIC
 from edx_vault.settings.pipeline_settings import METRICS_NAMESPACE
 
 

@@ -10,14 +10,37 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
-from edx_vault.pipeline.run_report import KeyExpiry
-
+# The Report step warns (and the PipelineKeyExpiring alarm fires) this many days ahead.
+KEY_EXPIRY_WARNING_DAYS: Final = 30
 FINGERPRINT_TAG: Final = "edx-vault:primary-key-fingerprint"
 EXPIRES_TAG: Final = "edx-vault:primary-key-expires"  # YYYY-MM-DD, or "never"
 # How much of a malformed tag value a report repeats (Secrets Manager allows 256 characters).
 _SHOWN_CHARACTERS: Final = 40
+
+
+@dataclass(frozen=True)
+class KeyExpiry:
+    """The pipeline key's expiry as its secret's tags record it.
+
+    Attributes
+    ----------
+    fingerprint
+        The primary key's fingerprint.
+    expires
+        Its expiry date; ``None`` when it never expires or when the expiry is unknown.
+    problem
+        Why the expiry is unknown (a malformed tag), or ``None`` when it is known.
+    """
+
+    fingerprint: str
+    expires: dt.date | None
+    problem: str | None = None
+
+    def days_left(self, today: dt.date) -> int | None:
+        return None if self.expires is None else (self.expires - today).days
 
 
 def key_tags(fingerprint: str, expires: dt.date | None) -> list[dict[str, str]]:

@@ -1,21 +1,28 @@
-"""What every pipeline Lambda sets up once per sandbox: settings, clients, the keyring.
+"""What every pipeline Lambda sets up once per sandbox: settings, clients, secrets, the keyring.
 
-Handlers stay thin: they call :func:`run_context` and friends, then one function of
-:mod:`edx_vault.pipeline.pipeline_run`. This is the one module on the Lambda side that reads the
-environment (through :meth:`PipelineSettings.from_environment`).
+Handlers stay thin: they parse their event (:mod:`edx_vault.pipeline.work_items`), call
+:func:`run_context` and friends, then their step (:mod:`edx_vault.pipeline.steps`). This is the
+one module on the Lambda side that reads the environment (through
+:meth:`PipelineSettings.from_environment`) and Secrets Manager.
+
+Secrets are read through Powertools Parameters and cached for the life of the sandbox: a batch
+of a hundred items reads edX's credentials once, not a hundred times. One exception: after edX
+rejects the cached credentials, the next call reads them again, so credentials an admin imports
+meanwhile are used at the state machine's next retry, not at the next sandbox.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 import gnupg
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from edx_vault.engine.errors import (
     CREDENTIALS_REJECTED_CODES,
@@ -25,14 +32,24 @@ from edx_vault.engine.errors import (
     is_transient,
 )
 from edx_vault.engine.gnupg_home import GnupgHome, reuse_or_open
+from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.manifest import Manifest
-from edx_vault.pipeline.pipeline_run import RunContext
 from edx_vault.pipeline.run_liveness import RunLiveness
 from edx_vault.settings.pipeline_settings import PipelineSettings
-from edx_vault.settings.secret_store import load_pipeline_keyring
+from edx_vault.settings.secret_formats import (
+    EDX_CREDENTIALS,
+    PASSPHRASE,
+    PIPELINE_KEY,
+    SecretNotSetError,
+    parse_decryption_keys,
+    parse_edx_credentials,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+# Longer than Lambda keeps any sandbox (it recycles them within hours): "for the sandbox's life".
+SECRET_CACHE_SECONDS: Final = 24 * 60 * 60
 
 
 @functools.cache
@@ -56,31 +73,79 @@ def run_context() -> RunContext:
     )
 
 
+@functools.cache
+def _secrets() -> SecretsProvider:
+    # A provider of this sandbox's own (not Powertools' module-wide default), built with this
+    # function's client: its cache then holds only what this function's role may read.
+    return SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+
+
+def secret_string(secret_arn: str, what: str, *, fresh: bool = False) -> str:
+    """A secret's value, from the sandbox's cache unless ``fresh``.
+
+    Raises what Secrets Manager raised (a throttle stays a throttle, which
+    :func:`aws_errors_classified` retries), not Powertools' wrapper around it.
+    """
+    try:
+        value = _secrets().get(secret_arn, max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
+    except GetParameterError as error:
+        # Powertools wraps every error in GetParameterError, raised inside its except block,
+        # so the original is the wrapper's __context__.
+        original = error.__context__
+        if isinstance(original, Exception):
+            code = getattr(original, "response", {}).get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":  # how the stack deploys a secret: empty
+                raise SecretNotSetError(what, secret_arn) from None
+            raise original from None
+        raise
+    if not isinstance(value, str):
+        raise SecretNotSetError(what, secret_arn)
+    return value
+
+
+class EdxS3:
+    """An S3 client with edX's credentials, made once per sandbox and never logged."""
+
+    def __init__(self) -> None:
+        self._client: S3Client | None = None
+        self._rejected = False
+
+    def client(self) -> S3Client:
+        if self._client is None or self._rejected:
+            text = secret_string(
+                settings().edx_credentials_secret_arn, EDX_CREDENTIALS, fresh=self._rejected
+            )
+            credentials = parse_edx_credentials(text)
+            client = boto3.client(
+                "s3",
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+            )
+            # Only this client's calls are made with edX's keys: its refusals, and no other
+            # call's, mean edX rejected them (our own role's AccessDenied is ours to fix).
+            client.meta.events.register("after-call.s3", self._blame_edx_credentials)
+            self._client, self._rejected = client, False
+        return self._client
+
+    def _blame_edx_credentials(self, parsed: dict[str, Any], **_: Any) -> None:
+        """botocore ``after-call`` hook: an edX refusal becomes :class:`EdxCredentialsRejectedError`."""
+        code = parsed.get("Error", {}).get("Code")
+        if code in CREDENTIALS_REJECTED_CODES:
+            self._rejected = True
+            raise EdxCredentialsRejectedError(
+                f"edX's S3 rejected the stored credentials ({code}); import new ones with "
+                "edx-vault import-credentials"
+            )
+
+
+@functools.cache
+def _edx_s3() -> EdxS3:
+    return EdxS3()
+
+
 def edx_s3() -> S3Client:
-    """An S3 client with edX's credentials (read fresh each cold start; never logged)."""
-    secret = boto3.client("secretsmanager").get_secret_value(
-        SecretId=settings().edx_credentials_secret_arn
-    )
-    credentials = json.loads(secret["SecretString"])
-    client = boto3.client(
-        "s3",
-        aws_access_key_id=credentials["access_key_id"],
-        aws_secret_access_key=credentials["secret_access_key"],
-    )
-    # Only this client's calls are made with edX's keys: its refusals, and no other call's,
-    # mean edX rejected them (our own role's AccessDenied is ours to fix, not edX's).
-    client.meta.events.register("after-call.s3", _blame_edx_credentials)
-    return client
-
-
-def _blame_edx_credentials(parsed: dict[str, Any], **_: Any) -> None:
-    """botocore ``after-call`` hook: an edX refusal becomes :class:`EdxCredentialsRejectedError`."""
-    code = parsed.get("Error", {}).get("Code")
-    if code in CREDENTIALS_REJECTED_CODES:
-        raise EdxCredentialsRejectedError(
-            f"edX's S3 rejected the stored credentials ({code}); import new ones with "
-            "edx-vault import-credentials"
-        )
+    """An S3 client with edX's credentials (see :class:`EdxS3`)."""
+    return _edx_s3().client()
 
 
 class PipelineKeyring:
@@ -88,7 +153,6 @@ class PipelineKeyring:
 
     def __init__(self) -> None:
         self._home: GnupgHome | None = None
-        self._imported: tuple[str, ...] = ()
         self._passphrase: str | None = None
 
     def gpg(self) -> tuple[gnupg.GPG, str]:
@@ -97,16 +161,16 @@ class PipelineKeyring:
         home = reuse_or_open(self._home, fast_unlock=True)
         if home is not self._home or self._passphrase is None:
             current = settings()
-            armored_keys, passphrase, _ = load_pipeline_keyring(
-                boto3.client("secretsmanager"),
-                current.pipeline_key_secret_arn,
-                current.pipeline_passphrase_secret_arn,
+            keys = parse_decryption_keys(
+                secret_string(current.pipeline_key_secret_arn, PIPELINE_KEY),
+                secret_string(current.pipeline_passphrase_secret_arn, PASSPHRASE),
             )
             gpg = home.gpg()
-            for armored in armored_keys:
-                result = gpg.import_keys(armored, passphrase=passphrase)
+            for armored in keys.armored_keys:  # primary first, then any still in handover
+                result = gpg.import_keys(armored, passphrase=keys.passphrase)
                 if not result.fingerprints:
                     raise RuntimeError("the stored pipeline key could not be imported")
+            passphrase = keys.passphrase
             self._home, self._passphrase = home, passphrase
         return home.gpg(), self._passphrase
 
@@ -123,14 +187,22 @@ def keyring() -> PipelineKeyring:
     return PipelineKeyring()
 
 
+def end_sandbox() -> None:
+    """Forget everything this sandbox set up (the keyring's home too); for tests and local runs."""
+    if keyring.cache_info().currsize:
+        keyring().close()
+    for cached in (settings, run_context, _secrets, _edx_s3, keyring):
+        cached.cache_clear()
+
+
 @contextmanager
 def aws_errors_classified() -> Iterator[None]:
     """Turn errors that clear up by themselves into exactly :class:`TransientError`.
 
-    Which errors those are is :func:`edx_vault.engine.errors.is_transient`'s call. Lambda names the
-    error by its class, and the state machine retries only ``TransientError``, so a subclass
-    (:class:`~edx_vault.engine.errors.ShortReadError`) is re-raised as the plain class too. Every other
-    error passes through unchanged, and is not retried.
+    Which errors those are is :func:`edx_vault.engine.errors.is_transient`'s call. Lambda names
+    the error by its class, and the state machine retries only ``TransientError``, so a subclass
+    (:class:`~edx_vault.engine.errors.ShortReadError`) is re-raised as the plain class too. Every
+    other error passes through unchanged, and is not retried.
     """
     try:
         yield
@@ -138,10 +210,3 @@ def aws_errors_classified() -> Iterator[None]:
         if type(error) is not TransientError and is_transient(error):
             raise as_transient(error) from error
         raise
-
-
-def event_item(event: dict[str, Any]) -> dict[str, Any]:
-    """The work item of a Map iteration (the ItemSelector puts it under ``item``)."""
-    item = event.get("item", event)
-    assert isinstance(item, dict)
-    return item

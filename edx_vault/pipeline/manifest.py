@@ -16,45 +16,29 @@ the same file, and a failure is never overwritten by a stale success:
 from __future__ import annotations
 
 import datetime as dt
-import random
 import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from edx_vault.engine.errors import TransientError
-from edx_vault.pipeline.manifest_schema import (
-    DECRYPT_SORT_KEY,
-    MEMBER_SORT_KEY_PREFIX,
-    OBJECT_SORT_KEY,
-    PARTITION_KEY,
-    SORT_KEY,
+from edx_vault.pipeline.manifest_batch_get import batch_get_rows
+from edx_vault.pipeline.manifest_rows import (
+    NO_RESULT,
+    ClaimOutcome,
+    RowKey,
+    Status,
+    object_row,
+    plain_row,
+    source_partition,
 )
+from edx_vault.pipeline.manifest_schema import PARTITION_KEY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 # A claim older than this is presumed dead (Lambda's maximum run time is 15 minutes).
 DEFAULT_LEASE: Final = dt.timedelta(minutes=20)
-# Object row attributes set when a source is settled (every unit done or failed), and how many
-# of its units failed for the row's version.
-UNITS_SETTLED: Final = "units_settled"
-UNITS_FAILED: Final = "units_failed"
-_BATCH_GET_LIMIT: Final = 100
-# BatchGetItem answers 200 with UnprocessedKeys when the table is throttled, which botocore's
-# retries (error responses only) never see. The keys are asked for again after a pause drawn
-# from [0, min(cap, base * 2**n)] ("full jitter", so the Plan step's retries do not arrive in
-# step with whatever else throttles the table), at most this many calls per 100 keys: about
-# 11 s of pauses at worst, then a TransientError, which the state machine retries with its own
-# longer backoff, instead of a loop that runs until the Lambda times out.
-BATCH_GET_ATTEMPTS: Final = 8
-BATCH_GET_BACKOFF_BASE_SECONDS: Final = 0.05
-BATCH_GET_BACKOFF_CAP_SECONDS: Final = 5.0
 
 
 # The attributes a claim sets, as expression names (claim and take_over).
@@ -68,72 +52,8 @@ _CLAIM_NAMES: Final = {
 }
 
 
-class Status(StrEnum):
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    FAILED = "failed"
-    # Its run ended without a verdict on it (released by the run's report): not the file's
-    # fault, so unlike ``failed`` it is taken up by the next run without ``--retry-failed``.
-    INTERRUPTED = "interrupted"
-
-
-# The error code a released row carries: the item's task left no result.
-NO_RESULT: Final = "no-result"
-
-
-class ClaimOutcome(StrEnum):
-    CLAIMED = "claimed"
-    ALREADY_DONE = "already_done"
-    ALREADY_FAILED = "already_failed"
-    BUSY = "busy"
-
-
-def source_partition(bucket: str, key: str) -> str:
-    """The partition key of a source object: ``{bucket}/{key}``."""
-    return f"{bucket}/{key}"
-
-
-def member_sort_key(member_name: str | None) -> str:
-    """The sort key of a decryptable unit: the whole object, or one zip member."""
-    return DECRYPT_SORT_KEY if member_name is None else f"{MEMBER_SORT_KEY_PREFIX}{member_name}"
-
-
-@dataclass(frozen=True)
-class RowKey:
-    pk: str
-    sk: str
-
-    def as_key(self) -> dict[str, str]:
-        return {PARTITION_KEY: self.pk, SORT_KEY: self.sk}
-
-
-def object_row(bucket: str, key: str) -> RowKey:
-    return RowKey(source_partition(bucket, key), OBJECT_SORT_KEY)
-
-
-def unit_row(bucket: str, key: str, member_name: str | None) -> RowKey:
-    return RowKey(source_partition(bucket, key), member_sort_key(member_name))
-
-
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _backoff(attempt: int) -> float:
-    """The pause before retry ``attempt`` (1, 2, ...): exponential, capped, full jitter."""
-    cap = min(BATCH_GET_BACKOFF_CAP_SECONDS, BATCH_GET_BACKOFF_BASE_SECONDS * 2**attempt)
-    return random.uniform(0.0, cap)  # noqa: S311 (spreads retries; nothing secret)
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; hand out ints."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class Manifest:
@@ -263,7 +183,7 @@ class Manifest:
             if current.get("status") == Status.FAILED and current.get("source_etag") == version:
                 return ClaimOutcome.ALREADY_FAILED, current
             return ClaimOutcome.BUSY, current
-        return ClaimOutcome.CLAIMED, _plain(claimed["Attributes"])
+        return ClaimOutcome.CLAIMED, plain_row(claimed["Attributes"])
 
     def take_over(
         self, row: RowKey, *, version: str, run_id: str, holder: str
@@ -302,43 +222,8 @@ class Manifest:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             return None
-        row_now: dict[str, Any] = _plain(taken["Attributes"])
+        row_now: dict[str, Any] = plain_row(taken["Attributes"])
         return row_now
-
-    @staticmethod
-    def source_up_to_date(object_item: dict[str, Any], *, version: str, retry_failed: bool) -> bool:
-        """Whether a source needs no work at ``version``, from its object row.
-
-        Up to date means mirrored and settled at this version (every unit done or failed), and,
-        when ``retry_failed``, no unit failed: such a source is planned again, its mirror copy
-        reused, its failed units decrypted again and its done units left alone. Without
-        ``retry_failed`` a settled source with failed units stays up to date, so a failure is
-        reported by the run that met it and not retried every week.
-
-        Parameters
-        ----------
-        object_item
-            The source's object row (as :meth:`object_rows` returns it), or ``{}`` for none.
-        version
-            The source's ETag at edX now.
-        retry_failed
-            The run was asked to retry failures.
-
-        Returns
-        -------
-        bool
-            True when the planner may count the source as up to date.
-        """
-        settled = (
-            object_item.get("source_etag") == version
-            and object_item.get("status") == Status.DONE
-            and bool(object_item.get(UNITS_SETTLED))
-        )
-        if not settled or not retry_failed:
-            return settled
-        # A row settled before failures were counted has no count: retried, to find out (its
-        # done units answer "already done" without work).
-        return bool(object_item.get(UNITS_FAILED, 1) == 0)
 
     def complete(self, row: RowKey, *, run_id: str, attributes: dict[str, Any]) -> None:
         """Mark ``row`` done with ``attributes`` (output key, sizes, sha256...), if still ours."""
@@ -408,7 +293,7 @@ class Manifest:
 
     def get(self, row: RowKey) -> dict[str, Any] | None:
         item = self._table.get_item(Key=row.as_key(), ConsistentRead=True).get("Item")
-        return None if item is None else _plain(item)
+        return None if item is None else plain_row(item)
 
     def rows_of_source(self, bucket: str, key: str) -> list[dict[str, Any]]:
         """The object row and every unit row of one source object."""
@@ -421,7 +306,7 @@ class Manifest:
         }
         while True:
             page = self._table.query(**request)
-            rows.extend(_plain(item) for item in page["Items"])
+            rows.extend(plain_row(item) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
                 return rows
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -429,30 +314,7 @@ class Manifest:
     def object_rows(self, sources: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
         """The object rows of many sources, by partition key (BatchGetItem, 100 at a time)."""
         keys = [object_row(bucket, key).as_key() for bucket, key in sources]
-        found: dict[str, dict[str, Any]] = {}
-        # The resource's client already converts between DynamoDB and Python types.
-        resource = self._table.meta.client
-        for start in range(0, len(keys), _BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
-                self._table.name: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}
-            }
-            for attempt in range(BATCH_GET_ATTEMPTS):
-                if attempt:
-                    time.sleep(_backoff(attempt))
-                response = resource.batch_get_item(RequestItems=pending)
-                for raw in response["Responses"].get(self._table.name, []):
-                    item: dict[str, Any] = _plain(raw)
-                    found[item[PARTITION_KEY]] = item
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-            else:
-                left = len(pending.get(self._table.name, {}).get("Keys", []))
-                raise TransientError(
-                    f"the manifest table left {left} keys in UnprocessedKeys after "
-                    f"{BATCH_GET_ATTEMPTS} BatchGetItem calls (throttled); retry later"
-                )
-        return found
+        return batch_get_rows(self._table, keys)
 
     def scan(self) -> list[dict[str, Any]]:
         """Every row (for status, verify and reports on a small manifest)."""
@@ -460,7 +322,7 @@ class Manifest:
         request: dict[str, Any] = {"ConsistentRead": True}
         while True:
             page = self._table.scan(**request)
-            rows.extend(_plain(item) for item in page["Items"])
+            rows.extend(plain_row(item) for item in page["Items"])
             if "LastEvaluatedKey" not in page:
                 return rows
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

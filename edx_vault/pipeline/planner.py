@@ -21,7 +21,8 @@ from edx_vault.engine.object_copy import SourceVersion
 from edx_vault.package import source_keys
 from edx_vault.package.edx_spellings import EDX_SITE_SPELLINGS, UnknownNameError
 from edx_vault.package.source_keys import SourceKind, SourceObject
-from edx_vault.pipeline.manifest import Manifest, Status, source_partition
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import Status, source_partition, source_up_to_date
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -63,18 +64,6 @@ class PlannedSource:
     kind: SourceKind
     org: str
 
-    def to_item(self) -> dict[str, Any]:
-        """The JSON work item for the Distributed Map."""
-        return {
-            "source_bucket": self.version.bucket,
-            "source_key": self.version.key,
-            "etag": self.version.etag,
-            "size": self.version.size,
-            "last_modified": self.version.last_modified.isoformat(),
-            "kind": self.kind.value,
-            "org": self.org,
-        }
-
 
 @dataclass(frozen=True)
 class MissingFile:
@@ -99,17 +88,6 @@ class Plan:
     # Every object listed at edX in scope, known names or not: the report's accounting
     # identity (edx_vault/pipeline/run_accounting.py) checks every one of them ends up somewhere.
     listed: int = 0
-
-
-def version_from_item(item: dict[str, Any]) -> SourceVersion:
-    """The inverse of :meth:`PlannedSource.to_item`."""
-    return SourceVersion(
-        bucket=item["source_bucket"],
-        key=item["source_key"],
-        etag=item["etag"],
-        size=int(item["size"]),
-        last_modified=dt.datetime.fromisoformat(item["last_modified"]),
-    )
 
 
 @dataclass(frozen=True)
@@ -154,9 +132,7 @@ def _listings(scope: PlanScope) -> Iterator[_Listing]:
                             ),
                         )
             if "database" in scope.categories:
-                yield _Listing(
-                    scope.database_bucket, source_keys.weekly_zip_list_prefix(org), org
-                )
+                yield _Listing(scope.database_bucket, source_keys.weekly_zip_list_prefix(org), org)
             if "email-opt-in" in scope.categories:
                 yield _Listing(
                     scope.database_bucket, source_keys.email_opt_in_list_prefix(org), org
@@ -260,7 +236,7 @@ def plan_sync(
     for planned in sources:
         row = rows.get(source_partition(planned.version.bucket, planned.version.key)) or {}
         same_version = row.get("source_etag") == planned.version.etag
-        if manifest.source_up_to_date(row, version=planned.version.etag, retry_failed=retry_failed):
+        if source_up_to_date(row, version=planned.version.etag, retry_failed=retry_failed):
             plan.up_to_date += 1
         elif same_version and row.get("status") == Status.FAILED and not retry_failed:
             plan.previously_failed.append(

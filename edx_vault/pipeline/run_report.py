@@ -24,16 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from edx_vault.engine.parallel import ordered_map
-from edx_vault.package.bucket_layout import REPORTS_PREFIX, WORK_PREFIX
+from edx_vault.package.bucket_layout import REPORTS_PREFIX
+from edx_vault.pipeline.claims import HELD_BY_ANOTHER_RUN
 from edx_vault.pipeline.cost_model import RunVolume, estimate_run_cost_usd
-from edx_vault.pipeline.manifest import (
-    NO_RESULT,
-    ClaimOutcome,
-    Manifest,
-    RowKey,
-    object_row,
-    unit_row,
-)
+from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS, KeyExpiry
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import NO_RESULT, ClaimOutcome, RowKey, object_row, unit_row
 from edx_vault.pipeline.run_accounting import UNACCOUNTED, account, unaccounted_reason
 from edx_vault.pipeline.run_files import (
     DECRYPT_ITEMS,
@@ -43,41 +39,12 @@ from edx_vault.pipeline.run_files import (
     results_of,
     work_items,
 )
-from edx_vault.pipeline.sync_steps import HELD_BY_ANOTHER_RUN, mark_settled, settle_source
+from edx_vault.pipeline.settle import mark_settled, settle_source
 
 NO_RESULT_REASON: Final = (
     "the task failed after its retries and left no result; see the execution's history"
 )
 NOT_PROCESSED_REASON: Final = "this run did not process the file and did not say why"
-KEY_EXPIRY_WARNING_DAYS: Final = 30
-# When a run last published something, kept across runs for the NoNewData alarm. In the
-# pipeline's scratch space, which only the pipeline's roles may read or write.
-NEW_DATA_STATE_KEY: Final = f"{WORK_PREFIX}new-data.json"
-SECONDS_PER_DAY: Final = 86_400
-# The metric the Report step emits with the days since new data; the NoNewData alarm reads it.
-DAYS_SINCE_NEW_DATA_METRIC: Final = "DaysSinceNewData"
-
-
-@dataclass(frozen=True)
-class KeyExpiry:
-    """The pipeline key's expiry as its secret's tags record it.
-
-    Attributes
-    ----------
-    fingerprint
-        The primary key's fingerprint.
-    expires
-        Its expiry date; ``None`` when it never expires or when the expiry is unknown.
-    problem
-        Why the expiry is unknown (a malformed tag), or ``None`` when it is known.
-    """
-
-    fingerprint: str
-    expires: dt.date | None
-    problem: str | None = None
-
-    def days_left(self, today: dt.date) -> int | None:
-        return None if self.expires is None else (self.expires - today).days
 
 
 def report_key(run_id: str) -> str:
@@ -338,36 +305,6 @@ def check_run(
 def published_count(report: dict[str, Any]) -> int:
     """How many files the run published."""
     return sum(int(totals["count"]) for totals in report["files"].values())
-
-
-def new_data_since(
-    last_new_data: dt.datetime | None, *, published: int, finished: dt.datetime
-) -> tuple[dt.datetime, float]:
-    """When new data last arrived, and how many days ago, as of a run that finished now.
-
-    This is the NoNewData alarm's gauge (``DaysSinceNewData``). CloudWatch alarms look back at
-    most seven days (PutMetricAlarm: Period x EvaluationPeriods <= 604,800 s), so "nothing
-    published for N days" (N up to 90) cannot be a sum of ``PublishedFiles`` over N days: the
-    days are counted here, and the alarm only compares the latest run's count with N.
-
-    Parameters
-    ----------
-    last_new_data
-        When a run last published something, from the previous runs; ``None`` before the first
-        run (counting then starts now).
-    published
-        How many files this run published.
-    finished
-        When this run finished.
-
-    Returns
-    -------
-    tuple[datetime, float]
-        The new "last new data" moment, and the days since it (two decimals).
-    """
-    since = finished if published > 0 or last_new_data is None else last_new_data
-    days = max(0.0, (finished - since).total_seconds() / SECONDS_PER_DAY)
-    return since, round(days, 2)
 
 
 def summary_text(report: dict[str, Any]) -> str:

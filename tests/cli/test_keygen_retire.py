@@ -29,9 +29,11 @@ from edx_vault.cli.key_retirement import confirm
 from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
 from edx_vault.engine.gnupg_config import write_gnupg_config
 from edx_vault.package.source_keys import email_opt_in_zip_key
+from edx_vault.pipeline.context import VaultTarget
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.planner import PlanScope, plan_sync
-from edx_vault.pipeline.sync_steps import VaultTarget, mirror_step
+from edx_vault.pipeline.steps.mirror import mirror_source
+from edx_vault.pipeline.work_items import MirrorItem
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.secret_formats import PipelineKey, PipelineKeyring, PipelinePassphrase
 from edx_vault.settings.secret_store import (
@@ -130,19 +132,17 @@ class Pipeline:
     def mirror_only(self, run_id: str) -> list[str]:
         """Plan and mirror what is new, as a run that stopped after its mirror step."""
         plan = plan_sync(self.vault.s3, self.vault.manifest, self.scope)
+        context = self.vault.context()
         mirrored = [
-            mirror_step(
+            mirror_source(
+                context,
                 self.vault.s3,
-                self.vault.s3,
-                self.vault.manifest,
-                planned.to_item(),
-                target=self.vault.target,
-                run_id=run_id,
+                MirrorItem.of_planned(planned, run_id=run_id, retry_failed=False),
             )
             for planned in plan.to_mirror
         ]
-        assert all(result["status"] == "done" for result in mirrored), mirrored
-        return [str(result["raw_key"]) for result in mirrored]
+        assert all(result.status == "done" for result in mirrored), mirrored
+        return [str(result.raw_key) for result in mirrored]
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from edx_vault.pipeline.manifest import Manifest, unit_row
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import unit_row
 from edx_vault.settings import stack_outputs
 from tests.cli.conftest import Cli, DeployedVault
 

@@ -48,8 +48,9 @@ from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.engine.decryption import parse_source
 from edx_vault.package.output_keys import output_key, raw_key
 from edx_vault.package.source_keys import event_log_key
-from edx_vault.pipeline.manifest import Manifest, Status
-from edx_vault.pipeline.run_report import NEW_DATA_STATE_KEY
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import Status
+from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import VaultConfig, load_config
 from tests.local.conftest import EXAMPLE_CONFIG, RunningAws, start, stop

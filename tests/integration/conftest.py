@@ -22,9 +22,10 @@ from moto.server import ThreadedMotoServer
 
 from edx_vault.devtools.synthetic.keys import generate_key
 from edx_vault.engine.gnupg_config import write_gnupg_config
+from edx_vault.pipeline.context import RunContext, RunHasEnded, VaultTarget
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_schema import PARTITION_KEY, SORT_KEY
-from edx_vault.pipeline.sync_steps import VaultTarget
+from edx_vault.settings.pipeline_settings import PipelineSettings
 
 REGION = "us-east-1"
 PIPELINE_PASSPHRASE = "correct horse battery staple 42"
@@ -83,6 +84,22 @@ class Vault:
     table_name: str
     event_bucket: str
     database_bucket: str
+
+    def context(
+        self, *, run_has_ended: RunHasEnded = None, manifest: Manifest | None = None
+    ) -> RunContext:
+        """The context a step of the pipeline gets, over this vault."""
+        settings = PipelineSettings(
+            data_bucket=self.target.bucket,
+            data_key_arn=self.target.kms_key_arn,
+            manifest_table=self.table_name,
+        )
+        return RunContext(
+            settings=settings,
+            vault_s3=self.s3,
+            manifest=manifest or self.manifest,
+            run_has_ended=run_has_ended,
+        )
 
 
 @pytest.fixture

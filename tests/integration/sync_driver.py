@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edx_vault.pipeline.planner import Plan, PlanScope, plan_sync
-from edx_vault.pipeline.sync_steps import decrypt_step, expand_step, mirror_step, settle_source
+from edx_vault.pipeline.settle import settle_source
+from edx_vault.pipeline.steps.decrypt import decrypt_one
+from edx_vault.pipeline.steps.mirror import expand_source, mirror_source
+from edx_vault.pipeline.work_items import MirrorItem
 from edx_vault.settings.types import MirrorCategory, Site
 from tests.integration.conftest import PipelineKey, Vault
 
@@ -56,34 +59,15 @@ def run_sync(
     """Plan, mirror, expand, decrypt and settle, passing ``retry_failed`` as the pipeline does."""
     plan = plan_sync(vault.s3, vault.manifest, scope, retry_failed=retry_failed)
     outcome = SyncOutcome(plan=plan)
+    context = vault.context()
     for planned in plan.to_mirror:
-        mirrored = mirror_step(
-            vault.s3,
-            vault.s3,
-            vault.manifest,
-            planned.to_item(),
-            target=vault.target,
-            run_id=run_id,
-            retry_failed=retry_failed,
-        )
-        outcome.mirrored.append(mirrored)
-        expanded = expand_step(
-            vault.s3, vault.manifest, mirrored, target=vault.target, run_id=run_id
-        )
-        if expanded["result"] is not None and expanded["result"] is not mirrored:
-            outcome.decrypted.append(expanded["result"])
-        for unit in expanded["units"]:
-            outcome.decrypted.append(
-                decrypt_step(
-                    vault.s3,
-                    key.gpg,
-                    vault.manifest,
-                    unit,
-                    passphrase=key.passphrase,
-                    target=vault.target,
-                    run_id=run_id,
-                    retry_failed=retry_failed,
-                )
-            )
+        item = MirrorItem.of_planned(planned, run_id=run_id, retry_failed=retry_failed)
+        mirrored = mirror_source(context, vault.s3, item)
+        outcome.mirrored.append(mirrored.as_json())
+        units, result = expand_source(context, item, mirrored)
+        if result is not mirrored:
+            outcome.decrypted.append(result.as_json())
+        for unit in units:
+            outcome.decrypted.append(decrypt_one(context, key.gpg, key.passphrase, unit).as_json())
         settle_source(vault.manifest, planned.version.bucket, planned.version.key)
     return outcome

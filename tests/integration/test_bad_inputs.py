@@ -12,7 +12,7 @@ import pytest
 
 from edx_vault.devtools.synthetic import ciphertext_faults, zip_faults
 from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
-from edx_vault.pipeline.manifest import Status
+from edx_vault.pipeline.manifest_rows import Status
 from tests.integration.conftest import PipelineKey, Vault
 from tests.integration.sync_driver import SyncOutcome, run_sync, scope_for
 

@@ -24,10 +24,12 @@ from edx_vault.devtools.synthetic.generate import generate_package
 from edx_vault.devtools.synthetic.spec import demo_package_spec
 from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.engine.errors import TransientError
-from edx_vault.pipeline import lambda_runtime, sync_steps
+from edx_vault.pipeline import lambda_runtime
 from edx_vault.pipeline.key_metadata import EXPIRES_TAG, key_tags
-from edx_vault.pipeline.manifest import ClaimOutcome, Manifest, RowKey, object_row, unit_row
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import ClaimOutcome, RowKey, object_row, unit_row
 from edx_vault.pipeline.run_files import work_items
+from edx_vault.pipeline.steps import decrypt as decrypt_step
 from edx_vault.settings import pipeline_settings
 from edx_vault.settings.secret_formats import (
     EdxCredentials,
@@ -130,8 +132,7 @@ def deployed(
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    for cached in (lambda_runtime.settings, lambda_runtime.run_context, lambda_runtime.keyring):
-        cached.cache_clear()
+    lambda_runtime.end_sandbox()
     spec = dataclasses.replace(
         demo_package_spec(seed=3),
         event_bucket=vault.event_bucket,
@@ -141,9 +142,7 @@ def deployed(
     package = generate_package(spec, [pipeline_key.public_key], tmp_path / "package")
     upload_package(package, vault.s3)
     yield {"package": package, "topic": topic, "aws": aws, "key_expires": expires}
-    lambda_runtime.keyring().close()  # no gpg-agent outlives the test
-    for cached in (lambda_runtime.settings, lambda_runtime.run_context, lambda_runtime.keyring):
-        cached.cache_clear()
+    lambda_runtime.end_sandbox()  # no gpg-agent outlives the test
 
 
 # The state machine's Retry on TransientError (stacks/sync_state_machine.py): the first attempt
@@ -399,7 +398,7 @@ def test_items_retried_in_the_same_run_after_a_transient_error_are_published(
         real_complete(self, row, **kwargs)
 
     # And a decrypt whose ranged read of the ciphertext is throttled once, after its claim
-    real_decrypt = sync_steps.decrypt_unit
+    real_decrypt = decrypt_step.decrypt_unit
     throttled_units: set[str] = set()
 
     def decrypt_throttled_once(*args: Any, unit: Any, **kwargs: Any) -> Any:
@@ -409,7 +408,7 @@ def test_items_retried_in_the_same_run_after_a_transient_error_are_published(
         return real_decrypt(*args, unit=unit, **kwargs)
 
     monkeypatch.setattr(Manifest, "complete", complete_throttled_once)
-    monkeypatch.setattr(sync_steps, "decrypt_unit", decrypt_throttled_once)
+    monkeypatch.setattr(decrypt_step, "decrypt_unit", decrypt_throttled_once)
     # When the handlers run as the state machine runs them (retrying the TransientError)
     verdict = run_like_the_state_machine("run-retried")
     # Then both faults happened, and each retry finished its own item in the same run
@@ -562,3 +561,138 @@ def test_a_malformed_key_expiry_tag_does_not_crash_the_report(
     emitted = capsys.readouterr().out
     assert "PublishedFiles" in emitted
     assert "PipelineKeyDaysLeft" not in emitted
+
+
+VALID_MIRROR_ITEM = {
+    "source_bucket": "edx-course-data",
+    "source_key": "mitx/edx/events/2024/mitx-edx-events-2024-01-07.log.gz.gpg",
+    "etag": '"abc"',
+    "size": 10,
+    "last_modified": "2024-01-08T01:00:00Z",
+    "kind": "event-log",
+    "org": "mitx",
+    "run_id": "r",
+}
+VALID_DECRYPT_ITEM = {
+    "source_bucket": "course-data",
+    "source_key": "mitx-2024-01-07.zip",
+    "etag": '"abc"',
+    "raw_key": "raw/course-data/mitx-2024-01-07.zip",
+    "raw_size": 10,
+    "member": "mitx-2024-01-07/auth_user-prod-analytics.sql.gpg",
+    "run_id": "r",
+}
+
+
+def without(document: dict[str, Any], field: str) -> dict[str, Any]:
+    return {name: value for name, value in document.items() if name != field}
+
+
+@pytest.mark.parametrize(
+    ("module", "event", "field"),
+    [
+        ("mirror", {"item": {"items": [without(VALID_MIRROR_ITEM, "etag")]}}, "etag"),
+        ("mirror", {"item": {"items": [{**VALID_MIRROR_ITEM, "size": "big"}]}}, "size"),
+        ("decrypt", {"item": {"items": [without(VALID_DECRYPT_ITEM, "raw_key")]}}, "raw_key"),
+        ("decrypt", {"item": {"items": [{**VALID_DECRYPT_ITEM, "tag": "x"}]}}, "tag"),
+        ("plan", {"execution_name": "r", "input": {}}, "start_time"),
+        ("collect", {}, "run_id"),
+        ("report", {"run_id": None}, "run_id"),
+    ],
+)
+def test_a_malformed_event_fails_with_a_validation_error_naming_the_field(
+    module: str, event: dict[str, Any], field: str
+) -> None:
+    from pydantic import ValidationError
+
+    # Given an event the state machine would never send (a field missing, mistyped or unknown)
+    # When the handler gets it
+    with pytest.raises(ValidationError) as raised:
+        handler(module).handler(event, CONTEXT)
+    # Then it fails before any work, with pydantic's error naming the field
+    assert [error["loc"][-1] for error in raised.value.errors()] == [field]
+    assert field in str(raised.value)
+
+
+def count_secret_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Secrets Manager reads through Powertools, per secret ARN, from now on."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    reads: dict[str, int] = {}
+    real_get = SecretsProvider._get
+
+    def counting_get(self: SecretsProvider, name: str, **options: Any) -> str | bytes:
+        reads[name] = reads.get(name, 0) + 1
+        return real_get(self, name, **options)
+
+    monkeypatch.setattr(SecretsProvider, "_get", counting_get)
+    return reads
+
+
+def test_each_secret_is_read_once_per_sandbox(
+    vault: Vault, deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sandbox per function that lives through the run (as a warm Lambda does)
+    reads = count_secret_reads(monkeypatch)
+    # When a whole run goes through the handlers: many batches of Mirror and Decrypt
+    verdict = run_like_the_state_machine("run-cached-secrets")
+    # Then each of the three secrets was read from Secrets Manager once
+    assert verdict["published"] > 1
+    settings = lambda_runtime.settings()
+    assert reads == {
+        settings.edx_credentials_secret_arn: 1,
+        settings.pipeline_key_secret_arn: 1,
+        settings.pipeline_passphrase_secret_arn: 1,
+    }
+
+
+def test_credentials_edx_rejected_are_read_again_at_the_next_call(
+    vault: Vault, deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.stub import Stubber
+
+    from edx_vault.engine.errors import EdxCredentialsRejectedError
+
+    # Given edX's S3 refusing the cached credentials once
+    reads = count_secret_reads(monkeypatch)
+    refused = lambda_runtime.edx_s3()
+    stubber = Stubber(refused)
+    stubber.add_client_error(
+        "list_objects_v2", service_error_code="InvalidAccessKeyId", http_status_code=403
+    )
+    stubber.activate()
+    with pytest.raises(EdxCredentialsRejectedError):
+        refused.list_objects_v2(Bucket=vault.event_bucket)
+    # When the next call asks for edX's client (the state machine's retry, after an import)
+    renewed = lambda_runtime.edx_s3()
+    # Then the secret was read again, and a new client made from it; then cached again
+    assert renewed is not refused
+    assert reads == {lambda_runtime.settings().edx_credentials_secret_arn: 2}
+    assert lambda_runtime.edx_s3() is renewed
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("ThrottlingException", "TransientError"), ("ResourceNotFoundException", "SecretNotSetError")],
+)
+def test_a_secret_read_error_reaches_the_handler_as_secrets_manager_said_it(
+    vault: Vault,
+    deployed: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    expected: str,
+) -> None:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    # Given Secrets Manager answering the edX credentials' read with an error
+    def failing_get(self: SecretsProvider, name: str, **options: Any) -> str:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "GetSecretValue")
+
+    monkeypatch.setattr(SecretsProvider, "_get", failing_get)
+    # When the plan runs
+    with pytest.raises(Exception) as raised:
+        handler("plan").handler(
+            {"execution_name": "r", "start_time": "2024-01-08T00:00:00Z", "input": {}}, CONTEXT
+        )
+    # Then the error is Secrets Manager's (a throttle is retried), not Powertools' wrapper
+    assert type(raised.value).__name__ == expected

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edx_vault.pipeline.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
-from edx_vault.pipeline.sync_steps import settle_source
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import (
+    ClaimOutcome,
+    Status,
+    object_row,
+    source_up_to_date,
+    unit_row,
+)
+from edx_vault.pipeline.settle import settle_source
 from tests.integration.conftest import Vault
 
 ROW = unit_row(
@@ -189,4 +196,4 @@ def test_an_interrupted_unit_keeps_its_source_unsettled(vault: Vault) -> None:
     # Then it is not settled, so the next plan (with or without --retry-failed) takes it up
     assert settled is False
     row = manifest.get(source) or {}
-    assert not Manifest.source_up_to_date(row, version='"v1"', retry_failed=False)
+    assert not source_up_to_date(row, version='"v1"', retry_failed=False)

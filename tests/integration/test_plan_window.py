@@ -3,7 +3,7 @@
 A file that exists is complete (an S3 object appears whole or not at all), so the plan mirrors
 every file dated from the first date on, whatever the run's day. The cadence only decides what
 is *expected*: a day without an event log, a week without a zip. The scopes here are the ones
-the pipeline builds (:func:`edx_vault.pipeline.pipeline_run.plan_scope`) for a run on a given day.
+the pipeline builds (:func:`edx_vault.pipeline.steps.plan.plan_scope`) for a run on a given day.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 
 from edx_vault.package import source_keys
-from edx_vault.pipeline.pipeline_run import plan_scope
 from edx_vault.pipeline.planner import Plan, plan_sync
+from edx_vault.pipeline.steps.plan import plan_scope
 from edx_vault.settings.pipeline_settings import PipelineSettings
 from edx_vault.settings.types import MirrorCategory
 from tests.integration.conftest import Vault

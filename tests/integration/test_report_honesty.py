@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from edx_vault.pipeline.manifest import object_row
-from edx_vault.pipeline.pipeline_run import finish_run
+from edx_vault.pipeline.manifest_rows import object_row
 from edx_vault.pipeline.run_report import report_key
+from edx_vault.pipeline.steps.report import finish_run
 from tests.integration.conftest import Aws, Vault
 from tests.integration.test_run_files_parallel import (
     FINISHED,

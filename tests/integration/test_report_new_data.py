@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from edx_vault.pipeline.pipeline_run import RunContext, finish_run
+from edx_vault.pipeline.context import RunContext
+from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY
 from edx_vault.pipeline.run_files import DECRYPT_ITEMS, PLAN_SUMMARY
-from edx_vault.pipeline.run_report import NEW_DATA_STATE_KEY
+from edx_vault.pipeline.steps.report import finish_run
 from edx_vault.settings.pipeline_settings import PipelineSettings
 from tests.integration.conftest import Aws, Vault
 

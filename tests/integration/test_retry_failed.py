@@ -22,7 +22,8 @@ from edx_vault.devtools.synthetic.generate import generate_package
 from edx_vault.devtools.synthetic.generated import GeneratedPackage
 from edx_vault.devtools.synthetic.spec import SyntheticCourse, SyntheticOrg, demo_package_spec
 from edx_vault.devtools.synthetic.upload import upload_package
-from edx_vault.pipeline.manifest import Manifest, object_row
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import object_row, source_up_to_date
 from edx_vault.pipeline.planner import plan_sync
 from tests.integration.conftest import (
     PIPELINE_PASSPHRASE,
@@ -151,11 +152,11 @@ def test_a_source_settled_before_failures_were_counted_is_retried_when_asked(
     stored = manifest.get(row)
     assert stored is not None
     # Then it is up to date for a plain run, and retried (to find out) under --retry-failed
-    assert manifest.source_up_to_date(stored, version='"v1"', retry_failed=False)
-    assert not manifest.source_up_to_date(stored, version='"v1"', retry_failed=True)
+    assert source_up_to_date(stored, version='"v1"', retry_failed=False)
+    assert not source_up_to_date(stored, version='"v1"', retry_failed=True)
     # And a row settled with no failed unit is up to date either way; another version never is
     manifest.set_attributes(row, {"units_failed": 0})
     settled = manifest.get(row)
     assert settled is not None
-    assert manifest.source_up_to_date(settled, version='"v1"', retry_failed=True)
-    assert not manifest.source_up_to_date(settled, version='"v2"', retry_failed=False)
+    assert source_up_to_date(settled, version='"v1"', retry_failed=True)
+    assert not source_up_to_date(settled, version='"v2"', retry_failed=False)

@@ -19,8 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from edx_vault.pipeline import run_report
-from edx_vault.pipeline.manifest import ClaimOutcome, Manifest, Status, object_row, unit_row
-from edx_vault.pipeline.pipeline_run import RunContext, collect_units, finish_run
+from edx_vault.pipeline.context import RunContext
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import ClaimOutcome, Status, object_row, unit_row
 from edx_vault.pipeline.run_files import (
     DECRYPT_ITEMS,
     MIRROR_ITEMS,
@@ -29,6 +30,8 @@ from edx_vault.pipeline.run_files import (
     work_items,
 )
 from edx_vault.pipeline.run_report import build_report, report_key
+from edx_vault.pipeline.steps.collect import collect_units
+from edx_vault.pipeline.steps.report import finish_run
 from edx_vault.settings.pipeline_settings import PipelineSettings
 from tests.integration.conftest import Aws, Vault
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from edx_vault.pipeline.manifest import Manifest, object_row, unit_row
-from edx_vault.pipeline.sync_steps import settle_source
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_rows import object_row, unit_row
+from edx_vault.pipeline.settle import settle_source
 from tests.integration.conftest import Vault
 
 BUCKET, KEY = "course-data", "mitx-2024-03-03.zip"
@@ -11,7 +12,7 @@ MEMBERS = ("mitx-2024-03-03/a.sql.gpg", "mitx-2024-03-03/b.sql.gpg")
 
 
 def mirrored(manifest: Manifest, *, version: str, run_id: str, unit_count: int) -> None:
-    """The object row as mirror_step and expand_step leave it."""
+    """The object row as the Mirror step leaves it."""
     row = object_row(BUCKET, KEY)
     manifest.claim(row, version=version, run_id=run_id)
     manifest.complete(row, run_id=run_id, attributes={"units_settled": False})

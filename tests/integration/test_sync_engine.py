@@ -16,7 +16,7 @@ from edx_vault.devtools.synthetic.generate import generate_package
 from edx_vault.devtools.synthetic.generated import GeneratedPackage
 from edx_vault.devtools.synthetic.spec import demo_package_spec
 from edx_vault.devtools.synthetic.upload import upload_package
-from edx_vault.pipeline.manifest import Status
+from edx_vault.pipeline.manifest_rows import Status
 from edx_vault.pipeline.planner import plan_sync
 from tests.integration.conftest import Aws, PipelineKey, Vault, make_vault
 from tests.integration.sync_driver import SyncOutcome, run_sync, scope_for

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from edx_vault.engine.errors import TransientError
-from edx_vault.pipeline.manifest import BATCH_GET_ATTEMPTS, Manifest
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.manifest_batch_get import BATCH_GET_ATTEMPTS
 
 TABLE = "manifest"
 # A client that is asked more often than this is looping without bound.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edx_vault.pipeline.run_report import new_data_since, summary_text
+from edx_vault.pipeline.new_data import new_data_since
+from edx_vault.pipeline.run_report import summary_text
 
 SUNDAY = dt.datetime(2026, 3, 1, 6, 30, tzinfo=dt.UTC)
 

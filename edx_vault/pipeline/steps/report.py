@@ -1,0 +1,99 @@
+"""Report step: check every item's result, write ``reports/{run_id}.json``, settle, notify."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from edx_vault.pipeline.context import RunContext
+from edx_vault.pipeline.key_metadata import key_expiry_from_tags
+from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY, new_data_since
+from edx_vault.pipeline.run_report import check_run, published_count, report_key, summary_text
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+
+
+def _new_data_state(context: RunContext) -> dict[str, Any] | None:
+    """The state the previous run left, or ``None`` before the first run.
+
+    Listed before it is read: without ``s3:ListBucket`` on the key, S3 answers a missing object
+    with AccessDenied rather than NoSuchKey, and the Report role may list ``_work/`` only.
+    """
+    bucket = context.settings.data_bucket
+    listing = context.vault_s3.list_objects_v2(Bucket=bucket, Prefix=NEW_DATA_STATE_KEY)
+    if not any(entry["Key"] == NEW_DATA_STATE_KEY for entry in listing.get("Contents", [])):
+        return None
+    body = context.vault_s3.get_object(Bucket=bucket, Key=NEW_DATA_STATE_KEY)["Body"].read()
+    state: dict[str, Any] = json.loads(body)
+    return state
+
+
+def finish_run(
+    context: RunContext,
+    secretsmanager: SecretsManagerClient,
+    sns: SNSClient,
+    *,
+    run_id: str,
+    finished: dt.datetime,
+    topic_arn: str,
+    key_secret_arn: str,
+) -> dict[str, Any]:
+    """Write the run report to ``reports/{run_id}.json``, settle the sources, send the summary.
+
+    The report also says when a run last published something (``new_data``), carried from run
+    to run in :data:`~edx_vault.pipeline.run_report.NEW_DATA_STATE_KEY`, for the NoNewData alarm.
+
+    Order matters for honesty:
+
+    - the sources are settled only once the report is written: a report that cannot be written
+      fails the step with its sources unsettled, so the next run plans them again and its report
+      accounts for them (as ``skipped``: already published) instead of finding them up to date;
+    - the report says whether its summary reached the topic (``alert``): written first as not
+      sent, rewritten once Publish answers; when Publish fails, the report says so (with the
+      error's code) before the error fails the step (the state machine retries it on a
+      TransientError, and the execution fails if it never succeeds).
+    """
+    tags = secretsmanager.describe_secret(SecretId=key_secret_arn).get("Tags", [])
+    files = context.files(run_id)
+    checked = check_run(
+        files,
+        context.manifest,
+        finished=finished,
+        key_expiry=key_expiry_from_tags(tags),  # type: ignore[arg-type]
+    )
+    report = checked.report
+    state = _new_data_state(context)
+    last = dt.datetime.fromisoformat(state["last"]) if state else None
+    since, days = new_data_since(last, published=published_count(report), finished=finished)
+    report["new_data"] = {"last": since.isoformat(), "days_since": days}
+    report["alert"] = {"sent": False, "error": None if topic_arn else "no-topic"}
+    files.put_json(NEW_DATA_STATE_KEY, {"last": since.isoformat()})
+    files.put_json(report_key(run_id), report)
+    checked.settle(context.manifest)
+    if not topic_arn:
+        return report
+    try:
+        sns.publish(
+            TopicArn=topic_arn,
+            Subject=f"edx-vault sync {report['status']}: {run_id}"[:100],
+            Message=summary_text(report),
+        )
+    except Exception as error:
+        report["alert"] = {"sent": False, "error": _error_code(error)}
+        files.put_json(report_key(run_id), report)
+        raise
+    report["alert"] = {"sent": True, "error": None}
+    files.put_json(report_key(run_id), report)
+    return report
+
+
+def _error_code(error: Exception) -> str:
+    """An AWS error's code (``InternalError``), or the exception's type for anything else."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
+    return type(error).__name__

@@ -1,0 +1,202 @@
+"""The typed messages of a run: the steps' events, their work items and their results.
+
+Every step's input is parsed into one of these models by its handler (Powertools' parser), so a
+malformed event fails at once with a validation error that names the field, instead of a
+``KeyError`` deep in a step. Work items travel as JSON through the run's files
+(:mod:`edx_vault.pipeline.run_files`) and the Distributed Maps; results are written back per
+batch for the Report step, in the JSON :meth:`ItemResult.as_json` gives.
+
+Work items and results forbid unknown fields: the pipeline writes them itself, so an unknown
+field is a bug to report, not data to drop. The events the state machine builds ignore fields
+they do not use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edx_vault.engine.decryption import DecryptUnit
+from edx_vault.engine.object_copy import SourceVersion
+from edx_vault.pipeline.planner import PlannedSource
+
+Stage = Literal["mirror", "expand", "decrypt"]
+ResultStatus = Literal["done", "failed", "skipped"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class MirrorItem(_Message):
+    """One edX object to mirror, as the Plan step lists it."""
+
+    source_bucket: str
+    source_key: str
+    etag: str
+    size: int
+    last_modified: dt.datetime
+    kind: str
+    org: str
+    run_id: str
+    retry_failed: bool = False
+
+    @classmethod
+    def of_planned(cls, planned: PlannedSource, *, run_id: str, retry_failed: bool) -> MirrorItem:
+        return cls(
+            source_bucket=planned.version.bucket,
+            source_key=planned.version.key,
+            etag=planned.version.etag,
+            size=planned.version.size,
+            last_modified=planned.version.last_modified,
+            kind=planned.kind.value,
+            org=planned.org,
+            run_id=run_id,
+            retry_failed=retry_failed,
+        )
+
+    @property
+    def version(self) -> SourceVersion:
+        return SourceVersion(
+            bucket=self.source_bucket,
+            key=self.source_key,
+            etag=self.etag,
+            size=self.size,
+            last_modified=self.last_modified,
+        )
+
+
+class DecryptItem(_Message):
+    """One unit to decrypt and publish (a whole object, or one member of a zip)."""
+
+    source_bucket: str
+    source_key: str
+    etag: str
+    raw_key: str
+    raw_version_id: str | None = None
+    raw_size: int
+    member: str | None = None
+    run_id: str
+    retry_failed: bool = False
+
+    @classmethod
+    def of_unit(cls, unit: DecryptUnit, *, run_id: str, retry_failed: bool) -> DecryptItem:
+        return cls(
+            source_bucket=unit.source_bucket,
+            source_key=unit.source_key,
+            etag=unit.source_etag,
+            raw_key=unit.raw_key,
+            raw_version_id=unit.raw_version_id,
+            raw_size=unit.raw_size,
+            member=unit.member_name,
+            run_id=run_id,
+            retry_failed=retry_failed,
+        )
+
+    @property
+    def unit(self) -> DecryptUnit:
+        return DecryptUnit(
+            source_bucket=self.source_bucket,
+            source_key=self.source_key,
+            source_etag=self.etag,
+            raw_key=self.raw_key,
+            raw_version_id=self.raw_version_id,
+            raw_size=self.raw_size,
+            member_name=self.member,
+        )
+
+
+def _batch_of(value: Any) -> Any:
+    """A single item (a work list written before batches) reads as a batch of one."""
+    if isinstance(value, dict) and "items" not in value:
+        return {"items": [value]}
+    return value
+
+
+def _map_item_of(value: Any) -> Any:
+    """A Map iteration's input is ``{"item": batch}`` (the ItemSelector's); a bare batch reads the same."""
+    if isinstance(value, dict) and "item" not in value:
+        return {"item": value}
+    return value
+
+
+class MirrorBatch(_Message):
+    items: list[MirrorItem]
+
+    _one_item = model_validator(mode="before")(_batch_of)
+
+
+class DecryptBatch(_Message):
+    items: list[DecryptItem]
+
+    _one_item = model_validator(mode="before")(_batch_of)
+
+
+class MirrorEvent(_Event):
+    """The Mirror function's event: one Distributed Map iteration."""
+
+    item: MirrorBatch
+
+    _bare_batch = model_validator(mode="before")(_map_item_of)
+
+
+class DecryptEvent(_Event):
+    """The Decrypt function's event: one Distributed Map iteration."""
+
+    item: DecryptBatch
+
+    _bare_batch = model_validator(mode="before")(_map_item_of)
+
+
+class PlanInput(_Event):
+    """What an execution's input may ask of a run (``edx-vault sync --retry-failed``)."""
+
+    retry_failed: bool = False
+
+
+class PlanEvent(_Event):
+    """The Plan function's event, from the execution's context object and input."""
+
+    execution_name: str
+    start_time: dt.datetime
+    input: PlanInput | None = None
+
+    @property
+    def retry_failed(self) -> bool:
+        return self.input is not None and self.input.retry_failed
+
+
+class RunEvent(_Event):
+    """The Collect and Report functions' event: which run."""
+
+    run_id: str
+
+
+class ItemResult(_Message):
+    """What became of one work item in one step, as the run's results files record it."""
+
+    status: ResultStatus
+    source_key: str
+    stage: Stage
+    member: str | None = None
+    code: str | None = None
+    reason: str | None = None
+    why: str | None = None
+    output_key: str | None = None
+    # "bytes" in the results files (a builtin's name, so not the attribute's).
+    size: int | None = Field(default=None, alias="bytes")
+    category: str | None = None
+    source_bucket: str | None = None
+    etag: str | None = None
+    raw_key: str | None = None
+    raw_version_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The results-file form: the fields this result was given, ``bytes`` by that name."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
