@@ -39,6 +39,7 @@ import pytest
 
 from edx_vault.cli import main
 from edx_vault.devtools.embedded_aws.faults.control import fired, set_faults
+from edx_vault.devtools.embedded_aws.in_process_lambda.control import recycle_sandboxes
 from edx_vault.devtools.embedded_aws.seed import edx_reader_keys, seed_package_spec
 from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
 from edx_vault.devtools.synthetic.generate import generate_package
@@ -356,6 +357,9 @@ class FaultVault:
           cannot lose a race with the step's first call.
         """
         argv = ["sync", "--wait", "--json"]
+        # Runs are a week apart on AWS, long after Lambda ended every sandbox: each starts cold
+        # (what a function reads once per sandbox, its secrets, is read again).
+        recycle_sandboxes(self.endpoint)
         # Executions are named after the second they start in (a time between `main`'s start
         # and end): start in a later second than the last run ended in.
         if int(time.time()) <= int(self._last_end):

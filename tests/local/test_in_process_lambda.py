@@ -75,6 +75,55 @@ def test_each_function_keeps_its_own_module_state_and_environment(
     assert f"{fixture_app.HANDLER_PACKAGE}.cached_settings" not in sys.modules
 
 
+def test_recycled_sandboxes_start_cold_and_end_what_they_started(
+    runtime: InProcessLambda, tmp_path: Path
+) -> None:
+    # Given a function warm after two calls (its module state carried from call to call)
+    end_log = tmp_path / "ended.log"
+    function = spec(
+        "weekly", "cached_settings.handler", FIXTURE_GREETING="hi", FIXTURE_END_LOG=str(end_log)
+    )
+    served = [json.loads(runtime.invoke(function, {}).payload)["served"] for _ in range(2)]
+    # When its idle sandbox is recycled (as Lambda ends idle environments between weekly runs)
+    recycled = runtime.recycle_sandboxes()
+    # Then the next call starts cold, and the old sandbox's end_sandbox hook ran once
+    assert served == [1, 2]
+    assert recycled == 1
+    assert json.loads(runtime.invoke(function, {}).payload)["served"] == 1
+    assert end_log.read_text() == "ended after 2 calls\n"
+
+
+def test_the_sandbox_control_endpoint_recycles_on_post_only() -> None:
+    from edx_vault.devtools.embedded_aws.in_process_lambda.control import (
+        SANDBOXES_PATH,
+        with_sandbox_control,
+    )
+
+    # Given the control wrapped around an application, over a runtime that counts recycles
+    class Counting:
+        recycles = 0
+
+        def recycle_sandboxes(self) -> int:
+            self.recycles += 1
+            return 3
+
+    counting = Counting()
+    statuses: list[str] = []
+    served = with_sandbox_control(counting, lambda environ, start: [b"aws"])
+
+    def call(method: str, path: str) -> bytes:
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path}
+        return b"".join(served(environ, lambda status, headers: statuses.append(status)))
+
+    # When it gets a POST and a GET on its path, and a request for anything else
+    # Then only the POST recycles, and other paths reach the application
+    assert json.loads(call("POST", SANDBOXES_PATH)) == {"recycled": 3}
+    assert call("GET", SANDBOXES_PATH) == b""
+    assert call("POST", "/") == b"aws"
+    assert counting.recycles == 1
+    assert statuses == ["200 OK", "405 Method Not Allowed"]
+
+
 def test_calls_of_one_function_run_concurrently(runtime: InProcessLambda) -> None:
     function = spec("parallel", "cached_settings.handler", FIXTURE_GREETING="hi")
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edx_vault.devtools.embedded_aws.deployed_code import DeployedCodeCache
     from edx_vault.devtools.embedded_aws.faults.injector import FaultInjector
     from edx_vault.devtools.embedded_aws.faults.rules import FaultRuleError, rules_from_toml
+    from edx_vault.devtools.embedded_aws.in_process_lambda.control import with_sandbox_control
     from edx_vault.devtools.embedded_aws.in_process_lambda.function_spec import FunctionSpec
     from edx_vault.devtools.embedded_aws.in_process_lambda.runtime import InProcessLambda
     from edx_vault.devtools.embedded_aws.leftovers import mark_this_process, stop_leftovers
@@ -127,16 +128,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         session = sessions.credentials(function.role, "lambda.amazonaws.com")
         return session.access_key_id, session.secret_access_key, session.session_token
 
+    lambda_runtime = InProcessLambda(
+        endpoint=endpoint,
+        handler_packages=tuple(args.handler_packages or DEFAULT_HANDLER_PACKAGES),
+        access_key_id=ACCESS_KEY_ID,
+        secret_access_key=SECRET_ACCESS_KEY,
+        role_credentials=None if sessions is None else execution_role,
+        deployed_code=DeployedCodeCache(Path(deployed_root.name)),
+    )
     install(
         PatchSettings(
-            lambda_runtime=InProcessLambda(
-                endpoint=endpoint,
-                handler_packages=tuple(args.handler_packages or DEFAULT_HANDLER_PACKAGES),
-                access_key_id=ACCESS_KEY_ID,
-                secret_access_key=SECRET_ACCESS_KEY,
-                role_credentials=None if sessions is None else execution_role,
-                deployed_code=DeployedCodeCache(Path(deployed_root.name)),
-            ),
+            lambda_runtime=lambda_runtime,
             retry_sleep_scale=args.retry_sleep_scale,
             retry_sleep_cap_seconds=args.retry_sleep_cap,
             service_sessions=sessions,
@@ -150,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr, flush=True)
             return 2
     # Faults come after authorization: a call AWS would refuse is refused, not faulted.
-    application = injector.wsgi(DomainDispatcherApplication(create_backend_app))
+    application = with_sandbox_control(
+        lambda_runtime, injector.wsgi(DomainDispatcherApplication(create_backend_app))
+    )
     if not args.lenient:
         authorizer = Authorizer(
             AuthorizerSettings(account=args.account, root_access_key_id=ACCESS_KEY_ID)

@@ -2,7 +2,9 @@
 
 On Lambda each function has its own process, so the cache is the function's own. The embedded
 AWS runs every function in one process: the tests call two functions with different settings
-and check each sees its own. It also counts how many of its calls run at once.
+and check each sees its own. It also counts how many of its calls run at once, and how many
+this sandbox served; ``end_sandbox`` (what the embedded AWS calls when it recycles the sandbox)
+writes a line to the file ``FIXTURE_END_LOG`` names, if set.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from typing import Any
 _lock = threading.Lock()
 _running = 0
 _peak = 0
+_served = 0
+_END_LOG = os.environ.get("FIXTURE_END_LOG")
+
+
+def end_sandbox() -> None:
+    if _END_LOG:
+        with open(_END_LOG, "a") as log:
+            log.write(f"ended after {_served} calls\n")
 
 
 @functools.cache
@@ -24,8 +34,9 @@ def settings() -> str:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _running, _peak
+    global _running, _peak, _served
     with _lock:
+        _served += 1
         _running += 1
         _peak = max(_peak, _running)
     try:
@@ -39,6 +50,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "endpoint": os.environ["AWS_ENDPOINT_URL"],
             "function": context.function_name,
             "peak": _peak,
+            "served": _served,
         }
     finally:
         with _lock:

@@ -102,6 +102,16 @@ class InProcessLambda:
             )
         return self._sandboxes
 
+    def recycle_sandboxes(self) -> int:
+        """Start every function cold at its next call (see :meth:`ModuleSandboxes.recycle`).
+
+        Call it between runs, while no function runs: a handler resolved from the old modules
+        is forgotten with them.
+        """
+        with self._import_lock:
+            self._handlers.clear()
+            return self.sandboxes().recycle()
+
     def resolve(
         self, key: Hashable, handler: str, *, deployed: DeployedCode | None = None
     ) -> Callable[..., Any]:

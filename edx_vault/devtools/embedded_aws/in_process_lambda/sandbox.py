@@ -8,6 +8,7 @@ its own instances of the project's modules.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -16,6 +17,11 @@ from contextlib import contextmanager
 from types import ModuleType
 
 from edx_vault.devtools.embedded_aws.deployed_code import DeployedCode
+
+LOGGER = logging.getLogger("edx_vault.devtools.embedded_aws")
+# What a module may define to let go of what the process's exit would end on Lambda (a
+# gpg-agent it started): called when its sandbox is recycled.
+END_SANDBOX_HOOK = "end_sandbox"
 
 
 class FunctionGate:
@@ -184,3 +190,29 @@ class ModuleSandboxes:
                 self._link(name, module)
 
         return deactivate
+
+    def recycle(self) -> int:
+        """Forget every function's modules not in use now; the next call imports them afresh.
+
+        What Lambda does to an idle execution environment some minutes after its last call: a
+        weekly run always starts cold, so module-level caches (settings, clients, secrets read
+        once per sandbox) never carry over from the week before. A module's
+        ``end_sandbox()``, if it has one, is called first, for what the process's exit would
+        end (a gpg-agent). Returns how many functions' sandboxes were recycled.
+        """
+        recycled = 0
+        for key in list(self._saved):
+            modules = self._saved.pop(key, None)
+            if modules is None:
+                continue
+            recycled += 1
+            for name, module in sorted(modules.items()):
+                hook = getattr(module, END_SANDBOX_HOOK, None)
+                if callable(hook):
+                    try:
+                        hook()
+                    except Exception:
+                        LOGGER.exception(
+                            "%s.%s failed while recycling a sandbox", name, END_SANDBOX_HOOK
+                        )
+        return recycled
