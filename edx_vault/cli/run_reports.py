@@ -27,12 +27,12 @@ from botocore.exceptions import ClientError
 
 from edx_vault.cli.errors import CliError, aws_error_code
 from edx_vault.package.bucket_layout import REPORTS_PREFIX
+from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 REPORT_STATUSES: Final = ("succeeded", "failed")
-KEY_EXPIRY_WARNING_DAYS: Final = 30
 
 
 class ReportFormatError(CliError):

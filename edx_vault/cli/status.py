@@ -21,12 +21,12 @@ from botocore.exceptions import ClientError
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import CliError, aws_error_code, aws_error_message
 from edx_vault.cli.run_reports import (
-    KEY_EXPIRY_WARNING_DAYS,
     latest_report_key,
     load_report,
     summary_lines,
 )
 from edx_vault.cli.tables import render_table
+from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS
 from edx_vault.settings.deployment import Deployment, PipelineNotDeployedError
 from edx_vault.settings.secret_document import SecretFormatError
 from edx_vault.settings.secret_store import read_pipeline_keyring

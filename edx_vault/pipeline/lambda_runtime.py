@@ -157,7 +157,7 @@ class PipelineKeyring:
 
     def gpg(self) -> tuple[gnupg.GPG, str]:
         """A GPG bound to the keyring, and the keys' passphrase."""
-        # Nothing is exported from this home, so its keys may unlock fast (see gnupg_home).
+        # Nothing is exported from this home, so its keys may unlock fast (see gnupg_config).
         home = reuse_or_open(self._home, fast_unlock=True)
         if home is not self._home or self._passphrase is None:
             current = settings()
