@@ -45,7 +45,7 @@ GPG_AGENT_CONF: Final = (
     # it); max-cache-ttl bounds that too. At 0 it expires as soon as the agent's clock reaches the
     # next second, so such a command failed at random: "Sorry, we are in batchmode - can't get
     # input" with loopback, "signing failed: Inappropriate ioctl for device" in the CLI's keygen
-    # (9 in 10 and 1 in 8 with the agent's clock sped up; tests/unit/test_gnupg_home.py). Ordinary
+    # (9 in 10 and 1 in 8 with the agent's clock sped up; tests/engine/test_gnupg_home.py). Ordinary
     # caching stays off through default-cache-ttl 0, which the same tests check.
     f"max-cache-ttl {COMMAND_PASSPHRASE_SECONDS}",
 )
