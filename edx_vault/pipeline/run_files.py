@@ -11,7 +11,9 @@ A backfill plans tens of thousands of items. The work lists are therefore lists 
 the whole batch, so Collect and Report read a few hundred files instead of one per item. The
 steps that read them find them by listing, never by probing, and read them a few at a time in
 parallel (:func:`edx_vault.engine.parallel.ordered_map`), in key order. A work list or results file
-of single items (written before batches) reads the same (:func:`work_items`).
+of single items (written before batches) reads the same (:func:`work_items`, :func:`results_of`);
+:func:`parsed_entries` reads a file's entries as a model, and a file the pipeline could not have
+written fails with :class:`MalformedRunFileError`, which names it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from edx_vault.engine.parallel import ordered_map
 from edx_vault.package.bucket_layout import WORK_PREFIX
@@ -41,6 +45,8 @@ PLAN_SUMMARY: Final = "plan.json"
 BATCH_MAX_ITEMS: Final = 100
 BATCH_MAX_DATA_BYTES: Final = 1 << 30
 BATCH_MAX_JSON_BYTES: Final = 128 * 1024
+
+Entry = TypeVar("Entry", bound=BaseModel)
 
 
 def item_digest(*parts: str | None) -> str:
@@ -86,6 +92,37 @@ def work_items(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def results_of(document: Any) -> list[dict[str, Any]]:
     """The results in one results file: a batch's list, or one item's result."""
     return list(document) if isinstance(document, list) else [document]
+
+
+class MalformedRunFileError(ValueError):
+    """A run file with an entry the pipeline could not have written: says which file and entry.
+
+    Never a reason to skip the entry: a report that passed over a result it could not read
+    would report its item as lost, or not at all. Retrying does not mend the file, so this is
+    not a :class:`~edx_vault.engine.errors.TransientError`.
+    """
+
+    def __init__(self, key: str, index: int, error: ValidationError) -> None:
+        super().__init__(f"run file {key}, entry {index}: {error}")
+        self.key = key
+        self.index = index
+
+
+def parsed_entries(
+    model: type[Entry], document: Any, *, key: str, context: dict[str, Any] | None = None
+) -> list[Entry]:
+    """The entries of the run file at ``key`` (a list, or one object) as ``model``.
+
+    ``context`` is pydantic's validation context. An entry that does not validate raises
+    :class:`MalformedRunFileError`, naming the file, the entry and (pydantic's message) the field.
+    """
+    entries: list[Entry] = []
+    for index, entry in enumerate(results_of(document)):
+        try:
+            entries.append(model.model_validate(entry, context=context))
+        except ValidationError as error:
+            raise MalformedRunFileError(key, index, error) from error
+    return entries
 
 
 @dataclass(frozen=True)

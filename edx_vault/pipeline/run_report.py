@@ -1,14 +1,17 @@
 """The run report: what a sync did, checked item by item, written to ``reports/{run_id}.json``.
 
 The Report step does not trust the Distributed Maps (a Map succeeds even when its items fail):
-it takes the planned work lists and looks for each item's own result in the results files. An
-item without one (its batch's Lambda failed after every retry) is a failure with code
-``no-result``, and its manifest row, if this run still holds it, is released so the next run
-takes it up. A planned item that this run did not publish is never counted as a success: it is
-a failure (with its code, e.g. ``held-by-another-run``), or, when it failed for the same version
-in an earlier run and no retry was asked for, listed under ``previously_failed``. Only a unit
-already published for this version (``skipped``) counts as done without being published by
-this run.
+it takes the planned work lists and looks for each item's own result in the results files, and
+counts it (:class:`~edx_vault.pipeline.run_accounting.ItemTally`: never a success unless this run,
+or an earlier one for this version, published it). An item without a result (its batch's
+Lambda failed after every retry) is a failure with code ``no-result``, and its manifest row, if
+this run still holds it, is released so the next run takes it up.
+
+The work lists and results are read as the typed items and results of
+:mod:`edx_vault.pipeline.work_items`, the results leniently (:class:`RecordedResult`: a run that
+straddles an upgrade holds another release's). A file that does not validate fails the report
+with :class:`~edx_vault.pipeline.run_files.MalformedRunFileError`, which names it: an item is never
+dropped because its result could not be read.
 
 The results come in batches, one file per Map iteration (:mod:`edx_vault.pipeline.run_files`): a
 backfill's tens of thousands of items are read in a few hundred requests. Settling the sources
@@ -21,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, TypeVar
 
 from edx_vault.engine.parallel import ordered_map
 from edx_vault.package.bucket_layout import REPORTS_PREFIX
@@ -29,57 +32,38 @@ from edx_vault.pipeline.claims import HELD_BY_ANOTHER_RUN
 from edx_vault.pipeline.cost_model import RunVolume, estimate_run_cost_usd
 from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS, KeyExpiry
 from edx_vault.pipeline.manifest import Manifest
-from edx_vault.pipeline.manifest_rows import NO_RESULT, ClaimOutcome, RowKey, object_row, unit_row
-from edx_vault.pipeline.run_accounting import UNACCOUNTED, account, unaccounted_reason
+from edx_vault.pipeline.manifest_rows import ClaimOutcome, RowKey, object_row, unit_row
+from edx_vault.pipeline.run_accounting import (
+    NO_RESULT_REASON,
+    UNACCOUNTED,
+    ItemKey,
+    ItemTally,
+    account,
+    failure,
+    unaccounted_reason,
+)
 from edx_vault.pipeline.run_files import (
     DECRYPT_ITEMS,
     MIRROR_ITEMS,
     PLAN_SUMMARY,
     RunFiles,
-    results_of,
-    work_items,
+    parsed_entries,
 )
 from edx_vault.pipeline.settle import mark_settled, settle_source
-
-NO_RESULT_REASON: Final = (
-    "the task failed after its retries and left no result; see the execution's history"
+from edx_vault.pipeline.work_items import (
+    DecryptBatch,
+    MirrorBatch,
+    MirrorItem,
+    RecordedResult,
+    Stage,
 )
-NOT_PROCESSED_REASON: Final = "this run did not process the file and did not say why"
+
+Batch = TypeVar("Batch", MirrorBatch, DecryptBatch)
+SourceRef = tuple[str, str]  # a source object's bucket and key
 
 
 def report_key(run_id: str) -> str:
     return f"{REPORTS_PREFIX}{run_id}.json"
-
-
-def _failure(item: dict[str, Any], stage: str, code: str, reason: str) -> dict[str, Any]:
-    return {
-        "source_key": item["source_key"],
-        "member": item.get("member"),
-        "stage": stage,
-        "code": code,
-        "reason": reason,
-    }
-
-
-def _previously_failed(item: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-    """A unit or source that failed for this version in an earlier run, as the plan lists them."""
-    return {
-        "key": item["source_key"],
-        "member": item.get("member"),
-        "error_code": result.get("code"),
-    }
-
-
-def _not_processed(item: dict[str, Any], stage: str, result: dict[str, Any]) -> dict[str, Any]:
-    """A result that is neither done, failed, nor explained: this run did not publish the file.
-
-    This version's steps never write one (a held item is ``failed``), but a run that straddles
-    an upgrade may hold an older step's "skipped because busy" result, and an unpublished file
-    must not pass for a success.
-    """
-    busy = result.get("why") == ClaimOutcome.BUSY
-    code = HELD_BY_ANOTHER_RUN if busy else "not-processed"
-    return _failure(item, stage, code, result.get("reason") or NOT_PROCESSED_REASON)
 
 
 @dataclass(frozen=True)
@@ -99,13 +83,13 @@ class CheckedRun:
     """
 
     report: dict[str, Any]
-    to_settle: list[tuple[str, str]] = field(default_factory=list)
+    to_settle: list[SourceRef] = field(default_factory=list)
     settled_from_results: list[tuple[str, str, int]] = field(default_factory=list)
 
     def settle(self, manifest: Manifest) -> None:
         """Settle every source of the run, a few at a time; the first error is raised as is."""
 
-        def settle_one(source: tuple[str, str]) -> bool:
+        def settle_one(source: SourceRef) -> bool:
             return settle_source(manifest.for_this_thread(), *source)
 
         def settle_known(source: tuple[str, str, int]) -> None:
@@ -120,19 +104,43 @@ class CheckedRun:
 
 # A single unit's result that leaves its row finished (done or failed) at the source's version,
 # with whether it failed: what settle_source would read back from the rows.
-def _finished_unit(result: dict[str, Any] | None) -> int | None:
+def _finished_unit(result: RecordedResult | None) -> int | None:
     """1 if the unit's row is failed, 0 if done, ``None`` if unfinished or not known."""
     if result is None:
         return None
-    if result["status"] == "done":
+    if result.status == "done":
         return 0
-    if result["status"] == "failed":
-        return None if result.get("code") == HELD_BY_ANOTHER_RUN else 1
-    if result["status"] == "skipped" and result.get("why") == ClaimOutcome.ALREADY_DONE:
+    if result.status == "failed":
+        return None if result.code == HELD_BY_ANOTHER_RUN else 1
+    if result.why == ClaimOutcome.ALREADY_DONE:
         return 0
-    if result["status"] == "skipped" and result.get("why") == ClaimOutcome.ALREADY_FAILED:
+    if result.why == ClaimOutcome.ALREADY_FAILED:
         return 1
     return None
+
+
+def _settling(
+    mirror_items: list[MirrorItem],
+    mirror_results: dict[ItemKey, RecordedResult],
+    units_of: dict[SourceRef, list[RecordedResult | None]],
+) -> tuple[list[SourceRef], list[tuple[str, str, int]]]:
+    """Which sources settle from their results alone, and which from their rows.
+
+    From its results: a source of one unit, mirrored by this run's result and finished. Every
+    other source is settled from its rows, as settle_source reads them.
+    """
+    to_settle: list[SourceRef] = []
+    settled_from_results: list[tuple[str, str, int]] = []
+    for item in mirror_items:
+        source = (item.source_bucket, item.source_key)
+        mirror = mirror_results.get((item.source_key, None))
+        units = units_of.get(source, [])
+        failed = _finished_unit(units[0]) if len(units) == 1 else None
+        if mirror is not None and mirror.status == "done" and failed is not None:
+            settled_from_results.append((*source, failed))
+        else:
+            to_settle.append(source)
+    return to_settle, settled_from_results
 
 
 def build_report(
@@ -146,13 +154,6 @@ def build_report(
     checked = check_run(files, manifest, finished=finished, key_expiry=key_expiry)
     checked.settle(manifest)
     return checked.report
-
-
-def _read_results(files: RunFiles, stage: str, present: frozenset[str]) -> list[dict[str, Any]]:
-    """Every result of one stage: each file under ``results/{stage}/`` (a batch's), in key order."""
-    prefix = files.key("results", stage) + "/"
-    keys = sorted(key for key in present if key.startswith(prefix))
-    return [result for document in files.get_json_many(keys) for result in results_of(document)]
 
 
 def check_run(
@@ -174,132 +175,122 @@ def check_run(
     # The run's own files and its results; not its units/ (Collect's input), a folder as
     # large as the results that nothing here reads.
     present = files.existing_keys_in(("results", "mirror"), ("results", "decrypt"))
-    mirror_items = work_items(files.get_json_or(files.key(MIRROR_ITEMS), [], present=present))
-    decrypt_items = work_items(files.get_json_or(files.key(DECRYPT_ITEMS), [], present=present))
-    mirror_results = {r["source_key"]: r for r in _read_results(files, "mirror", present)}
-    decrypt_results = {
-        (r["source_key"], r.get("member")): r for r in _read_results(files, "decrypt", present)
-    }
-    failures: list[dict[str, Any]] = []
-    categories: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "bytes": 0})
-    previously_failed: list[dict[str, Any]] = list(summary.get("previously_failed") or [])
-    mirrored_bytes = 0
-    skipped = 0
+    mirror_batches = _work_list(files, MIRROR_ITEMS, MirrorBatch, present)
+    unit_batches = _work_list(files, DECRYPT_ITEMS, DecryptBatch, present)
+    mirror_items = [item for batch in mirror_batches for item in batch.items]
+    units = [unit for batch in unit_batches for unit in batch.items]
+    mirror_results = _read_results(files, "mirror", present)
+    decrypt_results = _read_results(files, "decrypt", present)
 
-    run_id = summary["run_id"]
-    lost: list[RowKey] = []  # the rows of items that left no result, to release
-    units_of: dict[tuple[str, str], list[dict[str, Any] | None]] = defaultdict(list)
-
+    tally = ItemTally(previously_failed=list(summary.get("previously_failed") or []))
+    units_of: dict[SourceRef, list[RecordedResult | None]] = defaultdict(list)
     for item in mirror_items:
-        result = mirror_results.get(item["source_key"])
-        if result is None:
-            lost.append(object_row(item["source_bucket"], item["source_key"]))
-            failures.append(_failure(item, "mirror", NO_RESULT, NO_RESULT_REASON))
-        elif result["status"] == "failed":
-            failures.append(_failure(item, result["stage"], result["code"], result["reason"]))
-        elif result["status"] == "done":
-            mirrored_bytes += int(result.get("bytes", 0))
-        elif result.get("why") == ClaimOutcome.ALREADY_FAILED:
-            previously_failed.append(_previously_failed(item, result))
-        else:
-            failures.append(_not_processed(item, "mirror", result))
-
-    for item in decrypt_items:
-        result = decrypt_results.get((item["source_key"], item.get("member")))
-        units_of[(item["source_bucket"], item["source_key"])].append(result)
-        if result is None:
-            lost.append(unit_row(item["source_bucket"], item["source_key"], item.get("member")))
-            failures.append(_failure(item, "decrypt", NO_RESULT, NO_RESULT_REASON))
-        elif result["status"] == "failed":
-            failures.append(_failure(item, "decrypt", result["code"], result["reason"]))
-        elif result["status"] == "done":
-            bucket = categories[result.get("category") or "unknown"]
-            bucket["count"] += 1
-            bucket["bytes"] += int(result.get("bytes", 0))
-        elif result.get("why") == ClaimOutcome.ALREADY_DONE:
-            skipped += 1  # published for this version by an earlier run or attempt
-        elif result.get("why") == ClaimOutcome.ALREADY_FAILED:
-            previously_failed.append(_previously_failed(item, result))
-        else:
-            failures.append(_not_processed(item, "decrypt", result))
-
-    # Which sources settle from their results alone: one unit, mirrored by this run's result
-    # and finished; every other source is settled from its rows, as settle_source reads them.
-    to_settle: list[tuple[str, str]] = []
-    settled_from_results: list[tuple[str, str, int]] = []
-    for item in mirror_items:
-        source = (item["source_bucket"], item["source_key"])
-        mirror = mirror_results.get(item["source_key"])
-        units = units_of.get(source, [])
-        failed = _finished_unit(units[0]) if len(units) == 1 else None
-        if mirror is not None and mirror["status"] == "done" and failed is not None:
-            settled_from_results.append((*source, failed))
-        else:
-            to_settle.append(source)
+        key: ItemKey = (item.source_key, None)
+        row = object_row(item.source_bucket, item.source_key)
+        tally.count("mirror", row, key, mirror_results.get(key))
+    for unit in units:
+        key = (unit.source_key, unit.member)
+        row = unit_row(unit.source_bucket, unit.source_key, unit.member)
+        units_of[(unit.source_bucket, unit.source_key)].append(decrypt_results.get(key))
+        tally.count("decrypt", row, key, decrypt_results.get(key))
 
     def release(row: RowKey) -> None:
-        manifest.for_this_thread().release(row, run_id=run_id, reason=NO_RESULT_REASON)
+        manifest.for_this_thread().release(row, run_id=summary["run_id"], reason=NO_RESULT_REASON)
 
-    for _ in ordered_map(release, lost):
+    for _ in ordered_map(release, tally.lost):
         pass
+    planned = [item.source_key for item in mirror_items]
+    report = _report(summary, tally, planned, finished=finished, key_expiry=key_expiry)
+    return CheckedRun(report, *_settling(mirror_items, mirror_results, units_of))
 
+
+def _work_list(
+    files: RunFiles, name: str, batch: type[Batch], present: frozenset[str]
+) -> list[Batch]:
+    """A work list's batches of typed items; none if the run has no such list."""
+    key = files.key(name)
+    return parsed_entries(batch, files.get_json_or(key, [], present=present), key=key)
+
+
+def _read_results(
+    files: RunFiles, stage: Stage, present: frozenset[str]
+) -> dict[ItemKey, RecordedResult]:
+    """Every result of one stage by its item: each file under ``results/{stage}/``, in key order.
+
+    A result another release wrote reads too (:class:`RecordedResult`); one that does not
+    validate fails the check with :class:`~edx_vault.pipeline.run_files.MalformedRunFileError`.
+    """
+    prefix = files.key("results", stage) + "/"
+    keys = sorted(key for key in present if key.startswith(prefix))
+    context = {"stage": stage}
+    return {
+        (result.source_key, result.member): result
+        for key, document in zip(keys, files.get_json_many(keys), strict=True)
+        for result in parsed_entries(RecordedResult, document, key=key, context=context)
+    }
+
+
+def _report(
+    summary: dict[str, Any],
+    tally: ItemTally,
+    planned: list[str],
+    *,
+    finished: dt.datetime,
+    key_expiry: KeyExpiry | None,
+) -> dict[str, Any]:
+    """The report: the plan's summary, the items' tally and the run's accounting."""
+    failures = tally.failures
     accounting = account(
         listed=summary.get("listed"),
         up_to_date=int(summary["up_to_date"]),
-        planned_keys=(item["source_key"] for item in mirror_items),
+        planned_keys=planned,
         failures=failures,
-        previously_failed=previously_failed,
+        previously_failed=tally.previously_failed,
         unknown=summary.get("unknown") or [],
     )
     if accounting["unaccounted"]:
         # Some file edX listed is neither published nor explained: not a success.
-        failures.append(
-            {
-                "source_key": None,
-                "member": None,
-                "stage": "report",
-                "code": UNACCOUNTED,
-                "reason": unaccounted_reason(accounting),
-            }
-        )
-
+        reason = unaccounted_reason(accounting)
+        failures.append(failure((None, None), "report", UNACCOUNTED, reason))
     started = dt.datetime.fromisoformat(summary["started"])
-    decrypted = sum(c["count"] for c in categories.values())
-    expiry = None
-    if key_expiry is not None:
-        expiry = {
-            "fingerprint": key_expiry.fingerprint,
-            "expires": key_expiry.expires.isoformat() if key_expiry.expires else None,
-            "days_left": key_expiry.days_left(finished.date()),
-            "problem": key_expiry.problem,
-        }
-    report = {
-        "run_id": run_id,
+    categories = tally.files
+    return {
+        "run_id": summary["run_id"],
         "started": summary["started"],
         "finished": finished.isoformat(),
         "status": "failed" if failures else "succeeded",
         "window": {"first_date": summary["first_date"], "last_date": summary["last_date"]},
         "planned": summary["planned"],
         "up_to_date": summary["up_to_date"],
-        "skipped": skipped,
+        "skipped": tally.skipped,
         "files": dict(sorted(categories.items())),
         "failures": failures,
-        "previously_failed": previously_failed,
+        "previously_failed": tally.previously_failed,
         "missing": summary["missing"],
         "unknown": summary["unknown"],
         "accounting": accounting,
-        "key_expiry": expiry,
+        "key_expiry": _key_expiry(key_expiry, finished),
         "duration_seconds": round((finished - started).total_seconds(), 1),
         "estimated_cost_usd": estimate_run_cost_usd(
             RunVolume(
-                mirrored_objects=len(mirror_items),
-                mirrored_bytes=mirrored_bytes,
-                decrypted_units=decrypted,
+                mirrored_objects=len(planned),
+                mirrored_bytes=tally.mirrored_bytes,
+                decrypted_units=sum(c["count"] for c in categories.values()),
                 decrypted_bytes=sum(c["bytes"] for c in categories.values()),
             )
         ),
     }
-    return CheckedRun(report, to_settle, settled_from_results)
+
+
+def _key_expiry(key_expiry: KeyExpiry | None, finished: dt.datetime) -> dict[str, Any] | None:
+    if key_expiry is None:
+        return None
+    return {
+        "fingerprint": key_expiry.fingerprint,
+        "expires": key_expiry.expires.isoformat() if key_expiry.expires else None,
+        "days_left": key_expiry.days_left(finished.date()),
+        "problem": key_expiry.problem,
+    }
 
 
 def published_count(report: dict[str, Any]) -> int:

@@ -8,7 +8,8 @@ batch for the Report step, in the JSON :meth:`ItemResult.as_json` gives.
 
 Work items and results forbid unknown fields: the pipeline writes them itself, so an unknown
 field is a bug to report, not data to drop. The events the state machine builds ignore fields
-they do not use.
+they do not use, and so does the Report step when it reads the results back
+(:class:`RecordedResult`): a run that straddles an upgrade holds another release's results.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from edx_vault.engine.decryption import DecryptUnit
 from edx_vault.engine.object_copy import SourceVersion
@@ -200,3 +201,31 @@ class ItemResult(_Message):
     def as_json(self) -> dict[str, Any]:
         """The results-file form: the fields this result was given, ``bytes`` by that name."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class RecordedResult(ItemResult):
+    """An :class:`ItemResult` as the Report step reads it back from a results file.
+
+    Lenient where the steps' model is strict, so that a run that straddles an upgrade still
+    reports: a field this release does not know (another release's) is ignored instead of
+    failing the whole report, and a result without a ``stage`` (an older release's ``skipped``
+    result) takes its folder's, ``results/{stage}/``, given as the validation context's
+    ``stage``. A failed result must say why (``code`` and ``reason``): the report shows both.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_of_folder(cls, value: Any, info: ValidationInfo) -> Any:
+        stage = (info.context or {}).get("stage")
+        if isinstance(value, dict) and "stage" not in value and stage is not None:
+            return {**value, "stage": stage}
+        return value
+
+    @model_validator(mode="after")
+    def _failure_says_why(self) -> RecordedResult:
+        missing = [name for name in ("code", "reason") if name not in self.model_fields_set]
+        if self.status == "failed" and missing:
+            raise ValueError(f"a failed result must give its {' and '.join(missing)}")
+        return self

@@ -5,6 +5,9 @@ could not write.
   step, so ``reports/{run}.json`` never says a run succeeded with no sign its alert was lost.
 - A report that cannot be written leaves the run's sources unsettled: the next run plans them
   again, and its report accounts for them, instead of finding them up to date.
+- A results file another release wrote (one object rather than a batch's list, a field this
+  release does not know, no ``stage``) is read, not reported as missing; a results file the
+  pipeline could not have written fails the step, naming the file, instead of being skipped.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from edx_vault.pipeline.manifest_rows import object_row
-from edx_vault.pipeline.run_report import report_key
+from edx_vault.pipeline.manifest_rows import ClaimOutcome, object_row
+from edx_vault.pipeline.run_accounting import NOT_PROCESSED_REASON
+from edx_vault.pipeline.run_files import MalformedRunFileError, RunFiles
+from edx_vault.pipeline.run_report import check_run, report_key
 from edx_vault.pipeline.steps.report import finish_run
 from tests.integration.conftest import Aws, Vault
-from tests.integration.test_run_files_parallel import (
+from tests.integration.run_leftovers import (
     FINISHED,
     RUN,
+    Source,
     context_for,
     fail_reads_of,
     leave_run,
@@ -129,3 +135,79 @@ def test_a_report_written_settles_the_sources(aws: Aws, vault: Vault) -> None:
         row = vault.manifest.get(object_row(source.bucket, source.key)) or {}
         finished = source.mirror == "done" and source.decrypt != "lost"
         assert bool(row.get("units_settled")) is finished, source
+
+
+def results_files(files: RunFiles, stage: str) -> list[str]:
+    return sorted(files.existing_keys("results", stage))
+
+
+def report_of(files: RunFiles, vault: Vault) -> dict[str, Any]:
+    return check_run(files, vault.manifest, finished=FINISHED, key_expiry=None).report
+
+
+def test_results_files_another_release_wrote_report_as_this_releases_do(vault: Vault) -> None:
+    # Given a finished run and the report its results files make
+    files = leave_run(vault, sources(vault))
+    expected = report_of(files, vault)
+    # When every result carries a field this release does not know, the mirror results in one
+    # batch's list and the decrypt results each a single object (as before batches)
+    mirror_files = results_files(files, "mirror")
+    batch = [files.get_json(key) | {"attempts": 2} for key in mirror_files]
+    for key in mirror_files:
+        vault.s3.delete_object(Bucket=files.bucket, Key=key)
+    files.put_json(files.batch_result_key("mirror", "from-another-release"), batch)
+    for key in results_files(files, "decrypt"):
+        files.put_json(key, files.get_json(key) | {"attempts": 2})
+    # Then the report is the same: every result read, none called missing
+    assert report_of(files, vault) == expected
+    assert expected["files"]["events"]["count"] > 0
+
+
+def test_a_result_without_a_stage_takes_its_folders(vault: Vault) -> None:
+    # Given a run one of whose units has the "skipped: busy" result an older release wrote
+    # (no stage, no reason): another run held the unit
+    planned = sources(vault)
+    files = leave_run(vault, planned)
+    held = next(s for s in planned if s.mirror == "done" and s.decrypt == "done")
+    older = {"status": "skipped", "source_key": held.key, "member": None, "why": ClaimOutcome.BUSY}
+    files.put_json(files.result_key("decrypt", held.key, None), older)
+    # When the report is built
+    report = report_of(files, vault)
+    # Then the unit is a failure of its folder's stage: this run did not publish it
+    assert {
+        "source_key": held.key,
+        "member": None,
+        "stage": "decrypt",
+        "code": "held-by-another-run",
+        "reason": NOT_PROCESSED_REASON,
+    } in report["failures"]
+
+
+@pytest.mark.parametrize(
+    ("malformed", "field"),
+    [
+        ({"status": "finished", "stage": "decrypt"}, "status"),
+        ({"status": "done", "stage": "decrypt", "source_key": None}, "source_key"),
+        ({"status": "failed", "stage": "decrypt", "reason": "?"}, "code"),
+        ({"status": "done", "stage": "decrypt", "bytes": "many"}, "bytes"),
+    ],
+)
+def test_a_results_file_the_pipeline_could_not_have_written_fails_the_step_naming_it(
+    aws: Aws, vault: Vault, malformed: dict[str, Any], field: str
+) -> None:
+    # Given a run one of whose results files holds a result that does not validate
+    planned = sources(vault)
+    files = leave_run(vault, planned)
+    source: Source = next(s for s in planned if s.mirror == "done" and s.decrypt == "done")
+    key = files.result_key("decrypt", source.key, None)
+    files.put_json(key, [{"source_key": source.key} | malformed])
+    # When the Report step runs
+    # Then it fails, naming the file, the entry and the field, and writes no report: the item
+    # is neither dropped nor called lost
+    with pytest.raises(MalformedRunFileError) as raised:
+        finish(aws, vault, topic_arn="")
+    assert raised.value.key == key
+    assert f"run file {key}, entry 0" in str(raised.value)
+    assert field in str(raised.value)
+    listed = vault.s3.list_objects_v2(Bucket=vault.target.bucket, Prefix=report_key(RUN))
+    assert "Contents" not in listed

@@ -12,6 +12,7 @@ from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY
 from edx_vault.pipeline.run_files import DECRYPT_ITEMS, PLAN_SUMMARY
 from edx_vault.pipeline.steps.report import finish_run
+from edx_vault.pipeline.work_items import DecryptItem, ItemResult
 from edx_vault.settings.pipeline_settings import PipelineSettings
 from tests.integration.conftest import Aws, Vault
 
@@ -44,13 +45,22 @@ def run(aws: Aws, vault: Vault, run_id: str, finished: dt.datetime, published: i
         },
     )
     units = [
-        {"source_bucket": "edx", "source_key": f"{run_id}/file-{n}.gpg", "member": None}
+        DecryptItem(
+            source_bucket="edx",
+            source_key=f"{run_id}/file-{n}.gpg",
+            etag='"v1"',
+            raw_key=f"raw/{run_id}/file-{n}.gpg",
+            raw_size=10,
+            run_id=run_id,
+        )
         for n in range(published)
     ]
-    files.put_json(files.key(DECRYPT_ITEMS), units)
+    files.put_json(files.key(DECRYPT_ITEMS), [unit.model_dump(mode="json") for unit in units])
     for unit in units:
-        result = {"status": "done", "category": "events", "bytes": 10, **unit}
-        files.put_json(files.result_key("decrypt", unit["source_key"], None), result)
+        result = ItemResult(
+            status="done", source_key=unit.source_key, stage="decrypt", category="events", bytes=10
+        )
+        files.put_json(files.result_key("decrypt", unit.source_key, None), result.as_json())
     secrets = aws.client("secretsmanager")
     secret = secrets.create_secret(Name=f"{vault.table_name}/{run_id}/key", SecretString="x")
     return finish_run(

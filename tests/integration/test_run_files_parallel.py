@@ -8,175 +8,35 @@ that fails fails the step with its own error rather than becoming a missing resu
 
 from __future__ import annotations
 
-import datetime as dt
-import random
 import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from edx_vault.pipeline import run_report
-from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_rows import ClaimOutcome, Status, object_row, unit_row
-from edx_vault.pipeline.run_files import (
-    DECRYPT_ITEMS,
-    MIRROR_ITEMS,
-    PLAN_SUMMARY,
-    RunFiles,
-    work_items,
-)
+from edx_vault.pipeline.run_files import DECRYPT_ITEMS, work_items
 from edx_vault.pipeline.run_report import build_report, report_key
 from edx_vault.pipeline.steps.collect import collect_units
 from edx_vault.pipeline.steps.report import finish_run
-from edx_vault.settings.pipeline_settings import PipelineSettings
 from tests.integration.conftest import Aws, Vault
+from tests.integration.run_leftovers import (
+    FINISHED,
+    RUN,
+    SOURCES,
+    VERSION,
+    Source,
+    context_for,
+    fail_reads_of,
+    leave_run,
+    service_error,
+    shuffle_reads,
+    sources,
+)
 
 pytestmark = pytest.mark.integration
-
-RUN = "run-parallel"
-STARTED = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
-FINISHED = STARTED + dt.timedelta(hours=1)
-SOURCES = 36
-VERSION = '"v1"'
-
-
-@dataclass(frozen=True)
-class Source:
-    """One planned source and what its tasks left: ``done``, ``failed`` or ``lost``."""
-
-    bucket: str
-    key: str
-    mirror: str
-    decrypt: str
-
-
-def outcome(index: int, every: int, offset: int) -> str:
-    if index % every == offset:
-        return "failed"
-    if index % (every + 4) == offset + 1:
-        return "lost"
-    return "done"
-
-
-def sources(vault: Vault) -> list[Source]:
-    return [
-        Source(
-            bucket=vault.event_bucket,
-            key=f"mitx/edx/events/2026/mitx-edx-events-2026-01-{index:03d}.log.gz.gpg",
-            mirror=outcome(index, 7, 3),
-            decrypt=outcome(index, 5, 2),
-        )
-        for index in range(SOURCES)
-    ]
-
-
-def context_for(vault: Vault) -> RunContext:
-    settings = PipelineSettings(
-        data_bucket=vault.target.bucket,
-        data_key_arn=vault.target.kms_key_arn,
-        manifest_table=vault.table_name,
-    )
-    return RunContext(settings=settings, vault_s3=vault.s3, manifest=vault.manifest)
-
-
-def leave_run(vault: Vault, planned: list[Source]) -> RunFiles:
-    """What Plan, Mirror, Collect and Decrypt leave: work lists, results, manifest rows.
-
-    A ``lost`` task left no result file (and a claimed row); its unit is not settled.
-    """
-    files = context_for(vault).files(RUN)
-    manifest = vault.manifest
-    mirror_items = [{"source_bucket": s.bucket, "source_key": s.key} for s in planned]
-    decrypt_items = [
-        {"source_bucket": s.bucket, "source_key": s.key, "member": None}
-        for s in planned
-        if s.mirror == "done"
-    ]
-    files.put_json(
-        files.key(PLAN_SUMMARY),
-        {
-            "run_id": RUN,
-            "started": STARTED.isoformat(),
-            "first_date": "2026-01-01",
-            "last_date": "2026-02-28",
-            "planned": len(mirror_items),
-            "up_to_date": 0,
-            "previously_failed": [],
-            "unknown": [],
-            "missing": [],
-        },
-    )
-    files.put_json(files.key(MIRROR_ITEMS), mirror_items)
-    files.put_json(files.key(DECRYPT_ITEMS), decrypt_items)
-    for source in planned:
-        row = object_row(source.bucket, source.key)
-        manifest.claim(row, version=VERSION, run_id=RUN)
-        if source.mirror == "failed":
-            manifest.fail(row, run_id=RUN, code="tampered", reason="the copy did not verify")
-            refused: dict[str, Any] = {"status": "failed", "source_key": source.key}
-            refused |= {"stage": "mirror", "code": "tampered", "reason": "the copy did not verify"}
-            files.put_json(files.result_key("mirror", source.key), refused)
-            continue
-        if source.mirror == "lost":
-            continue
-        manifest.complete(row, run_id=RUN, attributes={"units_settled": False, "unit_count": 1})
-        files.put_json(
-            files.result_key("mirror", source.key),
-            {"status": "done", "source_key": source.key, "stage": "mirror", "bytes": 100},
-        )
-        unit = unit_row(source.bucket, source.key, None)
-        manifest.claim(unit, version=VERSION, run_id=RUN)
-        result_key = files.result_key("decrypt", source.key, None)
-        if source.decrypt == "done":
-            manifest.complete(unit, run_id=RUN, attributes={"output_key": f"events/{source.key}"})
-            done: dict[str, Any] = {"status": "done", "source_key": source.key}
-            done |= {"category": "events", "bytes": 1000, "member": None}
-            files.put_json(result_key, done)
-        elif source.decrypt == "failed":
-            manifest.fail(unit, run_id=RUN, code="wrong-recipient", reason="not for us")
-            failed: dict[str, Any] = {"status": "failed", "source_key": source.key}
-            failed |= {"member": None, "code": "wrong-recipient", "reason": "not for us"}
-            files.put_json(result_key, failed)
-    return files
-
-
-def shuffle_reads(vault: Vault, seed: int) -> None:
-    """Make every read of a result file take a random few milliseconds, so they finish shuffled."""
-    delays = random.Random(seed)
-    lock = threading.Lock()
-
-    def delay(params: dict[str, Any], **_: Any) -> None:
-        if "/results/" in params["Key"] or "/units/" in params["Key"]:
-            with lock:
-                pause = delays.uniform(0.0, 0.015)
-            time.sleep(pause)
-
-    vault.s3.meta.events.register("provide-client-params.s3.GetObject", delay)
-
-
-def fail_reads_of(client: Any, event: str, matches: Any, error: ClientError) -> list[Any]:
-    """Make the calls whose parameters ``matches`` raise ``error``; returns the calls failed."""
-    failed: list[Any] = []
-
-    def refuse(params: dict[str, Any], **_: Any) -> None:
-        if matches(params):
-            failed.append(params)
-            raise error
-
-    client.meta.events.register(event, refuse)
-    return failed
-
-
-def service_error(code: str, status: int, operation: str) -> ClientError:
-    response: Any = {
-        "Error": {"Code": code, "Message": code},
-        "ResponseMetadata": {"HTTPStatusCode": status},
-    }
-    return ClientError(response, operation)
 
 
 def serial_map(function: Any, items: Any, **_: Any) -> Any:

@@ -1,13 +1,62 @@
-"""The report's accounting identity: every listed file published, up to date, failed or deferred."""
+"""The report's accounting: each planned item's result in its place, and the identity (every
+listed file published, up to date, failed or deferred)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from edx_vault.pipeline.manifest_rows import object_row, unit_row
 from edx_vault.pipeline.run_accounting import (
     FAILED_BEFORE,
+    NO_RESULT_REASON,
     UNKNOWN_NAME,
+    ItemTally,
     account,
     unaccounted_reason,
 )
+from edx_vault.pipeline.work_items import RecordedResult
+
+# One unit of each outcome, and the fields of its result in ``results/decrypt/`` (None: the
+# unit's task left no result).
+UNITS: list[tuple[str, str | None, dict[str, Any] | None]] = [
+    ("a.gpg", None, {"status": "done", "category": "events", "bytes": 10}),
+    ("b.gpg", None, {"status": "skipped", "why": "already_done"}),
+    ("c.zip", "x.sql.gpg", {"status": "skipped", "why": "already_failed", "code": "tampered"}),
+    ("d.gpg", None, None),
+    ("e.gpg", None, {"status": "failed", "code": "wrong-recipient", "reason": "not for us"}),
+    ("f.gpg", None, {"status": "skipped", "why": "busy"}),  # an older release's, no stage
+]
+
+
+def test_each_planned_items_result_lands_in_one_place_in_the_tally() -> None:
+    # Given a tally that starts from the plan's previously failed sources
+    tally = ItemTally(previously_failed=[{"key": "old.gpg", "member": None, "error_code": "x"}])
+    # When it counts a mirrored source, then one unit of each outcome, as the Report step reads
+    # their results
+    mirrored = RecordedResult.model_validate(
+        {"status": "done", "source_key": "m.gpg", "stage": "mirror", "bytes": 7}
+    )
+    tally.count("mirror", object_row("edx", "m.gpg"), ("m.gpg", None), mirrored)
+    for key, member, fields in UNITS:
+        result = None
+        if fields is not None:
+            document = {"source_key": key, "member": member, **fields}
+            result = RecordedResult.model_validate(document, context={"stage": "decrypt"})
+        tally.count("decrypt", unit_row("edx", key, member), (key, member), result)
+    # Then the published, the skipped and the failed-before are counted, and every other unit
+    # is a failure: lost (its row to release), failed, or held by another run
+    assert (tally.mirrored_bytes, tally.skipped) == (7, 1)
+    assert tally.files == {"events": {"count": 1, "bytes": 10}}
+    assert tally.previously_failed[1:] == [
+        {"key": "c.zip", "member": "x.sql.gpg", "error_code": "tampered"}
+    ]
+    assert tally.lost == [unit_row("edx", "d.gpg", None)]
+    assert [(f["source_key"], f["stage"], f["code"]) for f in tally.failures] == [
+        ("d.gpg", "decrypt", "no-result"),
+        ("e.gpg", "decrypt", "wrong-recipient"),
+        ("f.gpg", "decrypt", "held-by-another-run"),
+    ]
+    assert tally.failures[0]["reason"] == NO_RESULT_REASON
 
 
 def test_every_listed_file_lands_in_exactly_one_place() -> None:
