@@ -26,6 +26,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with lambda_runtime.aws_errors_classified():
         gpg, passphrase = lambda_runtime.keyring().gpg()
         result = decrypt_batch(lambda_runtime.run_context(), gpg, passphrase, batch)
-    first = batch.items[0].source_key if batch.items else None
-    logger.info("decrypted", extra={"first_source_key": first, **result})
+    logger.info("decrypted", extra={"first_source_key": batch.items[0].source_key, **result})
     return result

@@ -21,8 +21,7 @@ tracer = Tracer()
 @event_parser(model=MirrorEvent)
 def handler(event: MirrorEvent, context: LambdaContext) -> dict[str, Any]:
     with lambda_runtime.aws_errors_classified():
-        edx_s3 = lambda_runtime.edx_s3()
+        edx_s3 = lambda_runtime.edx_s3(event.item.run_id)
         result = mirror_batch(lambda_runtime.run_context(), edx_s3, event.item)
-    first = event.item.items[0].source_key if event.item.items else None
-    logger.info("mirrored", extra={"first_source_key": first, **result})
+    logger.info("mirrored", extra={"first_source_key": event.item.items[0].source_key, **result})
     return result

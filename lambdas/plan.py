@@ -26,7 +26,7 @@ tracer = Tracer()
 def handler(event: PlanEvent, context: LambdaContext) -> dict[str, Any]:
     try:
         with lambda_runtime.aws_errors_classified():
-            edx_s3 = lambda_runtime.edx_s3()
+            edx_s3 = lambda_runtime.edx_s3(event.execution_name)
             planned = start_run(
                 lambda_runtime.run_context(),
                 edx_s3,

@@ -132,7 +132,8 @@ _RULES: Final[tuple[tuple[str, str, Callable[[GpgStatus], bool]], ...]] = (
     (
         "bad-passphrase",
         "the pipeline key's passphrase was refused",
-        lambda status: status.passphrase_refused,
+        # Unless another key of the keyring decrypted it (the verdict gpg's own success gives).
+        lambda status: status.passphrase_refused and "DECRYPTION_OKAY" not in status.keywords,
     ),
     (
         "wrong-recipient",

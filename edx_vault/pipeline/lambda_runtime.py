@@ -5,10 +5,17 @@ Handlers stay thin: they parse their event (:mod:`edx_vault.pipeline.work_items`
 one module on the Lambda side that reads the environment (through
 :meth:`PipelineSettings.from_environment`) and Secrets Manager.
 
-Secrets are read through Powertools Parameters and cached for the life of the sandbox: a batch
-of a hundred items reads edX's credentials once, not a hundred times. One exception: after edX
-rejects the cached credentials, the next call reads them again, so credentials an admin imports
-meanwhile are used at the state machine's next retry, not at the next sandbox.
+Secrets are read through Powertools Parameters and cached for the life of the sandbox, with
+three exceptions so that an admin's fix is never hidden by a warm sandbox:
+
+- edX's credentials are read again at the first call of each run (Plan reads them at the start
+  of every run, Mirror at its first batch of a run), and at the next call after edX rejected
+  them: credentials imported between two runs are used by the next run, in every sandbox;
+- a value that cannot be used (malformed, or keys gpg will not import) is dropped from the
+  cache, so the next call reads the secret again;
+- a secret with no value yet is never cached (Secrets Manager answers an error).
+
+A batch of a hundred items still reads each secret once.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.run_liveness import RunLiveness
 from edx_vault.settings.pipeline_settings import PipelineSettings
+from edx_vault.settings.secret_document import SecretFormatError
 from edx_vault.settings.secret_formats import (
     EDX_CREDENTIALS,
     PASSPHRASE,
@@ -99,23 +107,36 @@ def secret_string(secret_arn: str, what: str, *, fresh: bool = False) -> str:
             raise original from None
         raise
     if not isinstance(value, str):
-        raise SecretNotSetError(what, secret_arn)
+        raise SecretFormatError(f"{what}: the secret holds binary data, not JSON text")
     return value
 
 
+@contextmanager
+def forgotten_if_unusable() -> Iterator[None]:
+    """Drop the sandbox's cached secrets if what was read from them cannot be used."""
+    try:
+        yield
+    except Exception:
+        _secrets().clear_cache()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+        raise
+
+
 class EdxS3:
-    """An S3 client with edX's credentials, made once per sandbox and never logged."""
+    """An S3 client with edX's credentials, made once per run in a sandbox and never logged."""
 
     def __init__(self) -> None:
         self._client: S3Client | None = None
+        self._run_id: str | None = None
         self._rejected = False
 
-    def client(self) -> S3Client:
-        if self._client is None or self._rejected:
-            text = secret_string(
-                settings().edx_credentials_secret_arn, EDX_CREDENTIALS, fresh=self._rejected
-            )
-            credentials = parse_edx_credentials(text)
+    def client(self, run_id: str) -> S3Client:
+        """The client for ``run_id``: the credentials are read afresh for a new run."""
+        if self._client is None or self._rejected or run_id != self._run_id:
+            with forgotten_if_unusable():
+                text = secret_string(
+                    settings().edx_credentials_secret_arn, EDX_CREDENTIALS, fresh=True
+                )
+                credentials = parse_edx_credentials(text)
             client = boto3.client(
                 "s3",
                 aws_access_key_id=credentials.access_key_id,
@@ -124,7 +145,7 @@ class EdxS3:
             # Only this client's calls are made with edX's keys: its refusals, and no other
             # call's, mean edX rejected them (our own role's AccessDenied is ours to fix).
             client.meta.events.register("after-call.s3", self._blame_edx_credentials)
-            self._client, self._rejected = client, False
+            self._client, self._run_id, self._rejected = client, run_id, False
         return self._client
 
     def _blame_edx_credentials(self, parsed: dict[str, Any], **_: Any) -> None:
@@ -143,9 +164,9 @@ def _edx_s3() -> EdxS3:
     return EdxS3()
 
 
-def edx_s3() -> S3Client:
-    """An S3 client with edX's credentials (see :class:`EdxS3`)."""
-    return _edx_s3().client()
+def edx_s3(run_id: str) -> S3Client:
+    """An S3 client with edX's credentials for run ``run_id`` (see :class:`EdxS3`)."""
+    return _edx_s3().client(run_id)
 
 
 class PipelineKeyring:
@@ -161,15 +182,16 @@ class PipelineKeyring:
         home = reuse_or_open(self._home, fast_unlock=True)
         if home is not self._home or self._passphrase is None:
             current = settings()
-            keys = parse_decryption_keys(
-                secret_string(current.pipeline_key_secret_arn, PIPELINE_KEY),
-                secret_string(current.pipeline_passphrase_secret_arn, PASSPHRASE),
-            )
-            gpg = home.gpg()
-            for armored in keys.armored_keys:  # primary first, then any still in handover
-                result = gpg.import_keys(armored, passphrase=keys.passphrase)
-                if not result.fingerprints:
-                    raise RuntimeError("the stored pipeline key could not be imported")
+            with forgotten_if_unusable():
+                keys = parse_decryption_keys(
+                    secret_string(current.pipeline_key_secret_arn, PIPELINE_KEY),
+                    secret_string(current.pipeline_passphrase_secret_arn, PASSPHRASE),
+                )
+                gpg = home.gpg()
+                for armored in keys.armored_keys:  # primary first, then any still in handover
+                    result = gpg.import_keys(armored, passphrase=keys.passphrase)
+                    if not result.fingerprints:
+                        raise RuntimeError("the stored pipeline key could not be imported")
             passphrase = keys.passphrase
             self._home, self._passphrase = home, passphrase
         return home.gpg(), self._passphrase

@@ -11,7 +11,7 @@ A backfill plans tens of thousands of items. The work lists are therefore lists 
 the whole batch, so Collect and Report read a few hundred files instead of one per item. The
 steps that read them find them by listing, never by probing, and read them a few at a time in
 parallel (:func:`edx_vault.engine.parallel.ordered_map`), in key order. A work list or results file
-of single items (written before batches) reads the same (:func:`work_items`, :func:`results_of`);
+of single items (written before batches) reads the same (:class:`~edx_vault.pipeline.work_items.MirrorBatch` and its kin, :func:`results_of`);
 :func:`parsed_entries` reads a file's entries as a model, and a file the pipeline could not have
 written fails with :class:`MalformedRunFileError`, which names it.
 """
@@ -82,11 +82,6 @@ def batches(
     if batch:
         cut.append({"items": batch})
     return cut
-
-
-def work_items(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The items of a work list or a Map iteration's input, whether batched or not."""
-    return [item for entry in entries for item in entry.get("items", [entry])]
 
 
 def results_of(document: Any) -> list[dict[str, Any]]:

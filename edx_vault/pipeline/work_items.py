@@ -15,9 +15,9 @@ they do not use, and so does the Report step when it reads the results back
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from edx_vault.engine.decryption import DecryptUnit
 from edx_vault.engine.object_copy import SourceVersion
@@ -127,16 +127,35 @@ def _map_item_of(value: Any) -> Any:
     return value
 
 
+def _one_run(items: list[Any]) -> list[Any]:
+    """A batch is never empty (the Plan and Collect steps cut them) and belongs to one run."""
+    if len({item.run_id for item in items}) > 1:
+        raise ValueError("the items of one batch name different runs")
+    return items
+
+
 class MirrorBatch(_Message):
-    items: list[MirrorItem]
+    """One Map iteration's objects to mirror."""
+
+    items: Annotated[list[MirrorItem], Field(min_length=1), AfterValidator(_one_run)]
 
     _one_item = model_validator(mode="before")(_batch_of)
+
+    @property
+    def run_id(self) -> str:
+        return self.items[0].run_id
 
 
 class DecryptBatch(_Message):
-    items: list[DecryptItem]
+    """One Map iteration's units to decrypt."""
+
+    items: Annotated[list[DecryptItem], Field(min_length=1), AfterValidator(_one_run)]
 
     _one_item = model_validator(mode="before")(_batch_of)
+
+    @property
+    def run_id(self) -> str:
+        return self.items[0].run_id
 
 
 class MirrorEvent(_Event):

@@ -77,6 +77,8 @@ def code_of(text: str, returncode: int = 2) -> str | None:
             2,
             "corrupt",
         ),
+        # one key of the keyring refused its passphrase, another decrypted the file intact
+        ((f"ENC_TO {THEIRS} 1 0", f"ENC_TO {OURS} 1 0", BAD_PASSPHRASE, *INTACT), 0, None),
         ((f"ENC_TO {OURS} 1 0", "BEGIN_DECRYPTION", "BADMDC", "DECRYPTION_FAILED"), 2, "tampered"),
         ((f"ENC_TO {OURS} 1 0", "BEGIN_DECRYPTION", "DECRYPTION_FAILED"), 2, "decryption-failed"),
         (("NODATA 1", "NODATA 2", "FAILURE decrypt 4294967295"), 2, "not-openpgp"),
@@ -89,6 +91,7 @@ def code_of(text: str, returncode: int = 2) -> str | None:
         "bad-passphrase",
         "bad-passphrase-among-others",
         "corrupt-among-others",
+        "intact-after-a-refused-passphrase",
         "tampered",
         "decryption-failed",
         "not-openpgp",

@@ -28,7 +28,6 @@ from edx_vault.pipeline import lambda_runtime
 from edx_vault.pipeline.key_metadata import EXPIRES_TAG, key_tags
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_rows import ClaimOutcome, RowKey, object_row, unit_row
-from edx_vault.pipeline.run_files import work_items
 from edx_vault.pipeline.steps import decrypt as decrypt_step
 from edx_vault.settings import pipeline_settings
 from edx_vault.settings.secret_formats import (
@@ -306,7 +305,7 @@ def test_a_lost_item_is_a_failure_in_the_report(vault: Vault, deployed: dict[str
     lost = [f for f in report["failures"] if f["code"] == "no-result"]
     assert verdict["status"] == "failed"
     assert [(f["source_key"], f["member"]) for f in lost] == [
-        (unit["source_key"], unit["member"]) for unit in work_items(batches[:1])
+        (unit["source_key"], unit["member"]) for unit in batches[0]["items"]
     ]
 
 
@@ -321,8 +320,8 @@ def test_rejected_edx_credentials_fail_the_plan_with_a_clear_error(
 
     made_with_edx_keys = lambda_runtime.edx_s3
 
-    def refusing_edx_s3() -> Any:
-        client = made_with_edx_keys()
+    def refusing_edx_s3(run_id: str) -> Any:
+        client = made_with_edx_keys(run_id)
         stubber = Stubber(client)
         stubber.add_client_error(
             "list_objects_v2", service_error_code="InvalidAccessKeyId", http_status_code=403
@@ -598,6 +597,12 @@ def without(document: dict[str, Any], field: str) -> dict[str, Any]:
         ("plan", {"execution_name": "r", "input": {}}, "start_time"),
         ("collect", {}, "run_id"),
         ("report", {"run_id": None}, "run_id"),
+        ("mirror", {"item": {"items": []}}, "items"),
+        (
+            "decrypt",
+            {"item": {"items": [VALID_DECRYPT_ITEM, {**VALID_DECRYPT_ITEM, "run_id": "other"}]}},
+            "items",
+        ),
     ],
 )
 def test_a_malformed_event_fails_with_a_validation_error_naming_the_field(
@@ -629,21 +634,47 @@ def count_secret_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return reads
 
 
-def test_each_secret_is_read_once_per_sandbox(
+def test_each_secret_is_read_once_per_sandbox_and_edx_credentials_once_per_run(
     vault: Vault, deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a sandbox per function that lives through the run (as a warm Lambda does)
+    # Given sandboxes that stay warm through a run and into the next (one process here)
     reads = count_secret_reads(monkeypatch)
-    # When a whole run goes through the handlers: many batches of Mirror and Decrypt
+    # When a whole run goes through the handlers (many batches of Mirror and Decrypt), then
+    # a second run
     verdict = run_like_the_state_machine("run-cached-secrets")
-    # Then each of the three secrets was read from Secrets Manager once
+    after_first_run = dict(reads)
+    run_like_the_state_machine("run-cached-secrets-2")
+    # Then the first run read each of the three secrets once, and the second run read edX's
+    # credentials again (an import between runs is used) but not the cached keyring
     assert verdict["published"] > 1
     settings = lambda_runtime.settings()
-    assert reads == {
+    assert after_first_run == {
         settings.edx_credentials_secret_arn: 1,
         settings.pipeline_key_secret_arn: 1,
         settings.pipeline_passphrase_secret_arn: 1,
     }
+    assert reads == {**after_first_run, settings.edx_credentials_secret_arn: 2}
+
+
+def test_a_malformed_secret_the_admin_fixes_is_read_again_at_the_next_call(
+    vault: Vault, deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edx_vault.settings.secret_document import SecretFormatError
+
+    # Given a pipeline key secret that holds something other than the documented JSON
+    secrets = deployed["aws"].client("secretsmanager")
+    key_secret = lambda_runtime.settings().pipeline_key_secret_arn
+    good = secrets.get_secret_value(SecretId=key_secret)["SecretString"]
+    secrets.put_secret_value(SecretId=key_secret, SecretString="not json")
+    reads = count_secret_reads(monkeypatch)
+    with pytest.raises(SecretFormatError, match="pipeline key"):
+        lambda_runtime.keyring().gpg()
+    # When the admin stores the key again, and the same warm sandbox is called
+    secrets.put_secret_value(SecretId=key_secret, SecretString=good)
+    gpg, _ = lambda_runtime.keyring().gpg()
+    # Then it read the secret again (the bad value was not kept) and imported the key
+    assert reads[key_secret] == 2
+    assert gpg.list_keys(secret=True)
 
 
 def test_credentials_edx_rejected_are_read_again_at_the_next_call(
@@ -655,7 +686,7 @@ def test_credentials_edx_rejected_are_read_again_at_the_next_call(
 
     # Given edX's S3 refusing the cached credentials once
     reads = count_secret_reads(monkeypatch)
-    refused = lambda_runtime.edx_s3()
+    refused = lambda_runtime.edx_s3("run-1")
     stubber = Stubber(refused)
     stubber.add_client_error(
         "list_objects_v2", service_error_code="InvalidAccessKeyId", http_status_code=403
@@ -663,12 +694,12 @@ def test_credentials_edx_rejected_are_read_again_at_the_next_call(
     stubber.activate()
     with pytest.raises(EdxCredentialsRejectedError):
         refused.list_objects_v2(Bucket=vault.event_bucket)
-    # When the next call asks for edX's client (the state machine's retry, after an import)
-    renewed = lambda_runtime.edx_s3()
-    # Then the secret was read again, and a new client made from it; then cached again
+    # When the next call of the same run asks for edX's client (the next batch, after an import)
+    renewed = lambda_runtime.edx_s3("run-1")
+    # Then the secret was read again, and a new client made from it; then kept for the run
     assert renewed is not refused
     assert reads == {lambda_runtime.settings().edx_credentials_secret_arn: 2}
-    assert lambda_runtime.edx_s3() is renewed
+    assert lambda_runtime.edx_s3("run-1") is renewed
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from edx_vault.pipeline import run_report
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_rows import ClaimOutcome, Status, object_row, unit_row
-from edx_vault.pipeline.run_files import DECRYPT_ITEMS, work_items
+from edx_vault.pipeline.run_files import DECRYPT_ITEMS
 from edx_vault.pipeline.run_report import build_report, report_key
 from edx_vault.pipeline.steps.collect import collect_units
 from edx_vault.pipeline.steps.report import finish_run
@@ -237,7 +237,9 @@ def test_collect_joins_the_unit_lists_in_key_order_whatever_order_they_are_read_
     # Then the decrypt work list is every unit, in the unit lists' key order, in batches
     expected = [unit for key in sorted(lists) for unit in lists[key]]
     assert collected == {"units": len(expected)}
-    assert work_items(files.get_json(files.key(DECRYPT_ITEMS))) == expected
+    assert [
+        unit for batch in files.get_json(files.key(DECRYPT_ITEMS)) for unit in batch["items"]
+    ] == expected
 
 
 def test_collect_fails_when_a_unit_list_cannot_be_read(vault: Vault) -> None:

@@ -33,9 +33,7 @@ def decrypt_batch(
     context: RunContext, gpg: gnupg.GPG, passphrase: str | None, batch: DecryptBatch
 ) -> dict[str, Any]:
     """Decrypt one Map iteration's units; one results file for them."""
-    if not batch.items:
-        return batch_summary([])
-    files = context.files(batch.items[0].run_id)
+    files = context.files(batch.run_id)
     results = [decrypt_one(context, gpg, passphrase, item) for item in batch.items]
     digest = files.batch_digest(item.model_dump() for item in batch.items)
     files.put_json(

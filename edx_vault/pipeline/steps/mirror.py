@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 
 def mirror_batch(context: RunContext, edx_s3: S3Client, batch: MirrorBatch) -> dict[str, Any]:
     """Mirror one Map iteration's objects and write their units and results files."""
-    if not batch.items:
-        return batch_summary([], units=0)
-    files = context.files(batch.items[0].run_id)
+    files = context.files(batch.run_id)
     units: list[DecryptItem] = []
     results: list[ItemResult] = []
     for item in batch.items:

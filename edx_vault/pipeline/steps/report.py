@@ -46,7 +46,7 @@ def finish_run(
     """Write the run report to ``reports/{run_id}.json``, settle the sources, send the summary.
 
     The report also says when a run last published something (``new_data``), carried from run
-    to run in :data:`~edx_vault.pipeline.run_report.NEW_DATA_STATE_KEY`, for the NoNewData alarm.
+    to run in :data:`~edx_vault.pipeline.new_data.NEW_DATA_STATE_KEY`, for the NoNewData alarm.
 
     Order matters for honesty:
 
