@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from edx_vault.engine.gnupg_home import gpg_smoke_test
-from edx_vault.pipeline import lambda_runtime
+from edx_vault.pipeline import lambda_runtime, lambda_secrets
 from edx_vault.pipeline.steps.decrypt import decrypt_batch
 from edx_vault.pipeline.work_items import DecryptEvent
 
@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return gpg_smoke_test()
     batch = parse(event=event, model=DecryptEvent).item
     with lambda_runtime.aws_errors_classified():
-        gpg, passphrase = lambda_runtime.keyring().gpg()
+        gpg, passphrase = lambda_secrets.keyring().gpg()
         result = decrypt_batch(lambda_runtime.run_context(), gpg, passphrase, batch)
     logger.info("decrypted", extra={"first_source_key": batch.items[0].source_key, **result})
     return result

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from edx_vault.engine.errors import EdxCredentialsRejectedError
-from edx_vault.pipeline import lambda_runtime
+from edx_vault.pipeline import lambda_runtime, lambda_secrets
 from edx_vault.pipeline.steps.plan import start_run
 from edx_vault.pipeline.work_items import PlanEvent
 
@@ -26,7 +26,7 @@ tracer = Tracer()
 def handler(event: PlanEvent, context: LambdaContext) -> dict[str, Any]:
     try:
         with lambda_runtime.aws_errors_classified():
-            edx_s3 = lambda_runtime.edx_s3(event.execution_name)
+            edx_s3 = lambda_secrets.edx_s3(event.execution_name)
             planned = start_run(
                 lambda_runtime.run_context(),
                 edx_s3,

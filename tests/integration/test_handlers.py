@@ -24,7 +24,7 @@ from edx_vault.devtools.synthetic.generate import generate_package
 from edx_vault.devtools.synthetic.spec import demo_package_spec
 from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.engine.errors import TransientError
-from edx_vault.pipeline import lambda_runtime
+from edx_vault.pipeline import lambda_runtime, lambda_secrets
 from edx_vault.pipeline.key_metadata import EXPIRES_TAG, key_tags
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_rows import ClaimOutcome, RowKey, object_row, unit_row
@@ -48,6 +48,12 @@ CONTEXT = SimpleNamespace(
     aws_request_id="req",
     invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:test",
 )
+
+
+def end_sandbox() -> None:
+    """What Lambda's end of a sandbox does to module state (the keyring's agent stopped)."""
+    lambda_secrets.end_sandbox()
+    lambda_runtime.end_sandbox()
 
 
 def handler(module: str) -> ModuleType:
@@ -131,7 +137,7 @@ def deployed(
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    lambda_runtime.end_sandbox()
+    end_sandbox()
     spec = dataclasses.replace(
         demo_package_spec(seed=3),
         event_bucket=vault.event_bucket,
@@ -141,7 +147,7 @@ def deployed(
     package = generate_package(spec, [pipeline_key.public_key], tmp_path / "package")
     upload_package(package, vault.s3)
     yield {"package": package, "topic": topic, "aws": aws, "key_expires": expires}
-    lambda_runtime.end_sandbox()  # no gpg-agent outlives the test
+    end_sandbox()  # no gpg-agent outlives the test
 
 
 # The state machine's Retry on TransientError (stacks/sync_state_machine.py): the first attempt
@@ -318,7 +324,7 @@ def test_rejected_edx_credentials_fail_the_plan_with_a_clear_error(
 
     from edx_vault.engine.errors import EdxCredentialsRejectedError
 
-    made_with_edx_keys = lambda_runtime.edx_s3
+    made_with_edx_keys = lambda_secrets.edx_s3
 
     def refusing_edx_s3(run_id: str) -> Any:
         client = made_with_edx_keys(run_id)
@@ -329,7 +335,7 @@ def test_rejected_edx_credentials_fail_the_plan_with_a_clear_error(
         stubber.activate()
         return client
 
-    monkeypatch.setattr(lambda_runtime, "edx_s3", refusing_edx_s3)
+    monkeypatch.setattr(lambda_secrets, "edx_s3", refusing_edx_s3)
     # When the plan runs / Then it says edX rejected the credentials, and what to do
     with pytest.raises(EdxCredentialsRejectedError, match="import-credentials"):
         handler("plan").handler(
@@ -668,10 +674,10 @@ def test_a_malformed_secret_the_admin_fixes_is_read_again_at_the_next_call(
     secrets.put_secret_value(SecretId=key_secret, SecretString="not json")
     reads = count_secret_reads(monkeypatch)
     with pytest.raises(SecretFormatError, match="pipeline key"):
-        lambda_runtime.keyring().gpg()
+        lambda_secrets.keyring().gpg()
     # When the admin stores the key again, and the same warm sandbox is called
     secrets.put_secret_value(SecretId=key_secret, SecretString=good)
-    gpg, _ = lambda_runtime.keyring().gpg()
+    gpg, _ = lambda_secrets.keyring().gpg()
     # Then it read the secret again (the bad value was not kept) and imported the key
     assert reads[key_secret] == 2
     assert gpg.list_keys(secret=True)
@@ -686,7 +692,7 @@ def test_credentials_edx_rejected_are_read_again_at_the_next_call(
 
     # Given edX's S3 refusing the cached credentials once
     reads = count_secret_reads(monkeypatch)
-    refused = lambda_runtime.edx_s3("run-1")
+    refused = lambda_secrets.edx_s3("run-1")
     stubber = Stubber(refused)
     stubber.add_client_error(
         "list_objects_v2", service_error_code="InvalidAccessKeyId", http_status_code=403
@@ -695,11 +701,11 @@ def test_credentials_edx_rejected_are_read_again_at_the_next_call(
     with pytest.raises(EdxCredentialsRejectedError):
         refused.list_objects_v2(Bucket=vault.event_bucket)
     # When the next call of the same run asks for edX's client (the next batch, after an import)
-    renewed = lambda_runtime.edx_s3("run-1")
+    renewed = lambda_secrets.edx_s3("run-1")
     # Then the secret was read again, and a new client made from it; then kept for the run
     assert renewed is not refused
     assert reads == {lambda_runtime.settings().edx_credentials_secret_arn: 2}
-    assert lambda_runtime.edx_s3("run-1") is renewed
+    assert lambda_secrets.edx_s3("run-1") is renewed
 
 
 @pytest.mark.parametrize(
