@@ -27,12 +27,14 @@ Stage = Literal["mirror", "expand", "decrypt"]
 ResultStatus = Literal["done", "failed", "skipped"]
 
 
+# Each model's validator is built when it is first used, not at import (defer_build): each
+# function builds only the models it uses, which is part of its cold start.
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class MirrorItem(_Message):

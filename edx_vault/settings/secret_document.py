@@ -133,7 +133,11 @@ class SecretModel(BaseModel):
     ``ValidationError``, whose text would quote the input).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, hide_input_in_errors=True)
+    # Built at first use, not at import (defer_build): a Lambda function builds only the
+    # formats it reads, which is part of its cold start.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, hide_input_in_errors=True, defer_build=True
+    )
 
     what: ClassVar[str]
     """Which secret this is, for messages (``"edX credentials"``)."""
