@@ -10,6 +10,8 @@ from typing import Final
 
 from botocore.exceptions import ClientError
 
+from edx_vault.engine.errors import aws_error_code as service_error_code
+
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
 EXIT_USAGE: Final = 2
@@ -34,7 +36,7 @@ class UsageError(CliError):
 
 def aws_error_code(error: ClientError) -> str:
     """AWS's error code (``AccessDenied``, ``NoSuchKey``...); ``error`` when it gives none."""
-    return str(error.response.get("Error", {}).get("Code", "error"))
+    return service_error_code(error) or "error"
 
 
 def aws_error_message(error: ClientError) -> str:

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Final
 import gnupg
 from botocore.exceptions import ClientError
 
-from edx_vault.engine.errors import PermanentError
+from edx_vault.engine.errors import PermanentError, aws_error_code
 from edx_vault.engine.gpg_stream import DecryptedStream
 from edx_vault.engine.publish import upload_stream
 from edx_vault.engine.ranged_object import open_ranged
@@ -247,7 +247,7 @@ def published_earlier(
     try:
         head = vault_s3.head_object(Bucket=bucket, Key=output_key)
     except ClientError as error:
-        if str(error.response.get("Error", {}).get("Code")) in _NOT_THERE:
+        if aws_error_code(error) in _NOT_THERE:
             return None
         raise
     if head.get("Metadata", {}) != output_metadata(unit):

@@ -106,6 +106,14 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
 )
 
 
+def aws_error_code(error: BaseException) -> str | None:
+    """The service's error code of an AWS call's error (``NoSuchKey``), or None for any other."""
+    if isinstance(error, botocore_errors.ClientError):
+        code = error.response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` is worth retrying as it is: throttling, a server fault, the network.
 
@@ -124,10 +132,11 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, PermanentError):
         return False
     if isinstance(error, botocore_errors.ClientError):
-        response = error.response
-        if response.get("Error", {}).get("Code", "") in TRANSIENT_CODES:
+        if aws_error_code(error) in TRANSIENT_CODES:
             return True
-        return response.get("ResponseMetadata", {}).get("HTTPStatusCode") in TRANSIENT_STATUSES
+        return (
+            error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in TRANSIENT_STATUSES
+        )
     return isinstance(error, TRANSIENT_EXCEPTIONS)
 
 

@@ -28,7 +28,11 @@ import gnupg
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from edx_vault.engine.errors import CREDENTIALS_REJECTED_CODES, EdxCredentialsRejectedError
+from edx_vault.engine.errors import (
+    CREDENTIALS_REJECTED_CODES,
+    EdxCredentialsRejectedError,
+    aws_error_code,
+)
 from edx_vault.engine.gnupg_home import GnupgHome, reuse_or_open
 from edx_vault.pipeline.lambda_runtime import settings
 from edx_vault.settings.secret_document import SecretFormatError
@@ -68,8 +72,9 @@ def secret_string(secret_arn: str, what: str, *, fresh: bool = False) -> str:
         # so the original is the wrapper's __context__.
         original = error.__context__
         if isinstance(original, Exception):
-            code = getattr(original, "response", {}).get("Error", {}).get("Code")
-            if code == "ResourceNotFoundException":  # how the stack deploys a secret: empty
+            if (
+                aws_error_code(original) == "ResourceNotFoundException"
+            ):  # how the stack deploys a secret: empty
                 raise SecretNotSetError(what, secret_arn) from None
             raise original from None
         raise

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from edx_vault.engine.errors import aws_error_code
+
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -57,7 +59,7 @@ class RunLiveness:
         try:
             status = self._stepfunctions.describe_execution(executionArn=arn)["status"]
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
+            code = aws_error_code(error)
             if code == "ExecutionDoesNotExist":
                 return True
             logger.warning("could not tell whether run %s has ended (%s)", run_id, code)

@@ -6,8 +6,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
+from edx_vault.engine.errors import aws_error_code
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.key_metadata import key_expiry_from_tags
 from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY, new_data_since
@@ -94,6 +93,4 @@ def finish_run(
 
 def _error_code(error: Exception) -> str:
     """An AWS error's code (``InternalError``), or the exception's type for anything else."""
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
-    return type(error).__name__
+    return aws_error_code(error) or type(error).__name__
