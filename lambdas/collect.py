@@ -1,4 +1,4 @@
-"""Collect step: join every mirrored object's units into the decrypt work list."""
+"""Collect step: join the batches' hand-overs into the decrypt or the split work list."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from edx_vault.pipeline import lambda_runtime
-from edx_vault.pipeline.steps.collect import collect_units
+from edx_vault.pipeline.steps.collect import collect
 from edx_vault.pipeline.work_items import RunEvent
 
 logger = Logger()
@@ -21,4 +21,4 @@ tracer = Tracer()
 @event_parser(model=RunEvent)
 def handler(event: RunEvent, context: LambdaContext) -> dict[str, Any]:
     with lambda_runtime.aws_errors_classified():
-        return collect_units(lambda_runtime.run_context(), event.run_id)
+        return collect(lambda_runtime.run_context(), event.run_id, event.work_list)

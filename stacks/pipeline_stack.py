@@ -62,6 +62,7 @@ class PipelineStack(Stack):
             mirror=functions.mirror,
             collect=functions.collect,
             decrypt=functions.decrypt,
+            split=functions.split,
             report=functions.report,
             max_concurrency=config.schedule.max_concurrency,
             logs_key=self.operations_key,

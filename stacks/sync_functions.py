@@ -26,11 +26,11 @@ LOG_RETENTION: Final = logs.RetentionDays.THIRTEEN_MONTHS
 
 
 class SyncFunctions(Construct):
-    """plan, mirror, collect, decrypt and report.
+    """plan, mirror, collect, decrypt, split and report.
 
     Attributes
     ----------
-    plan, mirror, collect, decrypt, report
+    plan, mirror, collect, decrypt, split, report
         The functions, for the state machine to invoke.
     """
 
@@ -136,6 +136,18 @@ class SyncFunctions(Construct):
             memory_mb=1769,
             ephemeral_mb=512,
         )
+        self.split = self._function(
+            "Split",
+            "split",
+            environment={**base_environment, **sync_state_machine},
+            timeout=Duration.minutes(15),
+            # One full vCPU, as Decrypt: the split is one Python thread parsing events, and the
+            # memory is far more than its buffers need (SplitLimits.peak_bytes, about 400 MiB,
+            # whatever the number of courses: edx_vault/engine/course_files.py). A 2 GB gzip log
+            # (about 20 GB of events) splits in about 20,000 / 60 = 330 s at the engine's speed
+            # on one core (bench/course_split.py), inside the 15-minute limit.
+            memory_mb=1769,
+        )
         self.report = self._function(
             "Report",
             "report",
@@ -148,7 +160,7 @@ class SyncFunctions(Construct):
             memory_mb=1769,  # one full vCPU, as Collect (above)
         )
         self._grant(topic)
-        for function in (self.mirror, self.decrypt):
+        for function in (self.mirror, self.decrypt, self.split):
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["states:DescribeExecution"], resources=[self.sync_executions_arn]
@@ -259,6 +271,19 @@ class SyncFunctions(Construct):
             self.decrypt, ["s3:GetObject", *multipart], list(bucket_layout.PUBLISHED_PREFIXES)
         )
         self._allow_objects(self.decrypt, write, [work])
+        # Split: reads the published org-level logs, writes the course files (and removes those
+        # of courses a re-issued log no longer has, by delete marker: never s3:DeleteObjectVersion),
+        # reads and writes its index and results under _work/ and deletes its own spills.
+        self._allow_objects(self.split, ["s3:GetObject"], [bucket_layout.EVENTS_PREFIX])
+        self._allow_objects(
+            self.split,
+            [*multipart, "s3:DeleteObject"],
+            [bucket_layout.EVENTS_BY_COURSE_PREFIX],
+        )
+        self._allow_objects(self.split, ["s3:GetObject", *write], [work])
+        self._allow_objects(
+            self.split, ["s3:DeleteObject"], [bucket_layout.COURSE_SPLIT_SPILL_PREFIX]
+        )
         self._allow_objects(self.report, read + write, [work])
         self._allow_list(self.report, work)
         self._allow_objects(self.report, write, [bucket_layout.REPORTS_PREFIX])
@@ -268,12 +293,13 @@ class SyncFunctions(Construct):
             (self.plan, ["dynamodb:BatchGetItem", "dynamodb:GetItem"]),
             (self.mirror, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
             (self.decrypt, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
+            (self.split, ["dynamodb:GetItem", "dynamodb:UpdateItem"]),
             (self.report, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
         ):
             function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table_arn]))
 
         # Objects and the manifest are under the data key: S3 and DynamoDB ask KMS on our behalf.
-        for function in (self.plan, self.mirror, self.collect, self.decrypt, self.report):
+        for function in self.all:
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
@@ -300,7 +326,7 @@ class SyncFunctions(Construct):
 
     @property
     def all(self) -> tuple[lambda_.Function, ...]:
-        return (self.plan, self.mirror, self.collect, self.decrypt, self.report)
+        return (self.plan, self.mirror, self.collect, self.decrypt, self.split, self.report)
 
     def _allow_objects(
         self, function: lambda_.Function, actions: list[str], prefixes: list[str]

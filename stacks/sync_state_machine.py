@@ -1,5 +1,6 @@
 """The sync state machine: Plan, a Distributed Map that mirrors, Collect, a Distributed Map that
-decrypts, Report, and a verdict that fails the execution when any item failed.
+decrypts, Collect again, a Distributed Map that splits the daily event logs by course, Report,
+and a verdict that fails the execution when any item failed.
 
 Work lists travel through S3 (Distributed Map ItemReader), in batches of up to 100 items (one Map
 item, one Lambda invocation: edx_vault/pipeline/run_files.py), results through S3 too: every batch
@@ -104,6 +105,7 @@ class SyncStateMachine(Construct):
         mirror: lambda_.IFunction,
         collect: lambda_.IFunction,
         decrypt: lambda_.IFunction,
+        split: lambda_.IFunction,
         report: lambda_.IFunction,
         max_concurrency: int,
         logs_key: kms.IKey,
@@ -128,6 +130,15 @@ class SyncStateMachine(Construct):
         decrypt_map = self._item_map(
             "DecryptFiles", bucket, "$.plan.decrypt_items_key", decrypt, max_concurrency
         )
+        collect_splits_task = self._step(
+            "CollectSplits",
+            collect,
+            {**run_id, "work_list": "split"},
+            result_path="$.collect_splits",
+        )
+        split_map = self._item_map(
+            "SplitEventLogs", bucket, "$.plan.split_items_key", split, max_concurrency
+        )
         report_task = self._step("Report", report, run_id, result_path="$.report")
         verdict = (
             sfn.Choice(self, "AnyItemFailed")
@@ -143,7 +154,12 @@ class SyncStateMachine(Construct):
             .otherwise(sfn.Succeed(self, "AllFilesSynced"))
         )
         definition = (
-            plan_task.next(mirror_map).next(collect_task).next(decrypt_map).next(report_task)
+            plan_task.next(mirror_map)
+            .next(collect_task)
+            .next(decrypt_map)
+            .next(collect_splits_task)
+            .next(split_map)
+            .next(report_task)
         ).next(verdict)
         log_group = logs.LogGroup(
             self,

@@ -28,6 +28,7 @@ from edx_vault.pipeline.manifest_schema import (
     OBJECT_SORT_KEY,
     PARTITION_KEY,
     SORT_KEY,
+    SPLIT_SORT_KEY,
 )
 
 if TYPE_CHECKING:
@@ -159,10 +160,10 @@ def failed_before(rows: list[dict[str, Any]]) -> list[str]:
         if row.get("status") != Status.FAILED:
             continue
         sort_key = str(row.get(SORT_KEY, ""))
-        step = "mirror" if sort_key == OBJECT_SORT_KEY else "decrypt"
+        step = {OBJECT_SORT_KEY: "mirror", SPLIT_SORT_KEY: "split"}.get(sort_key, "decrypt")
         where = row.get(PARTITION_KEY, "?") + (
             ""
-            if sort_key in (OBJECT_SORT_KEY, DECRYPT_SORT_KEY)
+            if sort_key in (OBJECT_SORT_KEY, DECRYPT_SORT_KEY, SPLIT_SORT_KEY)
             else f" [{sort_key.removeprefix(MEMBER_SORT_KEY_PREFIX)}]"
         )
         lines.append(f"{step:<8} {row.get('error_code', '?'):<22} s3://{where}")

@@ -11,6 +11,7 @@ is the top-level prefix, so a researcher grant maps a category straight to a pre
 
     raw/{source bucket}/{source key}                                   byte-identical ciphertext
     events/org={org}/site={site}/date={YYYY-MM-DD}/{org}-{site}-events-{date}.log.gz
+    events-by-course/org={org}/site={site}/course={entity}/date={date}/{org}-{site}-events-{date}.{entity}.log.gz
     database/{table}/org={org}/site={site}/course={entity}/export_date={date}/{file}
     ora/{table}/org={org}/site={site}/course={entity}/export_date={date}/{file}
     forums/org={org}/site={site|unspecified}/course={entity}/export_date={date}/{file}
@@ -22,6 +23,13 @@ is the top-level prefix, so a researcher grant maps a category straight to a pre
     _work/...                                                          plans, Map results
 
 ``{file}`` is the decrypted file's name: the edX member name without ``.gpg``.
+
+``events-by-course/`` holds each daily event log split by course (:mod:`edx_vault.engine.course_split`):
+``{entity}`` is the course spelled as in the weekly export's file names
+(:mod:`edx_vault.package.course_ids`), so one course glob grants a course's tables and its events.
+Two values are not courses: :data:`NO_COURSE` (events that name no course) and
+:data:`UNPARSED` (lines that are not JSON). The course comes before the date so that a course's
+whole history is one folder, and a course-limited grant is a prefix per course.
 
 This module is imported by the CDK stacks, so it stays free of AWS and pydantic imports.
 """
@@ -40,6 +48,8 @@ if TYPE_CHECKING:
 RAW_PREFIX: Final = "raw/"
 # Decrypted data, re-encrypted under the institution's data key. One prefix per grant category.
 EVENTS_PREFIX: Final = "events/"
+# The same event logs split by course. Granted under the ``events`` category (see grant_patterns).
+EVENTS_BY_COURSE_PREFIX: Final = "events-by-course/"
 DATABASE_PREFIX: Final = "database/"
 ORA_PREFIX: Final = "ora/"
 FORUMS_PREFIX: Final = "forums/"
@@ -51,9 +61,20 @@ RDX_PREFIX: Final = "rdx/"
 # Run reports (JSON) and the pipeline's scratch space (plans, Map results). Never for researchers.
 REPORTS_PREFIX: Final = "reports/"
 WORK_PREFIX: Final = "_work/"
+# Under _work/: which course files each event log's split published (so a re-issued log's
+# courses that are gone can be removed), and a split's spilled buffers (deleted when it ends;
+# a lifecycle rule removes what a killed split leaves).
+COURSE_SPLIT_INDEX_PREFIX: Final = f"{WORK_PREFIX}course-splits/"
+COURSE_SPLIT_SPILL_PREFIX: Final = f"{WORK_PREFIX}course-split-spill/"
 
 # The value of the site partition for forums files whose old name does not say the site.
 UNSPECIFIED_SITE: Final = "unspecified"
+# The course partition values of events-by-course/ that are not courses: events that name no
+# course, and lines that are not JSON events. No course entity starts with "_" (an org id does
+# not), so neither can be taken for a course, and a course glob must not match them.
+NO_COURSE: Final = "_none"
+UNPARSED: Final = "_unparsed"
+NOT_COURSES: Final = (NO_COURSE, UNPARSED)
 
 GRANT_CATEGORY_PREFIXES: Final[Mapping[GrantCategory, str]] = MappingProxyType(
     {
@@ -69,6 +90,7 @@ GRANT_CATEGORY_PREFIXES: Final[Mapping[GrantCategory, str]] = MappingProxyType(
 
 PUBLISHED_PREFIXES: Final = (
     EVENTS_PREFIX,
+    EVENTS_BY_COURSE_PREFIX,
     DATABASE_PREFIX,
     ORA_PREFIX,
     FORUMS_PREFIX,
@@ -85,6 +107,7 @@ _COURSE_FILE_LEVELS: Final = ("org", "site", "course", "export_date")
 PARTITION_LEVELS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
         EVENTS_PREFIX: ("org", "site", "date"),
+        EVENTS_BY_COURSE_PREFIX: ("org", "site", "course", "date"),
         DATABASE_PREFIX: ("table", *_COURSE_FILE_LEVELS),
         ORA_PREFIX: ("table", *_COURSE_FILE_LEVELS),
         FORUMS_PREFIX: _COURSE_FILE_LEVELS,

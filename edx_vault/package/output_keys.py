@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from edx_vault.package import bucket_layout
 from edx_vault.package.bucket_layout import (
     EMAIL_OPT_IN_PREFIX,
+    EVENTS_BY_COURSE_PREFIX,
     EVENTS_PREFIX,
     GRANT_CATEGORY_PREFIXES,
     PARTITION_LEVELS,
@@ -99,6 +100,29 @@ def event_log_output_key(org: str, site: Site, date: dt.date) -> str:
     day = date.isoformat()
     levels = {"org": org_id, "site": partition_value(site, "site"), "date": day}
     return _key(EVENTS_PREFIX, levels, f"{org_id}-{site}-events-{day}.log.gz")
+
+
+def course_event_log_output_key(org: str, site: Site, course: str, date: dt.date) -> str:
+    """Key of one course's share of a daily event log (gzip JSON lines, as the log itself).
+
+    Parameters
+    ----------
+    org, site, date
+        As for :func:`event_log_output_key`: the log the share was split from.
+    course
+        The course entity (:func:`edx_vault.package.course_ids.course_entity`), or
+        :data:`~edx_vault.package.bucket_layout.NO_COURSE` or
+        :data:`~edx_vault.package.bucket_layout.UNPARSED`.
+    """
+    org_id = org_value(org)
+    day = date.isoformat()
+    levels = {
+        "org": org_id,
+        "site": partition_value(site, "site"),
+        "course": partition_value(course, "course"),
+        "date": day,
+    }
+    return _key(EVENTS_BY_COURSE_PREFIX, levels, f"{org_id}-{site}-events-{day}.{course}.log.gz")
 
 
 def course_output_key(

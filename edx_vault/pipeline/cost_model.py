@@ -53,6 +53,14 @@ S3_READS_PER_ITEM: Final = 3
 DYNAMODB_WRITES_PER_ITEM: Final = 2
 DYNAMODB_READS_PER_ITEM: Final = 1
 PART_BYTES: Final = 8 * 1024 * 1024
+# The split by course (stacks/sync_functions.py deploys it at one vCPU, as Decrypt): it parses
+# every event, so its time follows the plaintext. Event logs are JSON that gzip shrinks about
+# tenfold; the engine splits about 60 MB of plaintext a second on one core here
+# (bench/course_split.py). Each course file is one PUT (or a multipart upload for a large one).
+SPLIT_MEMORY_MB: Final = MB_PER_VCPU
+SPLIT_MEMORY_GB: Final = SPLIT_MEMORY_MB / MB_PER_BILLED_GB
+EVENT_LOG_EXPANSION: Final = 10
+SPLIT_PLAINTEXT_BYTES_PER_SECOND: Final = 60_000_000
 
 
 @dataclass(frozen=True)
@@ -61,17 +69,24 @@ class RunVolume:
     mirrored_bytes: int
     decrypted_units: int
     decrypted_bytes: int
+    split_logs: int = 0
+    course_files: int = 0
+    course_file_bytes: int = 0
 
 
 def estimate_run_cost_usd(volume: RunVolume) -> float:
     """The estimated cost of one run in US dollars (see the module docstring for the model)."""
-    items = volume.mirrored_objects + volume.decrypted_units
+    items = volume.mirrored_objects + volume.decrypted_units + volume.split_logs
+    split_plaintext = volume.course_file_bytes * EVENT_LOG_EXPANSION
     lambda_seconds_gb = (
         volume.mirrored_bytes / MIRROR_BYTES_PER_SECOND * MIRROR_MEMORY_GB
         + volume.decrypted_bytes / DECRYPT_BYTES_PER_SECOND * DECRYPT_MEMORY_GB
+        + split_plaintext / SPLIT_PLAINTEXT_BYTES_PER_SECOND * SPLIT_MEMORY_GB
         + items * 0.2 * DECRYPT_MEMORY_GB  # start-up and per-request latency
     )
-    parts = (volume.mirrored_bytes + volume.decrypted_bytes) // PART_BYTES
+    parts = (
+        volume.mirrored_bytes + volume.decrypted_bytes + volume.course_file_bytes
+    ) // PART_BYTES + volume.course_files
     cost = (
         lambda_seconds_gb * LAMBDA_GB_SECOND_USD
         + (items + 3) * LAMBDA_REQUEST_USD
@@ -80,6 +95,6 @@ def estimate_run_cost_usd(volume: RunVolume) -> float:
         + (items * S3_READS_PER_ITEM + parts) * S3_READ_REQUEST_USD
         + items * DYNAMODB_WRITES_PER_ITEM * DYNAMODB_WRITE_USD
         + items * DYNAMODB_READS_PER_ITEM * DYNAMODB_READ_USD
-        + items * KMS_REQUEST_USD  # bucket keys keep this near one request per object
+        + (items + volume.course_files) * KMS_REQUEST_USD  # bucket keys: ~one per object
     )
     return round(cost, 4)

@@ -17,12 +17,17 @@ from edx_vault.pipeline.manifest_schema import (
     OBJECT_SORT_KEY,
     PARTITION_KEY,
     SORT_KEY,
+    SPLIT_SORT_KEY,
 )
 
 # Object row attributes set when a source is settled (every unit done or failed), and how many
 # of its units failed for the row's version.
 UNITS_SETTLED: Final = "units_settled"
 UNITS_FAILED: Final = "units_failed"
+# Set with UNITS_SETTLED on an event log's object row once its split by course is done or failed
+# (or cannot happen: its unit failed). A log settled before the split existed lacks it, so the
+# planner takes it up once more, and the split runs on the log already published.
+SPLIT_SETTLED: Final = "split_settled"
 
 
 class Status(StrEnum):
@@ -72,6 +77,17 @@ def unit_row(bucket: str, key: str, member_name: str | None) -> RowKey:
     return RowKey(source_partition(bucket, key), member_sort_key(member_name))
 
 
+def split_row(bucket: str, key: str) -> RowKey:
+    """The row of an event log's split by course."""
+    return RowKey(source_partition(bucket, key), SPLIT_SORT_KEY)
+
+
+def is_unit_row(row: dict[str, Any]) -> bool:
+    """Whether a row of a source's partition is one of its decrypt units (not the object row,
+    not the split)."""
+    return row.get(SORT_KEY) not in (OBJECT_SORT_KEY, SPLIT_SORT_KEY)
+
+
 def plain_row(value: Any) -> Any:
     """DynamoDB numbers come back as Decimal; hand out ints."""
     if isinstance(value, Decimal):
@@ -83,7 +99,9 @@ def plain_row(value: Any) -> Any:
     return value
 
 
-def source_up_to_date(object_item: dict[str, Any], *, version: str, retry_failed: bool) -> bool:
+def source_up_to_date(
+    object_item: dict[str, Any], *, version: str, retry_failed: bool, needs_split: bool = False
+) -> bool:
     """Whether a source needs no work at ``version``, from its object row.
 
     Up to date means mirrored and settled at this version (every unit done or failed), and,
@@ -100,6 +118,9 @@ def source_up_to_date(object_item: dict[str, Any], *, version: str, retry_failed
         The source's ETag at edX now.
     retry_failed
         The run was asked to retry failures.
+    needs_split
+        The source is a daily event log, which is settled only once its split by course is
+        (:data:`SPLIT_SETTLED`).
 
     Returns
     -------
@@ -110,6 +131,7 @@ def source_up_to_date(object_item: dict[str, Any], *, version: str, retry_failed
         object_item.get("source_etag") == version
         and object_item.get("status") == Status.DONE
         and bool(object_item.get(UNITS_SETTLED))
+        and (not needs_split or bool(object_item.get(SPLIT_SETTLED)))
     )
     if not settled or not retry_failed:
         return settled

@@ -236,7 +236,12 @@ def plan_sync(
     for planned in sources:
         row = rows.get(source_partition(planned.version.bucket, planned.version.key)) or {}
         same_version = row.get("source_etag") == planned.version.etag
-        if source_up_to_date(row, version=planned.version.etag, retry_failed=retry_failed):
+        if source_up_to_date(
+            row,
+            version=planned.version.etag,
+            retry_failed=retry_failed,
+            needs_split=planned.kind is SourceKind.EVENT_LOG,
+        ):
             plan.up_to_date += 1
         elif same_version and row.get("status") == Status.FAILED and not retry_failed:
             plan.previously_failed.append(

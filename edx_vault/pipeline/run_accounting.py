@@ -37,6 +37,8 @@ from edx_vault.pipeline.manifest_rows import NO_RESULT, ClaimOutcome, RowKey
 from edx_vault.pipeline.work_items import RecordedResult, Stage
 
 UNACCOUNTED: Final = "unaccounted"
+# The report's category of the course files the splits by course publish.
+COURSE_EVENTS_CATEGORY: Final = "events-by-course"
 FAILED_BEFORE: Final = "failed-before"
 UNKNOWN_NAME: Final = "unknown-name"
 NO_RESULT_REASON: Final = (
@@ -90,6 +92,9 @@ class ItemTally:
         Per category of published file, ``count`` and ``bytes``.
     mirrored_bytes, skipped
         Bytes this run mirrored; units published for this version before this run reached them.
+    course_split
+        What this run's splits by course counted: ``logs`` split, ``course_files`` published,
+        ``lines`` read, ``unassigned`` events (no course) and ``unparsed`` lines (not JSON).
     lost
         The manifest rows of the items that left no result, for the report to release.
     """
@@ -102,6 +107,11 @@ class ItemTally:
     mirrored_bytes: int = 0
     skipped: int = 0
     lost: list[RowKey] = field(default_factory=list)
+    course_split: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("logs", "course_files", "lines", "unassigned", "unparsed"), 0
+        )
+    )
 
     def count(
         self, stage: Stage, row: RowKey, item: ItemKey, result: RecordedResult | None
@@ -114,12 +124,16 @@ class ItemTally:
             self.failures.append(failure(item, result.stage, result.code, result.reason))
         elif result.status == "done" and stage == "mirror":
             self.mirrored_bytes += result.size or 0
+        elif result.status == "done" and stage == "split":
+            self._count_split(result)
         elif result.status == "done":
             totals = self.files[result.category or "unknown"]
             totals["count"] += 1
             totals["bytes"] += result.size or 0
         elif stage == "decrypt" and result.why == ClaimOutcome.ALREADY_DONE:
             self.skipped += 1  # published for this version by an earlier run or attempt
+        elif stage == "split" and result.why == ClaimOutcome.ALREADY_DONE:
+            pass  # split for this version by an earlier run: nothing new to count
         elif result.why == ClaimOutcome.ALREADY_FAILED:
             source_key, member = item  # listed as the plan lists the sources it skipped
             self.previously_failed.append(
@@ -127,6 +141,14 @@ class ItemTally:
             )
         else:
             self.failures.append(_not_processed(item, stage, result))
+
+    def _count_split(self, result: RecordedResult) -> None:
+        totals = self.files[result.category or "unknown"]
+        totals["count"] += result.course_files or 0
+        totals["bytes"] += result.size or 0
+        self.course_split["logs"] += 1
+        for name in ("course_files", "lines", "unassigned", "unparsed"):
+            self.course_split[name] += getattr(result, name) or 0
 
 
 def account(

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 MIRROR_ITEMS: Final = "mirror-items.json"
 DECRYPT_ITEMS: Final = "decrypt-items.json"
+SPLIT_ITEMS: Final = "split-items.json"
 PLAN_SUMMARY: Final = "plan.json"
 
 # A batch's bounds. Items: a results file per batch instead of per item is what makes Collect
@@ -45,6 +46,9 @@ PLAN_SUMMARY: Final = "plan.json"
 BATCH_MAX_ITEMS: Final = 100
 BATCH_MAX_DATA_BYTES: Final = 1 << 30
 BATCH_MAX_JSON_BYTES: Final = 128 * 1024
+# Splitting by course parses every event: about ten times the CPU per gzip byte that decrypting
+# takes (bench/course_split.py), so a split batch holds a tenth of the bytes.
+SPLIT_BATCH_MAX_DATA_BYTES: Final = BATCH_MAX_DATA_BYTES // 8
 
 Entry = TypeVar("Entry", bound=BaseModel)
 
@@ -55,12 +59,15 @@ def item_digest(*parts: str | None) -> str:
 
 
 def batches(
-    items: Iterable[dict[str, Any]], *, data_bytes: Callable[[dict[str, Any]], int]
+    items: Iterable[dict[str, Any]],
+    *,
+    data_bytes: Callable[[dict[str, Any]], int],
+    max_data_bytes: int = BATCH_MAX_DATA_BYTES,
 ) -> list[dict[str, Any]]:
     """``items`` cut into consecutive batches ``{"items": [...]}``, the Maps' work items.
 
     A batch closes before an item that would take it over :data:`BATCH_MAX_ITEMS` items,
-    :data:`BATCH_MAX_DATA_BYTES` of source data (``data_bytes(item)``) or
+    ``max_data_bytes`` of source data (``data_bytes(item)``) or
     :data:`BATCH_MAX_JSON_BYTES` of JSON; an item over a bound on its own is a batch of one.
     """
     cut: list[dict[str, Any]] = []
@@ -71,7 +78,7 @@ def batches(
         item_size = len(json.dumps(item, sort_keys=True, default=str)) + 2
         if batch and (
             len(batch) == BATCH_MAX_ITEMS
-            or data + item_data > BATCH_MAX_DATA_BYTES
+            or data + item_data > max_data_bytes
             or size + item_size > BATCH_MAX_JSON_BYTES
         ):
             cut.append({"items": batch})
@@ -214,6 +221,10 @@ class RunFiles:
 
     def batch_units_key(self, digest: str) -> str:
         return self.key("units", f"batch-{digest}.json")
+
+    def batch_splits_key(self, digest: str) -> str:
+        """The event logs a decrypt batch hands on to the split (Collect joins them)."""
+        return self.key("splits", f"batch-{digest}.json")
 
     def batch_result_key(self, stage: str, digest: str) -> str:
         return self.key("results", stage, f"batch-{digest}.json")

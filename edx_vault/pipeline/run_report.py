@@ -32,8 +32,9 @@ from edx_vault.pipeline.claims import HELD_BY_ANOTHER_RUN
 from edx_vault.pipeline.cost_model import RunVolume, estimate_run_cost_usd
 from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS, KeyExpiry
 from edx_vault.pipeline.manifest import Manifest
-from edx_vault.pipeline.manifest_rows import ClaimOutcome, RowKey, object_row, unit_row
+from edx_vault.pipeline.manifest_rows import ClaimOutcome, RowKey, object_row, split_row, unit_row
 from edx_vault.pipeline.run_accounting import (
+    COURSE_EVENTS_CATEGORY,
     NO_RESULT_REASON,
     UNACCOUNTED,
     ItemKey,
@@ -46,6 +47,7 @@ from edx_vault.pipeline.run_files import (
     DECRYPT_ITEMS,
     MIRROR_ITEMS,
     PLAN_SUMMARY,
+    SPLIT_ITEMS,
     RunFiles,
     parsed_entries,
 )
@@ -55,11 +57,15 @@ from edx_vault.pipeline.work_items import (
     MirrorBatch,
     MirrorItem,
     RecordedResult,
+    SplitBatch,
     Stage,
 )
 
-Batch = TypeVar("Batch", MirrorBatch, DecryptBatch)
+Batch = TypeVar("Batch", MirrorBatch, DecryptBatch, SplitBatch)
 SourceRef = tuple[str, str]  # a source object's bucket and key
+# A source to settle from its rows: its bucket and key, and whether it is split by course.
+SourceToSettle = tuple[str, str, bool]
+EVENT_LOG_KIND = "event-log"
 
 
 def report_key(run_id: str) -> str:
@@ -76,25 +82,34 @@ class CheckedRun:
         The report, as :func:`build_report` returns it.
     to_settle
         The sources whose rows must be read to settle them (:func:`settle_source`: a Query and
-        maybe an UpdateItem each), in the mirror work list's order.
+        maybe an UpdateItem each), in the mirror work list's order, each with whether it is an
+        event log (settled only once its split by course is).
     settled_from_results
-        Sources of one unit whose result is in hand and finished, with how many units failed
-        (0 or 1): settling them needs no Query, only the UpdateItem.
+        Sources of one unit whose result (and for an event log, its split's) is in hand and
+        finished, with how many failed and whether it is an event log: settling them needs no
+        Query, only the UpdateItem.
     """
 
     report: dict[str, Any]
-    to_settle: list[SourceRef] = field(default_factory=list)
-    settled_from_results: list[tuple[str, str, int]] = field(default_factory=list)
+    to_settle: list[SourceToSettle] = field(default_factory=list)
+    settled_from_results: list[tuple[str, str, int, bool]] = field(default_factory=list)
 
     def settle(self, manifest: Manifest) -> None:
         """Settle every source of the run, a few at a time; the first error is raised as is."""
 
-        def settle_one(source: SourceRef) -> bool:
-            return settle_source(manifest.for_this_thread(), *source)
+        def settle_one(source: SourceToSettle) -> bool:
+            bucket, key, needs_split = source
+            return settle_source(manifest.for_this_thread(), bucket, key, needs_split=needs_split)
 
-        def settle_known(source: tuple[str, str, int]) -> None:
-            bucket, key, failed = source
-            mark_settled(manifest.for_this_thread(), bucket, key, failed=failed)
+        def settle_known(source: tuple[str, str, int, bool]) -> None:
+            bucket, key, failed, is_event_log = source
+            mark_settled(
+                manifest.for_this_thread(),
+                bucket,
+                key,
+                failed=failed,
+                split_settled=is_event_log or None,
+            )
 
         for _ in ordered_map(settle_one, self.to_settle):
             pass
@@ -123,23 +138,29 @@ def _settling(
     mirror_items: list[MirrorItem],
     mirror_results: dict[ItemKey, RecordedResult],
     units_of: dict[SourceRef, list[RecordedResult | None]],
-) -> tuple[list[SourceRef], list[tuple[str, str, int]]]:
+    splits_of: dict[SourceRef, RecordedResult],
+) -> tuple[list[SourceToSettle], list[tuple[str, str, int, bool]]]:
     """Which sources settle from their results alone, and which from their rows.
 
-    From its results: a source of one unit, mirrored by this run's result and finished. Every
-    other source is settled from its rows, as settle_source reads them.
+    From its results: a source of one unit, mirrored by this run's result and finished, and
+    for an event log whose unit was published, its split finished too. Every other source is
+    settled from its rows, as settle_source reads them.
     """
-    to_settle: list[SourceRef] = []
-    settled_from_results: list[tuple[str, str, int]] = []
+    to_settle: list[SourceToSettle] = []
+    settled_from_results: list[tuple[str, str, int, bool]] = []
     for item in mirror_items:
         source = (item.source_bucket, item.source_key)
+        is_event_log = item.kind == EVENT_LOG_KIND
         mirror = mirror_results.get((item.source_key, None))
         units = units_of.get(source, [])
         failed = _finished_unit(units[0]) if len(units) == 1 else None
+        if is_event_log and failed == 0:
+            split_failed = _finished_unit(splits_of.get(source))
+            failed = None if split_failed is None else split_failed
         if mirror is not None and mirror.status == "done" and failed is not None:
-            settled_from_results.append((*source, failed))
+            settled_from_results.append((*source, failed, is_event_log))
         else:
-            to_settle.append(source)
+            to_settle.append((*source, is_event_log))
     return to_settle, settled_from_results
 
 
@@ -174,13 +195,18 @@ def check_run(
     summary = files.get_json(files.key(PLAN_SUMMARY))
     # The run's own files and its results; not its units/ (Collect's input), a folder as
     # large as the results that nothing here reads.
-    present = files.existing_keys_in(("results", "mirror"), ("results", "decrypt"))
+    present = files.existing_keys_in(
+        ("results", "mirror"), ("results", "decrypt"), ("results", "split")
+    )
     mirror_batches = _work_list(files, MIRROR_ITEMS, MirrorBatch, present)
     unit_batches = _work_list(files, DECRYPT_ITEMS, DecryptBatch, present)
+    split_batches = _work_list(files, SPLIT_ITEMS, SplitBatch, present)
     mirror_items = [item for batch in mirror_batches for item in batch.items]
     units = [unit for batch in unit_batches for unit in batch.items]
+    logs = [log for batch in split_batches for log in batch.items]
     mirror_results = _read_results(files, "mirror", present)
     decrypt_results = _read_results(files, "decrypt", present)
+    split_results = _read_results(files, "split", present)
 
     tally = ItemTally(previously_failed=list(summary.get("previously_failed") or []))
     units_of: dict[SourceRef, list[RecordedResult | None]] = defaultdict(list)
@@ -193,6 +219,13 @@ def check_run(
         row = unit_row(unit.source_bucket, unit.source_key, unit.member)
         units_of[(unit.source_bucket, unit.source_key)].append(decrypt_results.get(key))
         tally.count("decrypt", row, key, decrypt_results.get(key))
+    splits_of: dict[SourceRef, RecordedResult] = {}
+    for log in logs:
+        key = (log.source_key, None)
+        split = split_results.get(key)
+        tally.count("split", split_row(log.source_bucket, log.source_key), key, split)
+        if split is not None:
+            splits_of[(log.source_bucket, log.source_key)] = split
 
     def release(row: RowKey) -> None:
         manifest.for_this_thread().release(row, run_id=summary["run_id"], reason=NO_RESULT_REASON)
@@ -201,7 +234,7 @@ def check_run(
         pass
     planned = [item.source_key for item in mirror_items]
     report = _report(summary, tally, planned, finished=finished, key_expiry=key_expiry)
-    return CheckedRun(report, *_settling(mirror_items, mirror_results, units_of))
+    return CheckedRun(report, *_settling(mirror_items, mirror_results, units_of, splits_of))
 
 
 def _work_list(
@@ -254,6 +287,12 @@ def _report(
         failures.append(failure((None, None), "report", UNACCOUNTED, reason))
     started = dt.datetime.fromisoformat(summary["started"])
     categories = tally.files
+    decrypted = {
+        category: totals
+        for category, totals in categories.items()
+        if category != COURSE_EVENTS_CATEGORY
+    }
+    course_files = categories.get(COURSE_EVENTS_CATEGORY, {"count": 0, "bytes": 0})
     return {
         "run_id": summary["run_id"],
         "started": summary["started"],
@@ -264,6 +303,7 @@ def _report(
         "up_to_date": summary["up_to_date"],
         "skipped": tally.skipped,
         "files": dict(sorted(categories.items())),
+        "course_split": tally.course_split,
         "failures": failures,
         "previously_failed": tally.previously_failed,
         "missing": summary["missing"],
@@ -275,8 +315,11 @@ def _report(
             RunVolume(
                 mirrored_objects=len(planned),
                 mirrored_bytes=tally.mirrored_bytes,
-                decrypted_units=sum(c["count"] for c in categories.values()),
-                decrypted_bytes=sum(c["bytes"] for c in categories.values()),
+                decrypted_units=sum(c["count"] for c in decrypted.values()),
+                decrypted_bytes=sum(c["bytes"] for c in decrypted.values()),
+                split_logs=tally.course_split["logs"],
+                course_files=course_files["count"],
+                course_file_bytes=course_files["bytes"],
             )
         ),
     }
@@ -307,6 +350,12 @@ def summary_text(report: dict[str, Any]) -> str:
     ]
     for category, totals in report["files"].items():
         lines.append(f"  published {category}: {totals['count']} files, {totals['bytes']} bytes")
+    split = report.get("course_split")
+    if split and split["logs"]:
+        lines.append(
+            f"  split {split['logs']} event logs by course: {split['course_files']} course files, "
+            f"{split['unassigned']} events without a course, {split['unparsed']} lines not JSON"
+        )
     if report["failures"]:
         lines.append(f"{len(report['failures'])} failures:")
         lines.extend(

@@ -23,7 +23,10 @@ from edx_vault.engine.decryption import DecryptUnit
 from edx_vault.engine.object_copy import SourceVersion
 from edx_vault.pipeline.planner import PlannedSource
 
-Stage = Literal["mirror", "expand", "decrypt"]
+Stage = Literal["mirror", "expand", "decrypt", "split"]
+# The work lists Collect joins: the decrypt units of the mirror batches, or the event logs the
+# decrypt batches published (or found published) for the split by course.
+WorkList = Literal["decrypt", "split"]
 ResultStatus = Literal["done", "failed", "skipped"]
 
 
@@ -115,6 +118,18 @@ class DecryptItem(_Message):
         )
 
 
+class SplitItem(_Message):
+    """One published daily event log to split by course, at the source version it came from."""
+
+    source_bucket: str
+    source_key: str
+    etag: str
+    # The log's size at edX (gzip, encrypted): what a batch's bytes are counted by.
+    raw_size: int
+    run_id: str
+    retry_failed: bool = False
+
+
 def _batch_of(value: Any) -> Any:
     """A single item (a work list written before batches) reads as a batch of one."""
     if isinstance(value, dict) and "items" not in value:
@@ -160,6 +175,18 @@ class DecryptBatch(_Message):
         return self.items[0].run_id
 
 
+class SplitBatch(_Message):
+    """One Map iteration's event logs to split."""
+
+    items: Annotated[list[SplitItem], Field(min_length=1), AfterValidator(_one_run)]
+
+    _one_item = model_validator(mode="before")(_batch_of)
+
+    @property
+    def run_id(self) -> str:
+        return self.items[0].run_id
+
+
 class MirrorEvent(_Event):
     """The Mirror function's event: one Distributed Map iteration."""
 
@@ -172,6 +199,14 @@ class DecryptEvent(_Event):
     """The Decrypt function's event: one Distributed Map iteration."""
 
     item: DecryptBatch
+
+    _bare_batch = model_validator(mode="before")(_map_item_of)
+
+
+class SplitEvent(_Event):
+    """The Split function's event: one Distributed Map iteration."""
+
+    item: SplitBatch
 
     _bare_batch = model_validator(mode="before")(_map_item_of)
 
@@ -195,9 +230,10 @@ class PlanEvent(_Event):
 
 
 class RunEvent(_Event):
-    """The Collect and Report functions' event: which run."""
+    """The Collect and Report functions' event: which run (and for Collect, which work list)."""
 
     run_id: str
+    work_list: WorkList = "decrypt"
 
 
 class ItemResult(_Message):
@@ -218,6 +254,12 @@ class ItemResult(_Message):
     etag: str | None = None
     raw_key: str | None = None
     raw_version_id: str | None = None
+    # A split's counts: course files published, lines read, events that name no course, and
+    # lines that are not JSON events.
+    course_files: int | None = None
+    lines: int | None = None
+    unassigned: int | None = None
+    unparsed: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The results-file form: the fields this result was given, ``bytes`` by that name."""

@@ -19,7 +19,9 @@ def test_every_grant_category_has_exactly_one_published_prefix() -> None:
     assert set(bucket_layout.GRANT_CATEGORY_PREFIXES) == set(get_args(GrantCategory))
     prefixes = list(bucket_layout.GRANT_CATEGORY_PREFIXES.values())
     assert len(set(prefixes)) == len(prefixes)
-    assert set(prefixes) | {bucket_layout.RDX_PREFIX} == set(bucket_layout.PUBLISHED_PREFIXES)
+    # rdx/ is per request, not a category; events-by-course/ is granted under "events".
+    not_categories = {bucket_layout.RDX_PREFIX, bucket_layout.EVENTS_BY_COURSE_PREFIX}
+    assert set(prefixes) | not_categories == set(bucket_layout.PUBLISHED_PREFIXES)
     assert not set(bucket_layout.PUBLISHED_PREFIXES) & set(bucket_layout.PIPELINE_ONLY_PREFIXES)
 
 
@@ -66,3 +68,24 @@ def test_spelling_functions_refuse_values_that_would_add_a_level_or_a_partition(
         output_keys.email_opt_in_output_key("mitx", DAY, bad)
     with pytest.raises(ValueError, match="file name"):
         output_keys.rdx_output_key("mitx", "REQ-1", "..")
+
+
+def test_a_course_event_file_sits_under_its_course_then_its_date() -> None:
+    # Given a course of an org-day's log, and the two values that are not courses
+    # When their keys are spelled
+    course = output_keys.course_event_log_output_key(
+        "MITx", "edx", "MITx-6.002x-2012_Fall-ccx-7", DAY
+    )
+    none = output_keys.course_event_log_output_key("mitx", "edge", bucket_layout.NO_COURSE, DAY)
+    # Then the course comes before the date, and the file names its org, site, day and course
+    assert course == (
+        "events-by-course/org=mitx/site=edx/course=MITx-6.002x-2012_Fall-ccx-7/"
+        f"date={DAY.isoformat()}/mitx-edx-events-{DAY.isoformat()}.MITx-6.002x-2012_Fall-ccx-7.log.gz"
+    )
+    assert none.startswith("events-by-course/org=mitx/site=edge/course=_none/date=")
+
+
+def test_a_course_value_that_could_add_a_level_is_refused() -> None:
+    for course in ("a/b", "a=b", "", "x y"):
+        with pytest.raises(ValueError, match="course partition"):
+            output_keys.course_event_log_output_key("mitx", "edx", course, DAY)

@@ -29,7 +29,7 @@ from edx_vault.package import source_keys
 from edx_vault.package.bucket_layout import RAW_PREFIX
 from edx_vault.package.edx_spellings import UnknownNameError
 from edx_vault.package.source_keys import SourceKind
-from edx_vault.pipeline.manifest_rows import Status, source_partition
+from edx_vault.pipeline.manifest_rows import Status, is_unit_row, source_partition
 from edx_vault.pipeline.manifest_schema import OBJECT_SORT_KEY, PARTITION_KEY, SORT_KEY
 from edx_vault.settings.config import EdxConfig
 
@@ -108,11 +108,7 @@ def unpublished_reason(rows: list[dict[str, Any]]) -> str | None:
     if "unit_count" not in mirrored:
         return "mirrored, not yet split into units to decrypt"
     version = mirrored.get("source_etag")
-    units = [
-        row
-        for row in rows
-        if row.get(SORT_KEY) != OBJECT_SORT_KEY and row.get("source_etag") == version
-    ]
+    units = [row for row in rows if is_unit_row(row) and row.get("source_etag") == version]
     expected = int(mirrored["unit_count"])
     open_units: list[str] = []
     for unit in units:

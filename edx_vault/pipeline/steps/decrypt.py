@@ -2,7 +2,9 @@
 
 For each unit of the batch, one after another: claim its manifest row, decrypt it with the
 pipeline's keyring and publish it (:func:`~edx_vault.engine.decryption.decrypt_unit`), and record
-what was published. The batch then writes one results file for the Report step. A
+what was published. The batch then writes one results file for the Report step, and one file
+of the daily event logs it published or found published, for the split by course
+(:mod:`edx_vault.pipeline.steps.split`; Collect joins them). A
 :class:`~edx_vault.engine.errors.PermanentError` (corrupt ciphertext, another recipient...) is
 the unit's ``failed`` result and row; anything else fails the batch, which the state machine
 retries.
@@ -22,11 +24,12 @@ from edx_vault.engine.decryption import (
 )
 from edx_vault.engine.errors import PermanentError
 from edx_vault.package import member_names, source_keys
+from edx_vault.package.edx_spellings import UnknownNameError
 from edx_vault.pipeline.claims import claim, not_claimed
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.manifest_rows import ClaimOutcome, unit_row
 from edx_vault.pipeline.steps.batches import batch_summary
-from edx_vault.pipeline.work_items import DecryptBatch, DecryptItem, ItemResult
+from edx_vault.pipeline.work_items import DecryptBatch, DecryptItem, ItemResult, SplitItem
 
 
 def decrypt_batch(
@@ -36,10 +39,39 @@ def decrypt_batch(
     files = context.files(batch.run_id)
     results = [decrypt_one(context, gpg, passphrase, item) for item in batch.items]
     digest = files.batch_digest(item.model_dump() for item in batch.items)
+    splits = [
+        split.model_dump(mode="json")
+        for item, result in zip(batch.items, results, strict=True)
+        if (split := split_of(item, result)) is not None
+    ]
+    if splits:
+        files.put_json(files.batch_splits_key(digest), splits)
     files.put_json(
         files.batch_result_key("decrypt", digest), [result.as_json() for result in results]
     )
     return batch_summary(results)
+
+
+def split_of(item: DecryptItem, result: ItemResult) -> SplitItem | None:
+    """The split to run after ``item``: a daily event log, published for its source version
+    (by this run, or before: a log published before the split existed is split now)."""
+    published = result.status == "done" or result.why == ClaimOutcome.ALREADY_DONE
+    if not published or item.member is not None:
+        return None
+    try:
+        source = source_keys.parse_source_key(item.source_bucket, item.source_key)
+    except UnknownNameError:
+        return None
+    if source.kind is not source_keys.SourceKind.EVENT_LOG:
+        return None
+    return SplitItem(
+        source_bucket=item.source_bucket,
+        source_key=item.source_key,
+        etag=item.etag,
+        raw_size=item.raw_size,
+        run_id=item.run_id,
+        retry_failed=item.retry_failed,
+    )
 
 
 def decrypt_one(

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.planner import PlanScope, plan_sync
-from edx_vault.pipeline.run_files import DECRYPT_ITEMS, MIRROR_ITEMS, PLAN_SUMMARY, batches
+from edx_vault.pipeline.run_files import (
+    DECRYPT_ITEMS,
+    MIRROR_ITEMS,
+    PLAN_SUMMARY,
+    SPLIT_ITEMS,
+    batches,
+)
 from edx_vault.pipeline.work_items import MirrorItem
 from edx_vault.settings.pipeline_settings import PipelineSettings
 
@@ -71,6 +77,7 @@ def start_run(
         "bucket": context.settings.data_bucket,
         "mirror_items_key": files.key(MIRROR_ITEMS),
         "decrypt_items_key": files.key(DECRYPT_ITEMS),
+        "split_items_key": files.key(SPLIT_ITEMS),
         "planned": len(items),
         "retry_failed": retry_failed,
     }
