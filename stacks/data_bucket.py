@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from edx_vault.package import bucket_layout
+from edx_vault.package import bucket_layout, grant_patterns
 from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH, RESEARCHER_ROLE_PATH
 
 # The data bucket's name is fixed, so policies in other stacks (and researchers' scripts) can
@@ -174,7 +174,8 @@ class DataBucket(Construct):
             ),
             iam.PolicyStatement(
                 # A list without a prefix, or under raw/ or reports/, would show key names
-                # outside any grant. "Not like" is also true when s3:prefix is absent.
+                # outside any grant. "Not like" is also true when s3:prefix is absent. The
+                # prefixes are those a grant can name (events/ and events-by-course/ for events).
                 sid="DenyResearchersListingOutsidePublishedData",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
@@ -183,10 +184,7 @@ class DataBucket(Construct):
                 conditions={
                     **is_researcher,
                     "StringNotLike": {
-                        "s3:prefix": [
-                            f"{prefix}*"
-                            for prefix in bucket_layout.GRANT_CATEGORY_PREFIXES.values()
-                        ]
+                        "s3:prefix": [f"{prefix}*" for prefix in grant_patterns.RESEARCHER_PREFIXES]
                     },
                 },
             ),

@@ -12,9 +12,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from edx_vault.access.iam_wildcards import matches_glob
 from edx_vault.access.readable_slices import (
     ORG_WIDE_CATEGORIES,
     TABLES_BY_CATEGORY,
+    covers_whole_orgs,
     is_identifying,
     scope_tables,
 )
@@ -24,6 +26,7 @@ from edx_vault.access.researcher_roles import (
     is_iam_role,
     principal_kind,
 )
+from edx_vault.package.bucket_layout import NOT_COURSES
 from edx_vault.settings.config import OrgConfig
 from edx_vault.settings.config_researchers import ResearcherConfig, ResearcherScope
 
@@ -117,9 +120,8 @@ def scope_problems(
                 f"(configured: {sorted(orgs_by_id)}). Fix: add it under [[edx.orgs]] or "
                 "correct the spelling"
             )
-    whole_org = scope.courses == ("*",)
     for category in scope.categories:
-        if category in ORG_WIDE_CATEGORIES and not whole_org:
+        if category in ORG_WIDE_CATEGORIES and not covers_whole_orgs(scope):
             problems.append(
                 f"{where}: {category!r} files hold every course of an org, so they cannot be "
                 f"limited to courses {list(scope.courses)}. Fix: move {category!r} to a scope "
@@ -171,6 +173,18 @@ def _course_problems(
                 f"{where}.courses[{index}]: {course!r} cannot be matched by IAM. Fix: write the "
                 f"course as its files name it, e.g. {_entity_suggestion(course)!r}; globs may "
                 "use '*' and '?' only"
+            )
+            continue
+        # The per-course event folders that are no course's hold the org's data; IAM, not
+        # fnmatch, decides what the glob matches, so ask IAM's rules.
+        not_courses = [value for value in NOT_COURSES if matches_glob(course, value)]
+        if course != "*" and not_courses:
+            problems.append(
+                f"{where}.courses[{index}]: {course!r} also matches {not_courses}, the "
+                "folders of events-by-course/ that hold events naming no course and lines "
+                "that are not events: the whole org's data, not a course's. Fix: start the "
+                f"glob with the course's org, e.g. '{scope.orgs[0]}-*', or grant courses = "
+                "['*'] in a scope of its own if the approval covers the whole org"
             )
             continue
         course_org = course.split("-", 1)[0]

@@ -13,10 +13,15 @@ Decisions (``docs/researchers.md`` explains them to admins and researchers):
   tables in :data:`IDENTIFYING_TABLES`. Nothing in the package is anonymous: usernames, user ids
   and IP addresses are everywhere (events, most tables), so every grant is for personal data and
   needs an approval; the flag marks the data that names people outright.
-* **Org-wide files.** An event log, and an email opt-in report, holds every course of an org.
-  They cannot be cut by course, so a scope that names them must say ``courses = ["*"]``:
-  granting the whole file for a course-limited approval would over-grant, and silently dropping
-  it would under-grant.
+* **Org-wide files.** An email opt-in report holds every course of an org. It cannot be cut by
+  course, so a scope that names it must say ``courses = ["*"]``: granting the whole file for a
+  course-limited approval would over-grant, and silently dropping it would under-grant.
+* **Events** are published twice: each day's log of an org and site (``events/``, every course
+  in one file) and the same log split by course (``events-by-course/``). A course-limited scope
+  reads its courses' per-course files only, never the org's logs; a scope whose courses
+  include ``"*"`` reads both, with the split's ``_none`` and ``_unparsed`` folders (events that
+  name no course, lines that are not events), which belong to the org, not to a course. So a
+  course glob other than ``"*"`` must not match those two (:mod:`~edx_vault.access.grant_checks`).
 * **Orgs are exact**: a grant for ``MITx`` does not include the alias ``MITxPRO``; name each.
 * **Sites**: old forums files that do not say their site (``site=unspecified``) are included
   only when the scope grants both sites. Email opt-in reports exist for edx.org only.
@@ -26,6 +31,7 @@ Decisions (``docs/researchers.md`` explains them to admins and researchers):
   policies.
 * **Listing** is by folder: a researcher may list the slice's folder (its org, site, course and
   table), and so see the names of files dated outside the range, but read only those inside.
+  A course-limited events slice lists its courses' folders of ``events-by-course/`` only.
 """
 
 from __future__ import annotations
@@ -35,9 +41,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from edx_vault.package.bucket_layout import COURSE_CATEGORIES, GRANT_CATEGORY_PREFIXES
+from edx_vault.package.bucket_layout import PARTITION_LEVELS
 from edx_vault.package.edx_spellings import DATABASE_TABLES, ORA_TABLES
-from edx_vault.package.grant_patterns import date_partition_prefixes, slice_patterns
+from edx_vault.package.grant_patterns import (
+    CATEGORY_PREFIXES,
+    date_partition_prefixes,
+    slice_patterns,
+)
 from edx_vault.settings.config_researchers import ResearcherScope
 from edx_vault.settings.types import GrantCategory, Site
 
@@ -55,10 +65,13 @@ IDENTIFYING_TABLES: Final = frozenset(
         "wiki_articlerevision",
     }
 )
-# Files that hold every course of an org (their keys have no course partition), so a grant
-# cannot be limited to some courses.
-ORG_WIDE_CATEGORIES: Final[frozenset[GrantCategory]] = (
-    frozenset(GRANT_CATEGORY_PREFIXES) - COURSE_CATEGORIES
+# Categories whose every file holds every course of an org (no key of theirs has a course
+# partition), so a grant cannot be limited to some courses. Not events: they are also split by
+# course.
+ORG_WIDE_CATEGORIES: Final[frozenset[GrantCategory]] = frozenset(
+    category
+    for category, prefixes in CATEGORY_PREFIXES.items()
+    if not any("course" in PARTITION_LEVELS[prefix] for prefix in prefixes)
 )
 TABLES_BY_CATEGORY: Final[Mapping[GrantCategory, frozenset[str]]] = {
     "database": DATABASE_TABLES,
@@ -75,6 +88,9 @@ class ReadableSlice:
     ----------
     category, org, site, course, table
         The slice; ``"*"`` for every site, course or table.
+    prefix
+        The published prefix read: the category's, or ``events-by-course/`` for the per-course
+        event files.
     date_from, date_to
         The data dates included (``None``: unbounded on that side, before capping).
     key_patterns
@@ -84,6 +100,7 @@ class ReadableSlice:
     """
 
     category: GrantCategory
+    prefix: str
     org: str
     site: str
     course: str
@@ -110,6 +127,24 @@ def scope_tables(scope: ResearcherScope, category: GrantCategory) -> tuple[str, 
     return tuple(t for t in scope.tables if t in TABLES_BY_CATEGORY[category])
 
 
+def covers_whole_orgs(scope: ResearcherScope) -> bool:
+    """Whether a scope grants every course of its orgs (its courses include ``"*"``)."""
+    return "*" in scope.courses
+
+
+def scope_prefixes(scope: ResearcherScope, category: GrantCategory) -> tuple[str, ...]:
+    """The published prefixes of ``category`` a scope reads.
+
+    A prefix whose keys have no course partition (an org's whole event log) only for a scope
+    that covers whole orgs: a course-limited scope reads ``events-by-course/`` alone.
+    """
+    return tuple(
+        prefix
+        for prefix in CATEGORY_PREFIXES[category]
+        if "course" in PARTITION_LEVELS[prefix] or covers_whole_orgs(scope)
+    )
+
+
 def _sites(scope: ResearcherScope, category: GrantCategory) -> tuple[str, ...]:
     if category == "email-opt-in" or set(ALL_SITES) <= set(scope.sites):
         # Both sites: one pattern, and old forums files (site=unspecified) are included.
@@ -125,46 +160,45 @@ def scope_slices(scope: ResearcherScope, *, expires: dt.date) -> list[ReadableSl
     date_prefixes = date_partition_prefixes(scope.date_from, date_to)
     slices: list[ReadableSlice] = []
     for category in dict.fromkeys(scope.categories):
-        courses = ("*",) if category in ORG_WIDE_CATEGORIES else tuple(dict.fromkeys(scope.courses))
-        for org in dict.fromkeys(org.lower() for org in scope.orgs):
-            for site in _sites(scope, category):
-                for course in courses:
-                    for table in scope_tables(scope, category):
-                        slices.append(
-                            _slice(
-                                category, org, site, course, table, scope, date_to, date_prefixes
+        for prefix in scope_prefixes(scope, category):
+            whole = covers_whole_orgs(scope) or "course" not in PARTITION_LEVELS[prefix]
+            courses = ("*",) if whole else tuple(dict.fromkeys(scope.courses))
+            for org in dict.fromkeys(org.lower() for org in scope.orgs):
+                for site in _sites(scope, category):
+                    for course in courses:
+                        for table in scope_tables(scope, category):
+                            parts = {"org": org, "site": site, "course": course, "table": table}
+                            slices.append(
+                                _slice(category, prefix, parts, scope, date_to, date_prefixes)
                             )
-                        )
     return slices
 
 
 def _slice(
     category: GrantCategory,
-    org: str,
-    site: str,
-    course: str,
-    table: str,
+    prefix: str,
+    parts: Mapping[str, str],
     scope: ResearcherScope,
     date_to: dt.date | None,
     date_prefixes: Iterable[str],
 ) -> ReadableSlice:
-    parts = {"org": org, "site": site, "course": course, "table": table}
     keys = [
-        slice_patterns(category, **parts, date_prefix=date_prefix).key_pattern
+        slice_patterns(category, **parts, date_prefix=date_prefix, prefix=prefix).key_pattern
         for date_prefix in date_prefixes
     ]
     # Listing works by folder, without the date range: a researcher may see the names of the
     # slice's files of other dates (org, site, course, table and date: no learner data), and
     # pandas and Athena can read a partitioned folder. Reading them is still refused.
-    prefixes = [slice_patterns(category, **parts).prefix_pattern]
+    folders = [slice_patterns(category, **parts, prefix=prefix).prefix_pattern]
     return ReadableSlice(
         category=category,
-        org=org,
-        site=site,
-        course=course,
-        table=table,
+        prefix=prefix,
+        org=parts["org"],
+        site=parts["site"],
+        course=parts["course"],
+        table=parts["table"],
         date_from=scope.date_from,
         date_to=date_to,
         key_patterns=tuple(dict.fromkeys(keys)),
-        prefix_patterns=tuple(dict.fromkeys(prefixes)),
+        prefix_patterns=tuple(dict.fromkeys(folders)),
     )

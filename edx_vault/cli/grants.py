@@ -1,9 +1,11 @@
 """``edx-vault grants``: who can read what, and would this researcher be allowed this key?
 
 ``edx-vault grants`` lists every researcher grant of the configuration: what it covers
-(category, orgs, courses, tables, sites, dates), whether it includes identifying data, its
-expiry and the days left, and the role to assume. It reads the configuration only, through the
-same code (``edx_vault/access/grants.py``) the access stack builds its policies from.
+(category, the folders it is read from, orgs, courses, tables, sites, dates), whether it
+includes identifying data, its expiry and the days left, and the role to assume. Course-limited
+events are read from ``events-by-course/`` only; events of whole orgs also from ``events/``.
+It reads the configuration only, through the same code (``edx_vault/access/grants.py``) the
+access stack builds its policies from.
 
 ``edx-vault grants check RESEARCHER KEY`` synthesizes the app (as ``cdk synth`` would, without
 cdk-nag and without building the Lambda layers) and evaluates the synthesized identity, bucket
@@ -27,6 +29,7 @@ from typing import Any, Final
 from edx_vault.access.access_check import check_list, check_read
 from edx_vault.access.grants import ResearcherGrant, compile_grants
 from edx_vault.access.policy_evaluator import Decision
+from edx_vault.access.readable_slices import ORG_WIDE_CATEGORIES, scope_prefixes
 from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, GRANT_TAG
 from edx_vault.access.template_policies import (
     VaultPolicies,
@@ -38,6 +41,7 @@ from edx_vault.cli.errors import EXIT_FAILURE, EXIT_OK, CliError, UsageError
 from edx_vault.cli.tables import render_table
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.stack_outputs import STORAGE_STACK_SUFFIX, stack_name
+from edx_vault.settings.types import GrantCategory
 
 # How many of a grant's key patterns a refusal shows, to hint at what is granted.
 SHOWN_PATTERNS: Final = 8
@@ -75,6 +79,7 @@ def run_list(args: argparse.Namespace, context: CliContext) -> int:
                     (
                         grant.name,
                         category,
+                        ",".join(scope_prefixes(scope, category)),
                         ",".join(scope.orgs),
                         _courses(scope.courses, category),
                         ",".join(scope.tables) if scope.tables and category in _TABLED else "*",
@@ -87,6 +92,7 @@ def run_list(args: argparse.Namespace, context: CliContext) -> int:
     headers = (
         "RESEARCHER",
         "CATEGORY",
+        "FOLDERS",
         "ORGS",
         "COURSES",
         "TABLES",
@@ -116,8 +122,8 @@ def run_list(args: argparse.Namespace, context: CliContext) -> int:
 _TABLED: Final = ("database", "ora")
 
 
-def _courses(courses: tuple[str, ...], category: str) -> str:
-    return "*" if category in ("events", "email-opt-in") else ",".join(courses)
+def _courses(courses: tuple[str, ...], category: GrantCategory) -> str:
+    return "*" if category in ORG_WIDE_CATEGORIES else ",".join(courses)
 
 
 def _dates(first: dt.date | None, last: dt.date | None) -> str:
@@ -137,7 +143,13 @@ def _grant_json(grant: ResearcherGrant, *, account: str, today: dt.date) -> dict
         "expires": grant.expires.isoformat(),
         "expired": grant.expired,
         "days_left": grant.days_left(today),
-        "scopes": [scope.model_dump(mode="json") for scope in researcher.scopes],
+        "scopes": [
+            {
+                **scope.model_dump(mode="json"),
+                "folders": {c: list(scope_prefixes(scope, c)) for c in scope.categories},
+            }
+            for scope in researcher.scopes
+        ],
         "key_patterns": list(grant.key_patterns),
         "list_prefix_patterns": list(grant.prefix_patterns),
     }

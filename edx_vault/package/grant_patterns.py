@@ -6,6 +6,12 @@ table and a range of data dates, and the range becomes a few date-partition pref
 (:func:`date_partition_prefixes`). The access stack turns each researcher scope into these
 patterns (:mod:`edx_vault.access.readable_slices`), so grants follow the layout's spelling.
 
+A category is read from one published prefix, except ``events``: the daily logs under
+``events/`` (every course of an org) and the same logs split by course under
+``events-by-course/`` (:data:`CATEGORY_PREFIXES`), where the course is a level of its own,
+before the date. :data:`RESEARCHER_PREFIXES` are all the prefixes a grant can name, so the
+bucket policy lets researchers list there and nowhere else.
+
 ``*`` in an IAM pattern also matches ``/``; that is safe here because no partition value or
 file name may hold ``/`` or ``=``, so each ``name=`` level occurs once in a key and a wildcard
 cannot skip into another partition's position.
@@ -15,9 +21,14 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from edx_vault.package.bucket_layout import (
+    EMAIL_OPT_IN_PREFIX,
+    EVENTS_BY_COURSE_PREFIX,
+    EVENTS_PREFIX,
     GRANT_CATEGORY_PREFIXES,
     PARTITION_LEVELS,
     org_value,
@@ -27,10 +38,27 @@ from edx_vault.package.bucket_layout import (
 if TYPE_CHECKING:
     from edx_vault.settings.types import GrantCategory
 
-# Why the files of a category without a site or course partition cannot be narrowed by one.
+# The published prefixes each category is read from, its own first. An event log holds every
+# course of an org; its split by course is the same events, granted under the same category.
+CATEGORY_PREFIXES: Final[Mapping[GrantCategory, tuple[str, ...]]] = MappingProxyType(
+    {
+        category: (prefix, EVENTS_BY_COURSE_PREFIX) if prefix == EVENTS_PREFIX else (prefix,)
+        for category, prefix in GRANT_CATEGORY_PREFIXES.items()
+    }
+)
+# Every prefix a researcher grant can name: the bucket policy denies researchers' listings
+# anywhere else.
+RESEARCHER_PREFIXES: Final[tuple[str, ...]] = tuple(
+    dict.fromkeys(prefix for prefixes in CATEGORY_PREFIXES.values() for prefix in prefixes)
+)
+
+# Why the files of a prefix without a site or course partition cannot be narrowed by one.
 _NO_SITE_OR_COURSE: Final = {
-    "events": "event logs hold all of an org's courses: they have no course part",
-    "email-opt-in": "email opt-in reports have no site or course partition",
+    EVENTS_PREFIX: (
+        "event logs hold all of an org's courses: they have no course part; a course's events "
+        f"are under {EVENTS_BY_COURSE_PREFIX!r}"
+    ),
+    EMAIL_OPT_IN_PREFIX: "email opt-in reports have no site or course partition",
 }
 
 
@@ -77,11 +105,13 @@ def slice_patterns(
     course: str = "*",
     table: str = "*",
     date_prefix: str = "",
+    prefix: str | None = None,
 ) -> SlicePatterns:
-    """The patterns of one grant's slice of a category.
+    """The patterns of one grant's slice of a category, under one of its published prefixes.
 
-    ``email-opt-in`` has neither a site nor a course partition, ``events`` no course partition:
-    ``site`` and ``course`` must then stay ``"*"``.
+    ``email-opt-in`` has neither a site nor a course partition, ``events/`` no course partition:
+    ``site`` and ``course`` must then stay ``"*"``. A course's events are under
+    ``events-by-course/``, whose date level follows the course.
 
     Parameters
     ----------
@@ -99,13 +129,20 @@ def slice_patterns(
         The leading characters of the date partition (``date=`` for events, ``export_date=``
         otherwise), e.g. ``"2025"`` or ``"2025-03-1"``; ``""`` for any date. See
         :func:`date_partition_prefixes`.
+    prefix
+        One of the category's :data:`CATEGORY_PREFIXES` (``events-by-course/`` for a course's
+        events); the category's own prefix when ``None``.
 
     Raises
     ------
     ValueError
-        For a level the category's keys do not have, or a value that is not one.
+        For a prefix that is not the category's, a level its keys do not have, or a value that
+        is not one.
     """
-    prefix = GRANT_CATEGORY_PREFIXES[category]
+    if prefix is None:
+        prefix = GRANT_CATEGORY_PREFIXES[category]
+    elif prefix not in CATEGORY_PREFIXES[category]:
+        raise ValueError(f"{category!r} files are not under {prefix!r}")
     names = PARTITION_LEVELS[prefix]
     values = {"org": "*" if org == "*" else org_value(org), "site": site, "course": course}
     if not _is_date_prefix(date_prefix):
@@ -115,7 +152,7 @@ def slice_patterns(
             raise ValueError(f"{category!r} files are not tables: leave the table out")
         table_name(table)
     if any(value != "*" and name not in names for name, value in values.items()):
-        raise ValueError(_NO_SITE_OR_COURSE[category])
+        raise ValueError(_NO_SITE_OR_COURSE[prefix])
     levels: list[tuple[str, bool]] = [(prefix.rstrip("/"), True)]
     for name in names:
         if name == "table":

@@ -53,11 +53,16 @@ class ResearcherScope(StrictConfigModel):
     """One slice of an approval: orgs x courses x sites x categories, optionally tables and dates.
 
     The access stack (``edx_vault/access/grants.py``) checks what pydantic cannot: that the orgs are
-    configured, that ``events`` and ``email-opt-in`` (files holding every course of an org) come
-    with ``courses = ["*"]``, that tables belong to the categories named, and that identifying
-    data (``email-opt-in``, ``forums``, ``ora``, and the ``database`` tables ``auth_user``,
-    ``auth_userprofile``, ``certificates_generatedcertificate``, ``wiki_articlerevision``) is only
-    granted to a researcher with ``identifiable = true``. See ``docs/researchers.md``.
+    configured, that ``email-opt-in`` (a report holding every course of an org) comes with
+    ``courses = ["*"]``, that no course glob but ``"*"`` matches the per-course event folders
+    that are no course's (``_none``, ``_unparsed``), that tables belong to the categories named,
+    and that identifying data (``email-opt-in``, ``forums``, ``ora``, and the ``database`` tables
+    ``auth_user``, ``auth_userprofile``, ``certificates_generatedcertificate``,
+    ``wiki_articlerevision``) is only granted to a researcher with ``identifiable = true``.
+
+    ``events`` for some courses grants those courses' per-course event files
+    (``events-by-course/``) only; with ``"*"`` among the courses, also the orgs' daily logs
+    (``events/``). See ``docs/researchers.md``.
     """
 
     orgs: tuple[OrgId, ...] = Field(min_length=1)

@@ -89,9 +89,10 @@ GRANTS_TOML: Final = "".join(
                     "date_from": dt.date(2025, 1, 1),
                     "date_to": dt.date(2025, 6, 30),
                 },
+                # Her courses' events only: their per-course files, never the org's logs.
                 {
                     "orgs": ["ExampleX"],
-                    "courses": ["*"],
+                    "courses": ["ExampleX-CS101-*"],
                     "sites": ["edx", "edge"],
                     "categories": ["events"],
                     "date_from": dt.date(2025, 3, 1),
@@ -99,14 +100,17 @@ GRANTS_TOML: Final = "".join(
                 },
             ],
         ),
-        # Identifiable, whole org; SAML federation pinned to one subject.
+        # Identifiable, whole org (its event logs and all their per-course files); SAML
+        # federation pinned to one subject.
         researcher_toml(
             name="ben-identified",
             principal=SAML_PROVIDER,
             subject="ben@example.edu",
             identifiable=True,
             expires=dt.date(2027, 1, 1),
-            scopes=[{"orgs": ["OtherU"], "categories": ["email-opt-in", "forums", "database"]}],
+            scopes=[
+                {"orgs": ["OtherU"], "categories": ["email-opt-in", "forums", "database", "events"]}
+            ],
         ),
         # One ORA table of one course of the alias org, on edge; OIDC federation.
         researcher_toml(

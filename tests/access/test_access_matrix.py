@@ -29,6 +29,9 @@ from edx_vault.access.access_check import (
 from edx_vault.access.policy_evaluator import Decision
 from edx_vault.access.researcher_roles import GRANT_TAG
 from edx_vault.access.template_policies import RolePolicies, VaultPolicies
+from edx_vault.package import output_keys
+from edx_vault.package.bucket_layout import NO_COURSE, UNPARSED
+from edx_vault.settings.types import Site
 from tests.access.conftest import SynthesizedGrants
 from tests.access.grant_config import (
     ADMIN_ROLE,
@@ -89,11 +92,24 @@ def db(table: str, course: str, date: str, *, org: str = "examplex", site: str =
     )
 
 
-def events(org: str, site: str, date: str) -> str:
-    return f"events/org={org}/site={site}/date={date}/{org}-{site}-events-{date}.log.gz"
+def events(org: str, site: Site, date: str) -> str:
+    """An org's daily event log (every course), keyed as the pipeline writes it."""
+    return output_keys.event_log_output_key(org, site, dt.date.fromisoformat(date))
+
+
+def course_events(course: str, date: str, *, org: str = "examplex", site: Site = "edx") -> str:
+    """One course's share of an org's daily event log, keyed as the split step writes it."""
+    day = dt.date.fromisoformat(date)
+    return output_keys.course_event_log_output_key(org, site, course, day)
+
+
+def folder(key: str, level: str) -> str:
+    """The folder of ``key`` that holds its ``level=`` partition: what a listing names."""
+    return key[: key.index(f"/{level}=") + 1]
 
 
 CS101 = "ExampleX-CS101-2025_T1"
+CS202 = "ExampleX-CS202-2025_T1"
 ANN_MFA = {"aws__MultiFactorAuthPresent": "true", "sts__ExternalId": ANN_EXTERNAL_ID}
 SAML_SESSION = {"SAML__aud": "https://signin.aws.amazon.com/saml", "SAML__sub": "ben@example.edu"}
 OIDC_SUB = "login.example.edu/realms/research__sub"
@@ -129,15 +145,45 @@ CELLS = [
     ),
     Cell(
         "ann-course",
-        "events of a granted day, edge",
-        read(events("examplex", "edge", "2025-03-31")),
+        "her course's events on the range's last day, edge",
+        read(course_events(CS101, "2025-03-31", site="edge")),
         "allow",
     ),
     Cell(
         "ann-course",
-        "events of a granted day, edx",
-        read(events("examplex", "edx", "2025-03-01")),
+        "her course's events on the range's first day, edx",
+        read(course_events(CS101, "2025-03-01")),
         "allow",
+    ),
+    Cell(
+        "ann-course",
+        "the org's whole event log of a granted day (every course)",
+        read(events("examplex", "edx", "2025-03-10")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "another course's events of a granted day",
+        read(course_events(CS202, "2025-03-10")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "events naming no course (_none)",
+        read(course_events(NO_COURSE, "2025-03-10")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "lines that are not events (_unparsed)",
+        read(course_events(UNPARSED, "2025-03-10", site="edge")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "her course's events in the alias org",
+        read(course_events(CS101, "2025-03-10", org="examplexpro")),
+        "implicit-deny",
     ),
     Cell(
         "ann-course",
@@ -153,20 +199,20 @@ CELLS = [
     ),
     Cell(
         "ann-course",
-        "events the day before the range",
-        read(events("examplex", "edx", "2025-02-28")),
+        "her course's events the day before the range",
+        read(course_events(CS101, "2025-02-28")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
-        "events the day after the range",
-        read(events("examplex", "edx", "2025-04-01")),
+        "her course's events the day after the range",
+        read(course_events(CS101, "2025-04-01", site="edge")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "ungranted course",
-        read(db("student_courseenrollment", "ExampleX-CS202-2025_T1", "2025-03-02")),
+        read(db("student_courseenrollment", CS202, "2025-03-02")),
         "implicit-deny",
     ),
     Cell(
@@ -265,7 +311,7 @@ CELLS = [
     Cell(
         "ann-course",
         "granted key a year after expiry",
-        read(events("examplex", "edx", "2025-03-10"), at=ANN_EXPIRY + dt.timedelta(days=365)),
+        read(course_events(CS101, "2025-03-10"), at=ANN_EXPIRY + dt.timedelta(days=365)),
         "implicit-deny",
     ),
     Cell(
@@ -282,9 +328,48 @@ CELLS = [
     ),
     Cell(
         "ann-course",
-        "list an org's events (both sites granted)",
-        listing("events/org=examplex/"),
+        "list her course's event folder",
+        listing(folder(course_events(CS101, "2025-03-10"), "date")),
         "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list her courses' event folders by glob",
+        listing(
+            folder(course_events(CS101, "2025-03-10", site="edge"), "course")
+            + "course=ExampleX-CS101-"
+        ),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list the org's whole event logs",
+        listing(folder(events("examplex", "edx", "2025-03-10"), "site")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list another course's event folder",
+        listing(folder(course_events(CS202, "2025-03-10"), "date")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the folder of events naming no course",
+        listing(folder(course_events(NO_COURSE, "2025-03-10"), "date")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list every course's event folders of the org",
+        listing(folder(course_events(CS101, "2025-03-10"), "site")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the per-course events' root",
+        listing("events-by-course/"),
+        "implicit-deny",
     ),
     Cell(
         "ann-course",
@@ -331,14 +416,14 @@ CELLS = [
     ),
     Cell(
         "ann-course",
-        "list another org whose id starts the same",
-        listing("events/org=examplexpro/"),
+        "list her course's events in another org whose id starts the same",
+        listing(folder(course_events(CS101, "2025-03-10", org="examplexpro"), "date")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list after expiry",
-        lambda p, r: check_list(p, r, "events/org=examplex/", at=ANN_EXPIRY),
+        listing(folder(course_events(CS101, "2025-03-10"), "date"), at=ANN_EXPIRY),
         "implicit-deny",
     ),
     Cell(
@@ -473,7 +558,65 @@ CELLS = [
     Cell(
         "ben-identified",
         "ungranted category",
+        read(
+            output_keys.course_output_key(
+                "course-structure",
+                table=None,
+                org="otheru",
+                site="edx",
+                course="OtherU-X1-2025",
+                export_date=dt.date(2025, 3, 2),
+                file_name="OtherU-X1-2025-course_structure-prod-analytics.json",
+            )
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "the org's whole event log (courses = ['*'])",
         read(events("otheru", "edx", "2025-03-10")),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "a course's events",
+        read(course_events("OtherU-X1-2013", "2013-09-01", org="otheru", site="edge")),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "events naming no course (_none)",
+        read(course_events(NO_COURSE, "2025-03-10", org="otheru")),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "lines that are not events (_unparsed)",
+        read(course_events(UNPARSED, "2025-03-10", org="otheru", site="edge")),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "another org's course events",
+        read(course_events(CS101, "2025-03-10")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "list the org's event logs",
+        listing(folder(events("otheru", "edx", "2025-03-10"), "site")),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "list the org's per-course event folders",
+        listing(folder(course_events(NO_COURSE, "2025-03-10", org="otheru"), "site")),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "list the per-course events' root",
+        listing("events-by-course/"),
         "implicit-deny",
     ),
     Cell(
@@ -619,6 +762,13 @@ CELLS = [
         "dan-expired",
         "events now",
         read(events("examplex", "edx", "2025-03-10")),
+        "explicit-deny",
+        "GrantExpired",
+    ),
+    Cell(
+        "dan-expired",
+        "a course's events now",
+        read(course_events(CS101, "2025-03-10")),
         "explicit-deny",
         "GrantExpired",
     ),

@@ -177,13 +177,21 @@ def test_a_grant_reads_lists_and_decrypts_only_until_expiry(template: Template) 
             "email-opt-in/org=otheru/*",
             "forums/org=otheru/site=*/course=*/*",
             "database/*/org=otheru/site=*/course=*/*",
+            "events/org=otheru/site=*/*",
+            "events-by-course/org=otheru/site=*/course=*/*",
         )
     )
     listing = statements["ListGrantedFolders"]
     assert listing["Action"] == "s3:ListBucket"
     assert listing["Resource"] == BUCKET_ARN
     assert sorted(listing["Condition"]["StringLike"]["s3:prefix"]) == sorted(
-        ["email-opt-in/org=otheru/*", "forums/org=otheru/*", "database/*/org=otheru/*"]
+        [
+            "email-opt-in/org=otheru/*",
+            "forums/org=otheru/*",
+            "database/*/org=otheru/*",
+            "events/org=otheru/*",
+            "events-by-course/org=otheru/*",
+        ]
     )
     decrypt = statements["DecryptGrantedObjectsThroughS3"]
     assert decrypt["Action"] == "kms:Decrypt"

@@ -13,6 +13,7 @@ from edx_vault.access.iam_wildcards import matches_glob
 from edx_vault.access.readable_slices import IDENTIFYING_TABLES, is_identifying
 from edx_vault.access.researcher_roles import MANAGED_POLICIES_PER_ROLE, role_output_name
 from edx_vault.package import output_keys
+from edx_vault.package.bucket_layout import NOT_COURSES
 from edx_vault.settings.config import ConfigError, parse_config
 from tests.access.grant_config import GRANTS_TOML, TODAY
 
@@ -65,15 +66,63 @@ def test_an_unknown_category_is_named() -> None:
     assert problem.startswith("researchers[0].scopes[0].categories[1]: 'grades' is not allowed")
 
 
-@pytest.mark.parametrize("category", ["events", "email-opt-in"])
-def test_org_wide_files_cannot_be_limited_to_courses(category: str) -> None:
+def test_email_opt_in_reports_cannot_be_limited_to_courses() -> None:
+    # Given a scope naming the email opt-in report (every course of an org) for some courses
     config = document()
     scope = researcher(config, "ben-identified")["scopes"][0]
     scope["courses"] = ["OtherU-X1-*"]
-    scope["categories"] = [category]
+    scope["categories"] = ["email-opt-in"]
+    # Then the synth stops: the report cannot be cut by course
     [problem] = problems(config)
-    assert problem.startswith(f"researchers[1].scopes[0]: '{category}' files hold every course")
-    assert f"Fix: move '{category}' to a scope of its own with courses = ['*']" in problem
+    assert problem.startswith("researchers[1].scopes[0]: 'email-opt-in' files hold every course")
+    assert "Fix: move 'email-opt-in' to a scope of its own with courses = ['*']" in problem
+
+
+def test_events_may_be_limited_to_courses_and_then_read_only_their_per_course_files() -> None:
+    # Given a scope naming events for some courses (refused while logs were org-wide only)
+    config = document()
+    scope = researcher(config, "ben-identified")["scopes"][0]
+    scope["courses"] = ["OtherU-X1-*", "OtherU-Y2-2025"]
+    scope["categories"] = ["events"]
+    # When the grant is compiled
+    ben = grant(config, "ben-identified")
+    # Then it reads each course's folder of the split logs, and no org-wide log
+    assert ben.key_patterns == (
+        "events-by-course/org=otheru/site=*/course=OtherU-X1-*/*",
+        "events-by-course/org=otheru/site=*/course=OtherU-Y2-2025/*",
+    )
+    assert ben.prefix_patterns == (
+        "events-by-course/org=otheru/site=*/course=OtherU-X1-*",
+        "events-by-course/org=otheru/site=*/course=OtherU-Y2-2025/*",
+    )
+
+
+@pytest.mark.parametrize(
+    ("scope_index", "course", "matched"),
+    [
+        (1, "_*", ["_none", "_unparsed"]),
+        (1, "*n*", ["_none", "_unparsed"]),
+        (1, "?none", ["_none"]),
+        (1, "_unparsed", ["_unparsed"]),
+        (0, "*e", ["_none"]),  # a course glob also selects events, wherever it is written
+    ],
+)
+def test_a_course_glob_that_matches_the_no_course_folders_is_refused(
+    scope_index: int, course: str, matched: list[str]
+) -> None:
+    # Given a course glob (not "*") that IAM would also match against '_none' or '_unparsed',
+    # the folders of events naming no course and of lines that are not events: the org's data
+    config = document()
+    researcher(config, "ann-course")["scopes"][scope_index]["courses"] = [
+        "ExampleX-CS101-*",
+        course,
+    ]
+    # Then the synth stops, naming the glob, what it matches, and the fix
+    [problem] = problems(config)
+    assert problem.startswith(
+        f"researchers[0].scopes[{scope_index}].courses[1]: {course!r} also matches {matched}"
+    )
+    assert "Fix: start the glob with the course's org, e.g. 'ExampleX-*'" in problem
 
 
 @pytest.mark.parametrize(
@@ -314,13 +363,33 @@ def test_ann_gets_exactly_her_slices() -> None:
             f"course-structure/org=examplex/site=edx/course=ExampleX-CS101-*/export_date={month}*"
             for month in ("2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06")
         ),
-        "events/org=examplex/site=*/date=2025-03*",
+        "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*",
     }
     assert set(ann.prefix_patterns) == {
         "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-*",
         "database/courseware_studentmodule/org=examplex/site=edx/course=ExampleX-CS101-*",
         "course-structure/org=examplex/site=edx/course=ExampleX-CS101-*",
-        "events/org=examplex/*",
+        "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*",
+    }
+
+
+@pytest.mark.parametrize("courses", [["*"], ["*", "OtherU-X1-*"]])
+def test_events_of_the_whole_org_are_its_logs_and_every_per_course_file(
+    courses: list[str],
+) -> None:
+    # Given ben's scope: events (and more) of OtherU, every course, any date
+    config = document()
+    researcher(config, "ben-identified")["scopes"][0]["courses"] = courses
+    # When the grant is compiled
+    events = [s for s in grant(config, "ben-identified").slices if s.category == "events"]
+    # Then it reads the org's daily logs and all of their split, '_none' and '_unparsed' included
+    assert {s.prefix: s.key_patterns for s in events if s.course == "*"} == {
+        "events/": ("events/org=otheru/site=*/*",),
+        "events-by-course/": ("events-by-course/org=otheru/site=*/course=*/*",),
+    }
+    assert {s.prefix: s.prefix_patterns for s in events if s.course == "*"} == {
+        "events/": ("events/org=otheru/*",),
+        "events-by-course/": ("events-by-course/org=otheru/*",),
     }
 
 
@@ -330,7 +399,9 @@ def test_an_open_date_range_ends_with_the_expiry_year() -> None:
     del scope["date_to"]
     [events] = [s for s in grant(config, "ann-course").slices if s.category == "events"]
     assert events.date_to == dt.date(2027, 12, 31)
-    assert events.key_patterns[-1] == "events/org=examplex/site=*/date=2027*"
+    assert events.key_patterns[-1] == (
+        "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2027*"
+    )
 
 
 def test_old_forums_files_come_only_with_both_sites() -> None:
@@ -363,7 +434,9 @@ def test_identifying_rules() -> None:
 def test_every_pattern_matches_the_keys_the_pipeline_writes() -> None:
     # Given keys spelled by the layout's own key functions
     day = dt.date(2025, 3, 2)
-    event_key = output_keys.event_log_output_key("ExampleX", "edx", day)
+    event_key = output_keys.course_event_log_output_key(
+        "ExampleX", "edx", "ExampleX-CS101-2025_T1", day
+    )
     table_key = output_keys.course_output_key(
         "database",
         table="student_courseenrollment",
@@ -384,3 +457,29 @@ def test_every_pattern_matches_the_keys_the_pipeline_writes() -> None:
     assert not any(matches_glob(p, opt_in_key) for p in ann.key_patterns)
     assert any(matches_glob(p, opt_in_key) for p in ben.key_patterns)
     assert not any(matches_glob(p, table_key) for p in ben.key_patterns)
+    assert not any(matches_glob(p, event_key) for p in ben.key_patterns)
+
+
+def test_course_event_patterns_match_the_keys_the_split_step_writes() -> None:
+    # Given the org-level logs and the per-course files of one day, keyed by the layout
+    day = dt.date(2025, 3, 2)
+    courses = ("ExampleX-CS101-2025_T1", "ExampleX-CS202-2025_T1", *NOT_COURSES)
+    keys = {
+        "org log": output_keys.event_log_output_key("ExampleX", "edx", day),
+        **{
+            course: output_keys.course_event_log_output_key("ExampleX", "edx", course, day)
+            for course in courses
+        },
+    }
+    config = document()
+    researcher(config, "ben-identified")["scopes"][0]["orgs"] = ["ExampleX"]
+    grants = {"ann": grant(document(), "ann-course"), "ben": grant(config, "ben-identified")}
+    # When each grant's patterns are matched against them
+    readable = {
+        name: {
+            what for what, key in keys.items() if any(matches_glob(p, key) for p in g.key_patterns)
+        }
+        for name, g in grants.items()
+    }
+    # Then the course-limited grant reads its course's file only; the whole-org grant all of them
+    assert readable == {"ann": {"ExampleX-CS101-2025_T1"}, "ben": set(keys)}

@@ -12,9 +12,12 @@ import pytest
 from edx_vault.cli import context as cli_context
 from edx_vault.cli import grants as grants_command
 from edx_vault.cli import main
+from edx_vault.package.bucket_layout import NO_COURSE
+from edx_vault.package.output_keys import course_event_log_output_key, event_log_output_key
 from tests.access.conftest import SynthesizedGrants
 from tests.access.grant_config import NOW, TODAY
 
+MARCH_10 = dt.date(2025, 3, 10)
 GRANTED = (
     "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
     "export_date=2025-03-02/ExampleX-CS101-2025_T1-student_courseenrollment-prod-analytics.sql"
@@ -59,13 +62,15 @@ def test_grants_lists_who_reads_what_until_when(
 ) -> None:
     # When the admin lists the grants
     status, out, err = run(capsys, "grants", "--config", str(grants_config))
-    # Then each researcher x category is a row with its scope, expiry and days left
+    # Then each researcher x category is a row with the folders it reads, its scope, expiry and
+    # days left
     assert status == 0
     rows = [line.split() for line in out.splitlines()]
-    assert rows[0][:2] == ["RESEARCHER", "CATEGORY"]
+    assert rows[0][:3] == ["RESEARCHER", "CATEGORY", "FOLDERS"]
     assert [
         "ann-course",
         "database",
+        "database/",
         "ExampleX",
         "ExampleX-CS101-*",
         "student_courseenrollment,courseware_studentmodule",
@@ -76,11 +81,14 @@ def test_grants_lists_who_reads_what_until_when(
         "2027-01-01",
         "351",
     ] in rows
+    # And course-limited events are read from the per-course files alone, whole-org events from
+    # the org's logs and their split
     assert [
         "ann-course",
         "events",
+        "events-by-course/",
         "ExampleX",
-        "*",
+        "ExampleX-CS101-*",
         "*",
         "edx,edge",
         "2025-03-01",
@@ -90,8 +98,21 @@ def test_grants_lists_who_reads_what_until_when(
         "351",
     ] in rows
     assert [
+        "ben-identified",
+        "events",
+        "events/,events-by-course/",
+        "OtherU",
+        "*",
+        "*",
+        "edx,edge",
+        "all",
+        "2027-01-01",
+        "351",
+    ] in rows
+    assert [
         "dan-expired",
         "events",
+        "events/,events-by-course/",
         "ExampleX",
         "*",
         "*",
@@ -122,6 +143,38 @@ def test_grants_json_has_the_patterns(
     ]
     assert grants["dan-expired"]["expired"] is True
     assert grants["dan-expired"]["key_patterns"] == []
+    # And each scope says which folders each of its categories reads
+    assert [scope["folders"] for scope in grants["ann-course"]["scopes"]] == [
+        {"database": ["database/"], "course-structure": ["course-structure/"]},
+        {"events": ["events-by-course/"]},
+    ]
+    assert (
+        "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*"
+        in (grants["ann-course"]["key_patterns"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "verdict"),
+    [
+        (course_event_log_output_key("ExampleX", "edge", "ExampleX-CS101-2025_T1", MARCH_10), 0),
+        (event_log_output_key("ExampleX", "edge", MARCH_10), 1),
+        (course_event_log_output_key("ExampleX", "edge", NO_COURSE, MARCH_10), 1),
+    ],
+)
+def test_check_a_course_limited_grant_reads_its_course_events_only(
+    capsys: pytest.CaptureFixture[str],
+    grants_config: Path,
+    synthesized_once: list[dt.date],
+    key: str,
+    verdict: int,
+) -> None:
+    # Given ann's events grant for ExampleX-CS101-* in March 2025
+    # When the admin checks her course's per-course file, the org's log, and the no-course file
+    status, out, _ = check(capsys, grants_config, "ann-course", key)
+    # Then only her course's file is allowed
+    assert status == verdict
+    assert out.startswith(f"{'DENY' if verdict else 'ALLOW'}  ann-course  s3://")
 
 
 def test_check_allows_a_granted_key_and_names_the_statements(

@@ -17,7 +17,7 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import IConstruct
 
-from edx_vault.package import bucket_layout
+from edx_vault.package import bucket_layout, grant_patterns
 from edx_vault.settings import stack_outputs
 from stacks.storage_stack import StorageStack
 from stacks.vault_app import build_vault_app, cdk_json_context
@@ -183,7 +183,7 @@ INVARIANTS: dict[str, Invariant] = {
             t,
             i.data_bucket,
             RESEARCHER_ROLES,
-            tuple(bucket_layout.GRANT_CATEGORY_PREFIXES.values()),
+            grant_patterns.RESEARCHER_PREFIXES,
         )
     ),
     "researchers may only decrypt, and only through S3": lambda t, i: (

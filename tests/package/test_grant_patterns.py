@@ -8,7 +8,21 @@ from typing import Any
 
 import pytest
 
-from edx_vault.package.grant_patterns import date_partition_prefixes, slice_patterns
+from edx_vault.access.iam_wildcards import matches_glob
+from edx_vault.package import bucket_layout
+from edx_vault.package.bucket_layout import (
+    EVENTS_BY_COURSE_PREFIX,
+    EVENTS_PREFIX,
+    NOT_COURSES,
+    PIPELINE_ONLY_PREFIXES,
+)
+from edx_vault.package.grant_patterns import (
+    CATEGORY_PREFIXES,
+    RESEARCHER_PREFIXES,
+    date_partition_prefixes,
+    slice_patterns,
+)
+from edx_vault.package.output_keys import course_event_log_output_key
 from edx_vault.settings.types import GrantCategory
 
 
@@ -38,8 +52,78 @@ def test_grant_patterns_follow_the_layout(
 def test_grant_patterns_refuse_partitions_a_category_does_not_have() -> None:
     with pytest.raises(ValueError, match="no site or course"):
         slice_patterns("email-opt-in", org="mitx", course="MITx-6.*")
-    with pytest.raises(ValueError, match="no course part"):
+    with pytest.raises(ValueError, match="no course part; a course's events are under"):
         slice_patterns("events", org="mitx", course="MITx-6.*")
+
+
+def test_events_are_read_from_the_org_logs_and_from_their_split_by_course() -> None:
+    # Given the layout's prefixes / Then events cover both, every other category its own only
+    assert CATEGORY_PREFIXES["events"] == (EVENTS_PREFIX, EVENTS_BY_COURSE_PREFIX)
+    for category, prefix in bucket_layout.GRANT_CATEGORY_PREFIXES.items():
+        assert CATEGORY_PREFIXES[category][0] == prefix
+        assert len(CATEGORY_PREFIXES[category]) == (2 if category == "events" else 1)
+
+
+def test_researchers_may_reach_every_published_prefix_but_rdx_and_nothing_else() -> None:
+    # rdx/ archives are per request, not a grant category; the pipeline's prefixes never
+    assert set(RESEARCHER_PREFIXES) == set(bucket_layout.PUBLISHED_PREFIXES) - {
+        bucket_layout.RDX_PREFIX
+    }
+    assert not set(RESEARCHER_PREFIXES) & set(PIPELINE_ONLY_PREFIXES)
+
+
+@pytest.mark.parametrize(
+    ("parts", "key", "prefix"),
+    [
+        (
+            {"org": "MITx", "site": "edx", "course": "MITx-6.002x-*", "date_prefix": "2025-03"},
+            "events-by-course/org=mitx/site=edx/course=MITx-6.002x-*/date=2025-03*",
+            "events-by-course/org=mitx/site=edx/course=MITx-6.002x-*",
+        ),
+        (
+            {"org": "mitx", "course": "MITx-6.002x-2012_Fall"},
+            "events-by-course/org=mitx/site=*/course=MITx-6.002x-2012_Fall/*",
+            "events-by-course/org=mitx/site=*/course=MITx-6.002x-2012_Fall/*",
+        ),
+        (
+            {"org": "mitx", "date_prefix": "2025"},
+            "events-by-course/org=mitx/site=*/course=*/date=2025*",
+            "events-by-course/org=mitx/*",
+        ),
+    ],
+)
+def test_course_event_patterns_put_the_date_after_the_course(
+    parts: dict[str, str], key: str, prefix: str
+) -> None:
+    # Given a slice of the per-course event logs
+    patterns = slice_patterns("events", prefix=EVENTS_BY_COURSE_PREFIX, **parts)
+    # Then the date narrows the last level, and listing stops at the deepest constrained folder
+    assert patterns.key_pattern == key
+    undated = {name: value for name, value in parts.items() if name != "date_prefix"}
+    assert slice_patterns("events", prefix=EVENTS_BY_COURSE_PREFIX, **undated).prefix_pattern == (
+        prefix
+    )
+
+
+def test_a_course_event_pattern_matches_its_course_only() -> None:
+    # Given the keys the split step writes for one day of MITx on edx.org
+    day = dt.date(2025, 3, 2)
+    course = "MITx-6.002x-2012_Fall"
+    keys = {
+        entity: course_event_log_output_key("MITx", "edx", entity, day)
+        for entity in (course, "MITx-6.003x-2012_Fall", *NOT_COURSES)
+    }
+    # When a grant for the course's March is spelled
+    pattern = slice_patterns(
+        "events", prefix=EVENTS_BY_COURSE_PREFIX, org="MITx", course=course, date_prefix="2025-03"
+    ).key_pattern
+    # Then it matches that course's file and no other course's, nor the no-course folders
+    assert {entity for entity, key in keys.items() if matches_glob(pattern, key)} == {course}
+
+
+def test_a_prefix_must_be_one_of_the_category() -> None:
+    with pytest.raises(ValueError, match="'database' files are not under 'events-by-course/'"):
+        slice_patterns("database", prefix=EVENTS_BY_COURSE_PREFIX)
 
 
 def covered(prefixes: tuple[str, ...], day: dt.date) -> bool:
