@@ -16,6 +16,7 @@ from edx_vault.pipeline.new_data import DAYS_SINCE_NEW_DATA_METRIC
 from edx_vault.pipeline.run_report import published_count
 from edx_vault.pipeline.steps.report import finish_run
 from edx_vault.pipeline.work_items import RunEvent
+from edx_vault.settings.pipeline_settings import UNPARSED_LINES_METRIC
 
 logger = Logger()
 metrics = Metrics()
@@ -47,6 +48,12 @@ def handler(event: RunEvent, context: LambdaContext) -> dict[str, Any]:
         value=sum(totals["bytes"] for totals in report["files"].values()),
     )
     metrics.add_metric(name="MissingFiles", unit=MetricUnit.Count, value=len(report["missing"]))
+    split = report["course_split"]
+    metrics.add_metric(name="CourseFiles", unit=MetricUnit.Count, value=split["course_files"])
+    metrics.add_metric(name="UnassignedEvents", unit=MetricUnit.Count, value=split["unassigned"])
+    # The UnparsedEventLines alarm's metric: lines of a log that are not JSON events reach only
+    # whole-org grants (events-by-course/.../course=_unparsed), never a course's researchers.
+    metrics.add_metric(name=UNPARSED_LINES_METRIC, unit=MetricUnit.Count, value=split["unparsed"])
     # The NoNewData alarm's gauge: days since a run last published something.
     metrics.add_metric(
         name=DAYS_SINCE_NEW_DATA_METRIC,

@@ -21,6 +21,7 @@ from edx_vault.settings.resource_names import data_bucket_name as data_bucket_na
 
 # How long replaced or deleted versions stay recoverable before S3 expires them.
 NONCURRENT_VERSION_DAYS = 90
+SPILL_DAYS = 2
 # Server access logs are the audit trail of who read learner data; keep them 13 months.
 ACCESS_LOG_RETENTION_DAYS = 400
 # A multipart upload the pipeline aborted (or that died with its Lambda) is not billed for long.
@@ -102,7 +103,15 @@ class DataBucket(Construct):
                     id="ExpireNoncurrentVersions",
                     noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(INCOMPLETE_UPLOAD_DAYS),
-                )
+                ),
+                # A split by course deletes its spilled buffers when it ends; one killed
+                # mid-way (a Lambda timeout) leaves them, and they expire here.
+                s3.LifecycleRule(
+                    id="ExpireCourseSplitSpills",
+                    prefix=bucket_layout.COURSE_SPLIT_SPILL_PREFIX,
+                    expiration=Duration.days(SPILL_DAYS),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
             ],
         )
         self._deny_wrong_encryption(data_key)

@@ -14,7 +14,7 @@ from constructs import Construct
 
 from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS
 from edx_vault.pipeline.new_data import DAYS_SINCE_NEW_DATA_METRIC
-from edx_vault.settings.pipeline_settings import METRICS_NAMESPACE
+from edx_vault.settings.pipeline_settings import METRICS_NAMESPACE, UNPARSED_LINES_METRIC
 
 
 class OperationsKey(Construct):
@@ -167,7 +167,7 @@ class SyncAlarms(Construct):
             ),
             (
                 "ItemsFailed",
-                "Files failed to mirror or decrypt in the last run",
+                "Files failed to mirror, decrypt or split by course in the last run",
                 metric("FailedItems", "Sum", Duration.hours(1)),
                 1,
                 1,
@@ -192,6 +192,17 @@ class SyncAlarms(Construct):
                 KEY_EXPIRY_WARNING_DAYS,
                 1,
                 below,
+                quiet,
+            ),
+            (
+                "UnparsedEventLines",
+                "Event log lines that are not JSON events were filed under course=_unparsed in "
+                "the last run: no course-limited researcher sees them (the run report's "
+                "course_split says how many; docs/operations.md says what to check)",
+                metric(UNPARSED_LINES_METRIC, "Sum", Duration.hours(1)),
+                1,
+                1,
+                at_least,
                 quiet,
             ),
             (

@@ -267,9 +267,12 @@ class SyncFunctions(Construct):
         self._allow_objects(self.collect, read + write, [work])
         self._allow_list(self.collect, work)
         self._allow_objects(self.decrypt, read, [raw, work])
-        self._allow_objects(
-            self.decrypt, ["s3:GetObject", *multipart], list(bucket_layout.PUBLISHED_PREFIXES)
-        )
+        decrypted = [
+            prefix
+            for prefix in bucket_layout.PUBLISHED_PREFIXES
+            if prefix != bucket_layout.EVENTS_BY_COURSE_PREFIX  # the split's, not Decrypt's
+        ]
+        self._allow_objects(self.decrypt, ["s3:GetObject", *multipart], decrypted)
         self._allow_objects(self.decrypt, write, [work])
         # Split: reads the published org-level logs, writes the course files (and removes those
         # of courses a re-issued log no longer has, by delete marker: never s3:DeleteObjectVersion),

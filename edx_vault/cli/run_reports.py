@@ -76,6 +76,13 @@ class RunReport:
         return files
 
     @property
+    def course_split(self) -> dict[str, int] | None:
+        """``{"logs", "course_files", "lines", "unassigned", "unparsed"}``: what the run's
+        splits by course did; ``None`` in a report from before the split."""
+        split = self.document.get("course_split")
+        return split if isinstance(split, dict) else None
+
+    @property
     def failures(self) -> list[dict[str, Any]]:
         """``{"source_key", "member", "stage", "code", "reason"}`` per failed item."""
         return list(self.document.get("failures") or [])
@@ -198,6 +205,13 @@ def summary_lines(report: RunReport, *, limit: int = 20) -> list[str]:
         )
     else:
         lines.append("  published: nothing new")
+    split = report.course_split
+    if split and split.get("logs"):
+        lines.append(
+            f"  split {split['logs']} event logs by course: {split['course_files']} course files; "
+            f"{split.get('unassigned', 0)} events name no course (course=_none), "
+            f"{split.get('unparsed', 0)} lines are not JSON (course=_unparsed)"
+        )
 
     accounting = report.accounting
     if accounting and accounting.get("listed") is not None:

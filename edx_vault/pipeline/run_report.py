@@ -337,8 +337,13 @@ def _key_expiry(key_expiry: KeyExpiry | None, finished: dt.datetime) -> dict[str
 
 
 def published_count(report: dict[str, Any]) -> int:
-    """How many files the run published."""
-    return sum(int(totals["count"]) for totals in report["files"].values())
+    """How many of edX's files the run published (decrypted); the course files its splits
+    published are counted in ``course_split``, not here."""
+    return sum(
+        int(totals["count"])
+        for category, totals in report["files"].items()
+        if category != COURSE_EVENTS_CATEGORY
+    )
 
 
 def summary_text(report: dict[str, Any]) -> str:

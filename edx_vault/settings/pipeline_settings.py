@@ -30,6 +30,9 @@ EVENT_BUCKET: Final = "EDX_VAULT_EDX_EVENT_BUCKET"
 DATABASE_BUCKET: Final = "EDX_VAULT_EDX_DATABASE_BUCKET"
 SYNC_STATE_MACHINE_ARN: Final = "EDX_VAULT_SYNC_STATE_MACHINE_ARN"
 METRICS_NAMESPACE: Final = "EdxVault"
+# The Report step's count of event-log lines that are not JSON events (filed under
+# course=_unparsed by the split), and the alarm on it (stacks/monitoring.py).
+UNPARSED_LINES_METRIC: Final = "UnparsedEventLines"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from edx_vault.pipeline import cost_model
 from stacks.sync_state_machine import MAP_IO_ERRORS, TRANSIENT_ERRORS
 from stacks.vault_app import VaultApp, build_vault_app
 
-FUNCTIONS = ("Plan", "Mirror", "Collect", "Decrypt", "Report")
+FUNCTIONS = ("Plan", "Mirror", "Collect", "Decrypt", "Split", "Report")
+MAP_STATES = ("MirrorFiles", "DecryptFiles", "SplitEventLogs")
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +104,8 @@ def test_state_machine_runs_plan_maps_collect_report_then_a_verdict(template: Te
         "MirrorFiles",
         "CollectUnits",
         "DecryptFiles",
+        "CollectSplits",
+        "SplitEventLogs",
         "Report",
         "AnyItemFailed",
     ]
@@ -115,7 +118,7 @@ def test_state_machine_runs_plan_maps_collect_report_then_a_verdict(template: Te
     )
 
 
-@pytest.mark.parametrize("map_state", ["MirrorFiles", "DecryptFiles"])
+@pytest.mark.parametrize("map_state", MAP_STATES)
 def test_maps_are_distributed_over_an_s3_work_list(template: Template, map_state: str) -> None:
     state = definition_of(template)["States"][map_state]
     processor = state["ItemProcessor"]
@@ -129,7 +132,7 @@ def test_maps_are_distributed_over_an_s3_work_list(template: Template, map_state
     assert processor["States"][task["Catch"][0]["Next"]]["Type"] == "Pass"
 
 
-@pytest.mark.parametrize("map_state", ["MirrorFiles", "DecryptFiles"])
+@pytest.mark.parametrize("map_state", MAP_STATES)
 def test_maps_write_their_results_to_the_runs_work_prefix(
     vault: VaultApp, template: Template, map_state: str
 ) -> None:
@@ -305,7 +308,7 @@ def test_only_transient_errors_are_retried(template: Template) -> None:
             tasks.extend(
                 s for s in state["ItemProcessor"]["States"].values() if s["Type"] == "Task"
             )
-    assert len(tasks) == 5
+    assert len(tasks) == 7
     for task in tasks:
         [retry] = task["Retry"]
         assert retry["ErrorEquals"] == TRANSIENT_ERRORS
@@ -313,7 +316,7 @@ def test_only_transient_errors_are_retried(template: Template) -> None:
         assert retry["MaxAttempts"] <= 5
 
 
-@pytest.mark.parametrize("map_state", ["MirrorFiles", "DecryptFiles"])
+@pytest.mark.parametrize("map_state", MAP_STATES)
 def test_maps_retry_their_own_s3_reads_and_writes(template: Template, map_state: str) -> None:
     # Given the synthesized definition
     state = definition_of(template)["States"][map_state]
@@ -352,13 +355,32 @@ def test_a_grant_to_the_wrong_function_is_caught() -> None:
         assert_each_secret_read_only_by_its_step(Template.from_stack(careless.pipeline))
 
 
-def test_no_function_may_delete_and_none_uses_wildcard_actions(template: Template) -> None:
+def test_only_the_split_may_delete_and_none_uses_wildcard_actions(template: Template) -> None:
+    deletes: list[tuple[str, str, str]] = []
     for owner, statements in role_statements(template).items():
         for statement in statements:
             for action in actions_of(statement):
                 if owner in FUNCTIONS:
                     assert "*" not in action, (owner, action)
-                assert not action.startswith("s3:Delete"), (owner, action)
+                if action.startswith("s3:Delete"):
+                    deletes.extend((owner, action, json.dumps(r)) for r in resources_of(statement))
+    # The split removes the course files a re-issued log no longer has, and its own spills: by
+    # delete marker (s3:DeleteObject), never a version (s3:DeleteObjectVersion), and only there
+    assert {(owner, action) for owner, action, _ in deletes} == {("Split", "s3:DeleteObject")}
+    prefixes = {
+        prefix
+        for _, _, resource in deletes
+        for prefix in (
+            bucket_layout.EVENTS_BY_COURSE_PREFIX,
+            bucket_layout.COURSE_SPLIT_SPILL_PREFIX,
+        )
+        if f"/{prefix}*" in resource
+    }
+    assert len(deletes) == 2
+    assert prefixes == {
+        bucket_layout.EVENTS_BY_COURSE_PREFIX,
+        bucket_layout.COURSE_SPLIT_SPILL_PREFIX,
+    }
 
 
 def _object_prefixes(statements: list[dict[str, Any]], action: str) -> set[str]:
@@ -387,14 +409,26 @@ def test_steps_write_only_where_they_must(template: Template) -> None:
     assert writes("Plan") == {"_work/"}
     assert writes("Mirror") == {"raw/", "_work/"}
     assert writes("Collect") == {"_work/"}
-    assert writes("Decrypt") == {"_work/", *bucket_layout.PUBLISHED_PREFIXES}
+    assert writes("Decrypt") == {"_work/", *bucket_layout.PUBLISHED_PREFIXES} - {
+        bucket_layout.EVENTS_BY_COURSE_PREFIX
+    }
+    assert writes("Split") == {"_work/", bucket_layout.EVENTS_BY_COURSE_PREFIX}
     assert writes("Report") == {"_work/", "reports/"}
     assert "raw/" not in writes("Decrypt")
 
 
+def test_the_split_reads_only_the_org_level_logs_and_its_own_work(template: Template) -> None:
+    # Given the split function's permissions
+    reads = _object_prefixes(role_statements(template)["Split"], "s3:GetObject")
+    # Then it reads the decrypted logs and _work/ (its index, its spills), nothing else
+    assert reads == {bucket_layout.EVENTS_PREFIX, "_work/"}
+    # And it reads no secret: it never sees a key or edX's credentials
+    assert "Split" not in {o for readers in secret_readers(template).values() for o in readers}
+
+
 def test_functions_run_the_layers_runtime_with_tracing(template: Template) -> None:
     functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 5
+    assert len(functions) == 6
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.12"
@@ -414,6 +448,21 @@ def test_decrypt_runs_on_one_full_vcpu_as_the_cost_model_prices_it(template: Tem
     assert decrypt["MemorySize"] == 1769 == cost_model.DECRYPT_MEMORY_MB
 
 
+def test_the_split_has_the_memory_the_cost_model_prices_and_lambdas_longest_timeout(
+    template: Template,
+) -> None:
+    # Given the split function (sync_functions.py says why this size: one vCPU, one thread)
+    [split] = [
+        function["Properties"]
+        for logical_id, function in template.find_resources("AWS::Lambda::Function").items()
+        if logical_id.startswith("FunctionsSplit") and "Handler" in function["Properties"]
+    ]
+    # Then the report's cost estimate prices the same memory, and a large log has 15 minutes
+    assert split["MemorySize"] == 1769 == cost_model.SPLIT_MEMORY_MB
+    assert split["Timeout"] == 900
+    assert split["Handler"] == "split.handler"
+
+
 def test_schedule_starts_the_state_machine_on_the_configured_expression(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Scheduler::Schedule",
@@ -427,10 +476,15 @@ def test_schedule_starts_the_state_machine_on_the_configured_expression(template
     )
 
 
-def test_five_alarms_notify_the_encrypted_topic(template: Template) -> None:
+def test_six_alarms_notify_the_encrypted_topic(template: Template) -> None:
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     described = sorted(alarm["Properties"]["AlarmDescription"] for alarm in alarms.values())
-    assert len(described) == 5
+    assert len(described) == 6
+    assert any("course=_unparsed" in text for text in described)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "UnparsedEventLines", "Threshold": 1, "Statistic": "Sum"},
+    )
     assert any("expires within 30 days" in text for text in described)
     assert any("rejected the stored credentials" in text for text in described)
     [topic_id] = template.find_resources("AWS::SNS::Topic")
@@ -444,7 +498,7 @@ def test_five_alarms_notify_the_encrypted_topic(template: Template) -> None:
 
 def test_every_log_group_is_encrypted_and_kept(template: Template) -> None:
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 6
+    assert len(groups) == 7  # one per function, one for the state machine
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
         assert group["DeletionPolicy"] == "Retain"
@@ -522,7 +576,7 @@ def test_no_new_data_compares_the_days_since_new_data_with_the_configured_days(
         assert properties["Period"] * properties["EvaluationPeriods"] <= 7 * 86400
 
 
-def test_mirror_and_decrypt_may_ask_only_whether_a_sync_run_has_ended(
+def test_the_steps_that_claim_rows_may_ask_only_whether_a_sync_run_has_ended(
     vault: VaultApp, template: Template
 ) -> None:
     # Given the pipeline stack's state machine, named from the stack
@@ -534,7 +588,7 @@ def test_mirror_and_decrypt_may_ask_only_whether_a_sync_run_has_ended(
         describing = [
             s for s in statements[function] if "states:DescribeExecution" in actions_of(s)
         ]
-        if function not in ("Mirror", "Decrypt"):
+        if function not in ("Mirror", "Decrypt", "Split"):
             # Then only the steps that claim manifest rows have any
             assert describing == [], function
             continue

@@ -305,3 +305,21 @@ def test_every_acknowledgement_is_needed(tmp_path: Path) -> None:
         "NIST.800.53.R5-SecretsManagerRotationEnabled",
         "NIST.800.53.R5-DynamoDBInBackupPlan",
     }
+
+
+def test_a_killed_splits_spills_expire_and_nothing_else_published_does(
+    vault: tuple[Template, Ids],
+) -> None:
+    # Given the data bucket's lifecycle rules
+    template, ids = vault
+    bucket = template.to_json()["Resources"][ids.data_bucket]["Properties"]
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule]
+    # Then the only current objects that expire are a split's spilled buffers, under their own
+    # prefix of _work/ (a split deletes them itself; these are what a killed one leaves)
+    assert [(rule["Prefix"], rule["ExpirationInDays"]) for rule in expiring] == [
+        (bucket_layout.COURSE_SPLIT_SPILL_PREFIX, 2)
+    ]
+    assert bucket_layout.COURSE_SPLIT_SPILL_PREFIX.startswith(bucket_layout.WORK_PREFIX)
+    # And incomplete multipart uploads (a split's course files, too) are aborted bucket-wide
+    assert any("AbortIncompleteMultipartUpload" in rule and "Prefix" not in rule for rule in rules)

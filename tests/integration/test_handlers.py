@@ -186,6 +186,11 @@ def run_like_the_state_machine(run_id: str, *, retry_failed: bool = False) -> di
         s3.get_object(Bucket=settings.data_bucket, Key=plan["decrypt_items_key"])["Body"].read()
     ):
         invoke_item("decrypt", unit)
+    handler("collect").handler({"run_id": run_id, "work_list": "split"}, CONTEXT)
+    for logs in json.loads(
+        s3.get_object(Bucket=settings.data_bucket, Key=plan["split_items_key"])["Body"].read()
+    ):
+        invoke_item("split", logs)
     verdict: dict[str, Any] = handler("report").handler({"run_id": run_id}, CONTEXT)
     return verdict
 
@@ -234,7 +239,13 @@ def test_a_run_through_the_handlers_publishes_the_package_and_reports(
         vault.s3.get_object(Bucket=vault.target.bucket, Key="reports/run-1.json")["Body"].read()
     )
     assert [f["code"] for f in report["failures"]] == ["edx-export-failed"]
-    assert sum(c["count"] for c in report["files"].values()) == len(package.published_units)
+    decrypted = {k: v for k, v in report["files"].items() if k != "events-by-course"}
+    assert sum(c["count"] for c in decrypted.values()) == len(package.published_units)
+    # And every event log was split by course: its course files counted apart
+    event_logs = report["files"]["events"]["count"]
+    assert report["course_split"]["logs"] == event_logs > 0
+    assert report["files"]["events-by-course"]["count"] == report["course_split"]["course_files"]
+    assert report["course_split"]["course_files"] >= event_logs
     # And every object edX listed is accounted for exactly once: the zip with the failed export
     # is failed, every other object published
     zips_with_failures = {u.source_key for u in failed_exports}
