@@ -148,6 +148,34 @@ corrupt = sys.argv[2] == "1"
 present = set()
 for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket):
     present.update(item["Key"] for item in page.get("Contents", []))
+
+# Each daily event log is also published split by course, so a grant for one course reads that
+# course's events only: events-by-course/org=/site=/course=/date=/ (docs/researchers.md).
+def org_site_date(key: str) -> tuple[str, ...]:
+    levels = dict(part.split("=", 1) for part in key.split("/")[1:-1] if "=" in part)
+    return levels["org"], levels["site"], levels["date"]
+
+course_files = collections.defaultdict(list)
+for key in sorted(present):
+    if key.startswith("events-by-course/"):
+        course_files[org_site_date(key)].append(key)
+print()
+print("Event logs split by course (one file per course; course=_none: events of no course):")
+unsplit = []
+logs = sorted(k for k in present if k.startswith("events/"))
+for index, key in enumerate(logs):
+    files = course_files.get(org_site_date(key), [])
+    if not files:
+        unsplit.append(key)
+    if index < 3:  # a few as examples; every log is checked
+        print(f"  {key}")
+        for course_key in files:
+            print(f"    -> {course_key}")
+if len(logs) > 3:
+    print(f"  ... and {len(logs) - 3} more event logs, each split the same way")
+if unsplit:
+    print(f"NOT SPLIT: {len(unsplit)} published event logs have no course files")
+    sys.exit(1)
 expected = [
     item
     for item in seeded["to_publish"]
