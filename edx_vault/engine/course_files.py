@@ -161,7 +161,8 @@ class CourseFiles:
         self._courses: dict[str, _Course] = {}
         self._pending_total = 0
         self._held_total = 0
-        self._spills: list[str] = []
+        self._spills: list[str] = []  # spill objects not deleted yet
+        self._spills_written = 0
 
     @property
     def courses(self) -> tuple[str, ...]:
@@ -170,7 +171,7 @@ class CourseFiles:
     @property
     def spill_count(self) -> int:
         """How many spill objects this split has written (0 unless memory ran short)."""
-        return len(self._spills)
+        return self._spills_written
 
     def add(self, course: str, piece: bytes, *, ends_line: bool = True) -> None:
         """Append ``piece`` to ``course``'s file; ``ends_line`` when it is a whole line's end."""
@@ -291,7 +292,8 @@ class CourseFiles:
 
     def _spill(self) -> None:
         """Write every held member to one object under the spill prefix; hold none."""
-        key = f"{self._spill_prefix}{len(self._spills):06d}"
+        key = f"{self._spill_prefix}{self._spills_written:06d}"
+        self._spills_written += 1
         offset, chunks = 0, []
         for state in self._courses.values():
             if state.held_bytes:

@@ -79,17 +79,23 @@ def log_lines(stream: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
     """
     decompressed = gzip.GzipFile(fileobj=stream, mode="rb")
     reader = decompressed.readline
+    in_line = False  # the last piece handed over did not end its line
     try:
         while True:
             piece = reader(MAX_LINE_PIECE_BYTES)
             if not piece:
+                if in_line:  # a long last line without its end: end it
+                    yield b"\n", True
                 return
             if piece.endswith(b"\n"):
                 yield piece, True
+                in_line = False
             elif len(piece) < MAX_LINE_PIECE_BYTES:
                 yield piece + b"\n", True  # the last line, cut short: still one line
+                in_line = False
             else:
                 yield piece, False
+                in_line = True
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise PermanentError(
             "corrupt-gzip",

@@ -152,11 +152,6 @@ def test_members_spill_when_held_memory_runs_short_and_no_spill_outlives_the_spl
     assert_split_as_expected(s3, result, day)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: SplitLog.spills is always 0 after a publish: CourseFiles.spill_count is "
-    "len(self._spills), which _delete_spills empties before split_event_log reads it",
-)
 def test_the_split_counts_the_spills_it_wrote(log: bytes) -> None:
     # Given limits that spill
     s3 = MemoryS3()

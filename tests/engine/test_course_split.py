@@ -258,11 +258,6 @@ def test_a_line_longer_than_a_piece_lands_whole_under_unparsed(
     assert_split_as_expected(s3, result, corpus)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a last line without its end of line whose length is a multiple of "
-    "MAX_LINE_PIECE_BYTES is never ended (log_lines yields its last piece with ends_line=False)",
-)
 def test_a_long_last_line_without_its_end_of_line_is_still_one_whole_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,7 +1,7 @@
 """Runs a whole sync in-process, step by step, the way the state machine will.
 
-Plan, then mirror every planned item, expand each into decrypt units, decrypt each unit. It is
-for the engine's tests; the deployed product runs the same step functions from Step Functions.
+Plan, then mirror every planned item, expand each into decrypt units, decrypt each unit, split
+each event log by course, and settle. It is for the engine's tests; the deployed product runs the same step functions from Step Functions.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from edx_vault.package.source_keys import SourceKind
 from edx_vault.pipeline.planner import Plan, PlanScope, plan_sync
 from edx_vault.pipeline.settle import settle_source
-from edx_vault.pipeline.steps.decrypt import decrypt_one
+from edx_vault.pipeline.steps.decrypt import decrypt_one, split_of
 from edx_vault.pipeline.steps.mirror import expand_source, mirror_source
+from edx_vault.pipeline.steps.split import split_one
 from edx_vault.pipeline.work_items import MirrorItem
 from edx_vault.settings.types import MirrorCategory, Site
 from tests.integration.conftest import PipelineKey, Vault
@@ -24,6 +26,8 @@ class SyncOutcome:
     plan: Plan
     mirrored: list[dict[str, Any]] = field(default_factory=list)
     decrypted: list[dict[str, Any]] = field(default_factory=list)
+    # The splits by course of the event logs (apart: their key is the log's, as its unit's).
+    split: list[dict[str, Any]] = field(default_factory=list)
 
     def by_status(self, status: str) -> list[dict[str, Any]]:
         return [r for r in self.mirrored + self.decrypted if r["status"] == status]
@@ -68,6 +72,15 @@ def run_sync(
         if result is not mirrored:
             outcome.decrypted.append(result.as_json())
         for unit in units:
-            outcome.decrypted.append(decrypt_one(context, key.gpg, key.passphrase, unit).as_json())
-        settle_source(vault.manifest, planned.version.bucket, planned.version.key)
+            decrypted = decrypt_one(context, key.gpg, key.passphrase, unit)
+            outcome.decrypted.append(decrypted.as_json())
+            split = split_of(unit, decrypted)
+            if split is not None:
+                outcome.split.append(split_one(context, split).as_json())
+        settle_source(
+            vault.manifest,
+            planned.version.bucket,
+            planned.version.key,
+            needs_split=planned.kind is SourceKind.EVENT_LOG,
+        )
     return outcome

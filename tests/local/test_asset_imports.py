@@ -470,6 +470,7 @@ def test_every_pipeline_handler_imports_from_its_asset_and_layers(vault_assembly
         "mirror.handler",
         "plan.handler",
         "report.handler",
+        "split.handler",
     ]
     # When every function's imports are resolved
     started = time.perf_counter()

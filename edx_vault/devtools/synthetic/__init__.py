@@ -3,7 +3,9 @@
 Owns everything that plays edX for tests, benchmarks and the demo: throwaway OpenPGP keys and
 encryption to public keys (:mod:`.keys`, :mod:`.encryption`); what a package holds and how it is
 named (:mod:`.spec`, :mod:`.layout`); the plaintext of each kind of file (:mod:`.people`,
-:mod:`.event_logs`, :mod:`.tables`, :mod:`.course_files`, :mod:`.reports`); zips at the record
+:mod:`.event_logs`, :mod:`.tables`, :mod:`.course_files`, :mod:`.reports`); event lines of
+every kind the split by course must place, and org-days of thousands of courses
+(:mod:`.course_events`); zips at the record
 level (:mod:`.zip_records`); writing a package to disk and loading it into S3
 (:mod:`.generate`, :mod:`.generated`, :mod:`.upload`); and faults (:mod:`.ciphertext_faults`,
 :mod:`.zip_faults`).
