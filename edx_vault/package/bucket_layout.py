@@ -70,8 +70,9 @@ COURSE_SPLIT_SPILL_PREFIX: Final = f"{WORK_PREFIX}course-split-spill/"
 # The value of the site partition for forums files whose old name does not say the site.
 UNSPECIFIED_SITE: Final = "unspecified"
 # The course partition values of events-by-course/ that are not courses: events that name no
-# course, and lines that are not JSON events. No course entity starts with "_" (an org id does
-# not), so neither can be taken for a course, and a course glob must not match them.
+# course, and lines that are not JSON events. course_ids never spells a course exactly like
+# either (an entity may start with "_" when its org's first letter is not ASCII), and the
+# grant checks refuse a course glob, other than "*", that matches them.
 NO_COURSE: Final = "_none"
 UNPARSED: Final = "_unparsed"
 NOT_COURSES: Final = (NO_COURSE, UNPARSED)

@@ -47,6 +47,7 @@ _OLD_STYLE_IN_URL: Final = re.compile(
 # documented; course ids are short in practice, and this bound keeps every key well inside
 # S3's 1,024 bytes (the value appears twice in a key).
 MAX_ENTITY_LENGTH: Final = 200
+_DECODER: Final = json.JSONDecoder()
 
 
 def _entity(org: str, course: str, run: str, ccx: str | None = None) -> str | None:
@@ -138,7 +139,10 @@ def course_of_line(line: bytes) -> str:
         not a JSON object (invalid UTF-8, truncated, empty, or another JSON value).
     """
     try:
-        event = json.loads(line)
+        # The decoder itself, not json.loads: loads would first sniff the bytes for UTF-16 and
+        # -32, which a tracking log (UTF-8 JSON lines) never is; a line that is not UTF-8 is
+        # not an event. About a tenth of the split's time.
+        event = _DECODER.decode(line.decode())
     except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
         return UNPARSED
     except RecursionError:  # nesting deeper than the parser's stack: not an event

@@ -47,7 +47,7 @@ BATCH_MAX_ITEMS: Final = 100
 BATCH_MAX_DATA_BYTES: Final = 1 << 30
 BATCH_MAX_JSON_BYTES: Final = 128 * 1024
 # Splitting by course parses every event: about ten times the CPU per gzip byte that decrypting
-# takes (bench/course_split.py), so a split batch holds a tenth of the bytes.
+# takes (bench/course_split.py), so a split batch holds an eighth of the bytes.
 SPLIT_BATCH_MAX_DATA_BYTES: Final = BATCH_MAX_DATA_BYTES // 8
 
 Entry = TypeVar("Entry", bound=BaseModel)

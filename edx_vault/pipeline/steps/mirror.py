@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from edx_vault.engine.decryption import parse_source, units_of
 from edx_vault.engine.errors import PermanentError
 from edx_vault.engine.object_copy import mirror_object
-from edx_vault.package import output_keys
+from edx_vault.package import output_keys, source_keys
 from edx_vault.pipeline.claims import claim, not_claimed
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.manifest_rows import UNITS_SETTLED, ClaimOutcome, object_row, unit_row
@@ -144,7 +144,12 @@ def expand_source(
             ClaimOutcome.CLAIMED
         ):
             manifest.fail(unit_failure, run_id=item.run_id, code=error.code, reason=error.reason)
-        settle_source(manifest, source.bucket, source.key)
+        settle_source(
+            manifest,
+            source.bucket,
+            source.key,
+            needs_split=source.kind is source_keys.SourceKind.EVENT_LOG,
+        )
         failed = ItemResult(
             status="failed",
             source_key=item.source_key,
