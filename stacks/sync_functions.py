@@ -144,8 +144,8 @@ class SyncFunctions(Construct):
             # One full vCPU, as Decrypt: the split is one Python thread parsing events, and the
             # memory is far more than its buffers need (SplitLimits.peak_bytes, about 400 MiB,
             # whatever the number of courses: edx_vault/engine/course_files.py). A 2 GB gzip log
-            # (about 20 GB of events) splits in about 20,000 / 60 = 330 s at the engine's speed
-            # on one core (bench/course_split.py), inside the 15-minute limit.
+            # (about 20 GB of events) splits in about 20,000 / 50 = 400 s at the engine's speed
+            # on one core (bench/course_split.py: 53-58 MB/s here), inside the 15-minute limit.
             memory_mb=1769,
         )
         self.report = self._function(

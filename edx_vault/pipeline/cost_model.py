@@ -55,12 +55,13 @@ DYNAMODB_READS_PER_ITEM: Final = 1
 PART_BYTES: Final = 8 * 1024 * 1024
 # The split by course (stacks/sync_functions.py deploys it at one vCPU, as Decrypt): it parses
 # every event, so its time follows the plaintext. Event logs are JSON that gzip shrinks about
-# tenfold; the engine splits about 60 MB of plaintext a second on one core here
-# (bench/course_split.py). Each course file is one PUT (or a multipart upload for a large one).
+# tenfold; the engine split 53-58 MB of plaintext a second on one core of this kind of machine
+# (bench/course_split.py, 128 MB org-days of 10 and 2,000 courses), taken as 50 to leave room
+# for a slower vCPU. Each course file is one PUT (or a multipart upload for a large one).
 SPLIT_MEMORY_MB: Final = MB_PER_VCPU
 SPLIT_MEMORY_GB: Final = SPLIT_MEMORY_MB / MB_PER_BILLED_GB
 EVENT_LOG_EXPANSION: Final = 10
-SPLIT_PLAINTEXT_BYTES_PER_SECOND: Final = 60_000_000
+SPLIT_PLAINTEXT_BYTES_PER_SECOND: Final = 50_000_000
 
 
 @dataclass(frozen=True)
