@@ -47,6 +47,7 @@ from edx_vault.devtools.synthetic.generated import GeneratedObject, GeneratedPac
 from edx_vault.devtools.synthetic.reports import credentials_csv
 from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.engine.decryption import parse_source
+from edx_vault.package.bucket_layout import EVENTS_BY_COURSE_PREFIX
 from edx_vault.package.output_keys import output_key, raw_key
 from edx_vault.package.source_keys import event_log_key
 from edx_vault.pipeline.manifest import Manifest
@@ -54,6 +55,12 @@ from edx_vault.pipeline.manifest_rows import Status
 from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import VaultConfig, load_config
+from tests.faults.split_checks import (
+    course_file_leftovers,
+    event_logs,
+    is_course_file_of,
+    split_problems,
+)
 from tests.local.conftest import EXAMPLE_CONFIG, RunningAws, start, stop
 
 STORAGE: Final = stack_outputs.stack_name("EdxVault", stack_outputs.STORAGE_STACK_SUFFIX)
@@ -65,7 +72,9 @@ FIRST_CASE_SUNDAY: Final = dt.date(2024, 3, 3)
 # The weekly zip's tables (with the forums, course structure and course export: 4 members).
 CASE_TABLES: Final = ("auth_user",)
 # An event log big enough for the mirror's multipart copy (over 16 MiB of ciphertext: 2 parts)
-# and the publisher's multipart upload (over 8 MiB of plaintext: 3 parts).
+# and the publisher's multipart upload (over 8 MiB of plaintext: 3 parts). Its gzip stores
+# without compressing (level 0): the split by course parses what the gzip holds, and at level
+# 1 these 16 MiB would hold about 100 MiB of events, seconds of parsing in every large case.
 LARGE_EVENT_LOG_BYTES: Final = 16 * 1024 * 1024 + 512 * 1024
 # Prefixes of the pipeline's own files: checked by the report, not published data.
 SCRATCH_PREFIXES: Final = ("_work/", "reports/")
@@ -269,7 +278,7 @@ class FaultVault:
                 failed_member=False,
                 email_opt_in=False,
                 event_log_bytes=LARGE_EVENT_LOG_BYTES,
-                event_gzip_level=1,
+                event_gzip_level=0,
                 openpgp_compression=False,
                 seed=day.toordinal(),
             )
@@ -448,13 +457,18 @@ class FaultVault:
     # ----------------------------------------------------------------- checking
 
     def unpublished(self, package: CasePackage) -> list[str]:
-        """Each unit of the case not published exactly once with its bytes under the data key."""
+        """Each unit of the case not published exactly once with its bytes under the data key,
+        and each event log of the case not split exactly into course files."""
         versions = self.versions()
         return [
             problem
             for unit in package.published_units
             for problem in self.unpublished_unit(unit, versions)
-        ]
+        ] + [problem for log in event_logs(package.units) for problem in self.unsplit(log)]
+
+    def unsplit(self, log: GeneratedUnit) -> list[str]:
+        """What is wrong with the course files of a published event log (see split_checks)."""
+        return split_problems(self.s3, self.bucket, self.data_key_arn, log)
 
     def unpublished_unit(
         self, unit: GeneratedUnit, versions: Mapping[str, list[dict[str, Any]]]
@@ -490,10 +504,15 @@ class FaultVault:
         keys = set(package.ciphertext_sha256) | {
             unit.output_key for unit in package.published_units if unit.output_key
         }
+        logs = [log.output_key for log in event_logs(package.units) if log.output_key]
         uploads: list[dict[str, Any]] = self.s3.list_multipart_uploads(Bucket=self.bucket).get(
             "Uploads", []
         )
-        return [upload for upload in uploads if upload["Key"] in keys]
+        return [
+            upload
+            for upload in uploads
+            if upload["Key"] in keys or any(is_course_file_of(upload["Key"], log) for log in logs)
+        ]
 
     def incomplete_uploads_aborted_after_days(self) -> int | None:
         """Days after which the data bucket's lifecycle aborts every incomplete multipart upload
@@ -528,8 +547,13 @@ class FaultVault:
             f"open multipart upload: {upload['Key']} ({upload['UploadId']})"
             for upload in self.open_uploads(package)
         ]
+        logs = [log.output_key for log in event_logs(package.units) if log.output_key]
         for key, entries in self.versions().items():
             if key.startswith(SCRATCH_PREFIXES):
+                continue
+            if key.startswith(EVENTS_BY_COURSE_PREFIX):
+                # Not known in advance, and may be published more than once (split_checks)
+                problems.extend(course_file_leftovers(s3, self.bucket, key, entries, logs))
                 continue
             for entry in entries:
                 version_id = entry["VersionId"]

@@ -6,7 +6,8 @@ Sunday no other case uses), arms a fault on one call (`edx_vault.devtools.embedd
 
 - **transient** (the first 2 matching calls; a retryable code, or the connection cut mid-body):
   the same run heals. It exits 0, its report says succeeded with every file accounted for, and
-  every file of the case is published exactly once with the generator's bytes under the data key;
+  every file of the case is published exactly once with the generator's bytes under the data key,
+  its event log split into course files holding exactly its lines (``split_checks.py``);
 - **persistent** (every matching call): the run does not call itself a success while a file of
   the case is unpublished (exit 1, or a failed report naming the file). Then the fault is
   cleared and the next run heals.
@@ -33,6 +34,7 @@ import pytest
 
 from edx_vault.cli import sync as sync_command
 from tests.faults.conftest import CasePackage, FaultVault, SyncOutcome
+from tests.faults.split_checks import event_logs, published_count
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -296,6 +298,18 @@ FAULTS: Final = (
         (s3("CompleteMultipartUpload", "{bucket}/events/*", S3_INTERNAL),),
         large=True,
     ),
+    # ------------------------------------------------------------------ SplitEventLogs
+    # Only the split reads the published org-level log, and only it writes course files.
+    Fault(
+        "split",
+        "log-GetObject-reset",
+        (s3("GetObject", "{bucket}/events/*", RESET),),
+    ),
+    Fault(
+        "split",
+        "publish-PutObject-SlowDown",
+        (s3("PutObject", "{bucket}/events-by-course/*", S3_SLOW_DOWN),),
+    ),
     # ------------------------------------------------------------------ Report
     Fault(
         "report",
@@ -378,6 +392,7 @@ PERSISTENT_COVERED_BY: Final = {
     ),
     "decrypt-publish-UploadPart-SlowDown": "decrypt-publish-CompleteMultipartUpload-InternalError",
     "decrypt-lambda-Invoke-throttled": "mirror-lambda-Invoke-throttled",
+    "split-log-GetObject-reset": "split-publish-PutObject-SlowDown",
     "collect-lambda-Invoke-throttled": "report-lambda-Invoke-throttled",
     "collect-work-PutObject-InternalError": "collect-work-GetObject-InternalError",
     "report-secrets-DescribeSecret-throttled": "report-manifest-Query-throttled",
@@ -439,13 +454,16 @@ def _healed(
         problems.append(f"report {report['status']} with {len(report['failures'])} failures")
     elif same_run:
         # Every unit of the case is accounted for: published by this run, or by an earlier
-        # attempt of it (a retried item whose row was already done).
-        published = sum(totals["count"] for totals in report["files"].values())
+        # attempt of it (a retried item whose row was already done); every event log split.
+        published = published_count(report)
         if published + report["skipped"] != len(package.published_units):
             problems.append(
                 f"report counts {published} published + {report['skipped']} skipped, "
                 f"expected {len(package.published_units)} units"
             )
+        split = report["course_split"]["logs"]
+        if split != len(event_logs(package.units)):
+            problems.append(f"report counts {split} logs split by course")
         if report["planned"] != len(package.objects):
             problems.append(f"report planned {report['planned']}, seeded {len(package.objects)}")
     if report is not None and report["status"] == "succeeded":
@@ -459,7 +477,8 @@ def _healed(
 
 
 def _honest(vault: FaultVault, package: CasePackage, outcome: SyncOutcome) -> list[str]:
-    """A run that left files unpublished must not say it succeeded, and must name them."""
+    """A run that left files unpublished (or a log not split) must not say it succeeded, and
+    must name them."""
     versions = vault.versions()
     unpublished = [
         unit
@@ -468,7 +487,7 @@ def _honest(vault: FaultVault, package: CasePackage, outcome: SyncOutcome) -> li
             problem.startswith(("not published", "wrong bytes"))
             for problem in vault.unpublished_unit(unit, versions)
         )
-    ]
+    ] + [log for log in event_logs(package.units) if vault.unsplit(log)]
     if not unpublished:
         return []
     problems = []
