@@ -20,15 +20,22 @@ from botocore.exceptions import ClientError
 from edx_vault.package.source_keys import SourceKind
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.manifest import Manifest
-from edx_vault.pipeline.manifest_rows import RowKey, object_row, unit_row
+from edx_vault.pipeline.manifest_rows import RowKey, object_row, split_row, unit_row
 from edx_vault.pipeline.run_files import (
     DECRYPT_ITEMS,
     MIRROR_ITEMS,
     PLAN_SUMMARY,
+    SPLIT_ITEMS,
     RunFiles,
     batches,
 )
-from edx_vault.pipeline.work_items import DecryptItem, ItemResult, MirrorItem, Stage
+from edx_vault.pipeline.work_items import (
+    DecryptItem,
+    ItemResult,
+    MirrorItem,
+    SplitItem,
+    Stage,
+)
 from edx_vault.settings.pipeline_settings import PipelineSettings
 from tests.integration.conftest import Vault
 
@@ -91,6 +98,16 @@ def mirror_item(source: Source) -> MirrorItem:
     )
 
 
+def split_of(source: Source) -> SplitItem:
+    return SplitItem(
+        source_bucket=source.bucket,
+        source_key=source.key,
+        etag=VERSION,
+        raw_size=100,
+        run_id=RUN,
+    )
+
+
 def unit_of(source: Source) -> DecryptItem:
     """The one decrypt unit of a mirrored source (an event log)."""
     return DecryptItem(
@@ -118,7 +135,7 @@ def plan_summary(planned: int) -> dict[str, Any]:
 
 
 def leave_run(vault: Vault, planned: list[Source]) -> RunFiles:
-    """What Plan, Mirror, Collect and Decrypt leave: work lists, results, manifest rows.
+    """What Plan, Mirror, Collect, Decrypt and Split leave: work lists, results, manifest rows.
 
     The work lists are in batches, as Plan and Collect write them; each result is a file of
     its own, a single object (as results were written before batches: it reads the same). A
@@ -131,6 +148,13 @@ def leave_run(vault: Vault, planned: list[Source]) -> RunFiles:
     files.put_json(files.key(PLAN_SUMMARY), plan_summary(len(planned)))
     files.put_json(files.key(MIRROR_ITEMS), batches(mirror_items, data_bytes=lambda _: 100))
     files.put_json(files.key(DECRYPT_ITEMS), batches(units, data_bytes=lambda _: 100))
+    # Every published event log is split by course, and its split done.
+    splits = [
+        split_of(s).model_dump(mode="json")
+        for s in planned
+        if s.mirror == "done" and s.decrypt == "done"
+    ]
+    files.put_json(files.key(SPLIT_ITEMS), batches(splits, data_bytes=lambda _: 100))
     for source in planned:
         row = object_row(source.bucket, source.key)
         manifest.claim(row, version=VERSION, run_id=RUN)
@@ -150,6 +174,18 @@ def leave_run(vault: Vault, planned: list[Source]) -> RunFiles:
                 status="done", source_key=source.key, stage="decrypt", category="events", bytes=1000
             )
             files.put_json(files.result_key("decrypt", source.key, None), done.as_json())
+            split = split_row(source.bucket, source.key)
+            manifest.claim(split, version=VERSION, run_id=RUN)
+            manifest.complete(split, run_id=RUN, attributes={"course_files": 2})
+            split_done = ItemResult(
+                status="done",
+                source_key=source.key,
+                stage="split",
+                category="events-by-course",
+                bytes=900,
+                course_files=2,
+            )
+            files.put_json(files.result_key("split", source.key, None), split_done.as_json())
         elif source.decrypt == "failed":
             leave_failure(files, manifest, unit, source.key, "decrypt", "wrong-recipient")
     return files

@@ -68,7 +68,10 @@ def test_the_report_is_the_same_whatever_order_the_reads_finish_in(
     expected.sort(key=lambda f: (stage_order[f[1]], by_key[f[0]]))
     assert [(f["source_key"], f["stage"], f["code"]) for f in parallel["failures"]] == expected
     published = sum(1 for s in mirrored if s.decrypt == "done")
-    assert parallel["files"] == {"events": {"count": published, "bytes": 1000 * published}}
+    assert parallel["files"] == {
+        "events": {"count": published, "bytes": 1000 * published},
+        "events-by-course": {"count": 2 * published, "bytes": 900 * published},
+    }
 
 
 def test_every_source_is_settled_from_the_pool(vault: Vault) -> None:
