@@ -397,6 +397,16 @@ PERSISTENT_COVERED_BY: Final = {
     "collect-work-PutObject-InternalError": "collect-work-GetObject-InternalError",
     "report-secrets-DescribeSecret-throttled": "report-manifest-Query-throttled",
     "report-manifest-UpdateItem-throttled": "report-manifest-Query-throttled",
+    # A step's task that runs out of retries on its own scratch or listing call fails the
+    # same way as on the call kept for it.
+    "mirror-raw-GetObject-InternalError": "mirror-raw-UploadPart-SlowDown",
+    "mirror-work-PutObject-InternalError": "mirror-raw-UploadPart-SlowDown",
+    "mirror-vault-ListObjectsV2-SlowDown": "mirror-raw-UploadPart-SlowDown",
+    "decrypt-work-PutObject-InternalError": "decrypt-publish-CompleteMultipartUpload-InternalError",
+    "decrypt-publish-PutObject-SlowDown": "decrypt-publish-CompleteMultipartUpload-InternalError",
+    "collect-vault-ListObjectsV2-SlowDown": "collect-work-GetObject-InternalError",
+    "report-work-GetObject-InternalError": "report-manifest-Query-throttled",
+    "report-vault-ListObjectsV2-SlowDown": "report-manifest-Query-throttled",
 }
 
 
