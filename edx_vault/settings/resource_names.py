@@ -25,3 +25,26 @@ def resource_prefix(stack_prefix: str) -> str:
 def data_bucket_name(resource_prefix: str, account: str, region: str) -> str:
     """The data bucket's name: ``{resource prefix}-data-{account}-{region}``."""
     return f"{resource_prefix}-data-{account}-{region}"
+
+
+def glue_database_name(stack_prefix: str) -> str:
+    """The Glue database of the published datasets: ``{prefix}_research``.
+
+    Glue keeps names lower-case, and Athena's SQL takes a database name unquoted only when it
+    is letters, digits and underscores ("Names for tables, databases, and columns", Athena User
+    Guide), so dashes in the stack prefix become underscores.
+    """
+    return f"{resource_prefix(stack_prefix).replace('-', '_')}_research"
+
+
+def workgroup_name(stack_prefix: str, researcher: str) -> str:
+    """The Athena workgroup of one researcher's grant: ``{prefix}-{researcher}``."""
+    return f"{resource_prefix(stack_prefix)}-{researcher}"
+
+
+def query_results_bucket_name(resource_prefix: str, account: str, region: str) -> str:
+    """The bucket of Athena's query results: ``{resource prefix}-results-{account}-{region}``.
+
+    Each researcher's workgroup writes under its own ``results/{researcher}/`` prefix.
+    """
+    return f"{resource_prefix}-results-{account}-{region}"
