@@ -40,6 +40,7 @@ from edx_vault.settings.config_researchers import ResearcherConfig
 from edx_vault.settings.resource_names import (
     BUCKET_NAME_MAX_LENGTH,
     data_bucket_name,
+    query_results_bucket_name,
     resource_prefix,
 )
 from edx_vault.settings.schedule_expression import (
@@ -87,23 +88,29 @@ class DeploymentConfig(StrictConfigModel):
 
     @field_validator("stack_prefix")
     @classmethod
-    def _data_bucket_name_fits(cls, value: str, info: ValidationInfo) -> str:
-        # The data bucket is named from the prefix, the account and the region (spelled in
-        # edx_vault.settings.resource_names); S3 refuses names over 63 characters at deploy time, after
-        # CloudFormation has started. (Account and region are absent here when they failed
-        # their own checks, which report them.)
+    def _bucket_names_fit(cls, value: str, info: ValidationInfo) -> str:
+        # The data and query results buckets are named from the prefix, the account and the
+        # region (spelled in edx_vault.settings.resource_names); S3 refuses names over 63
+        # characters at deploy time, after CloudFormation has started. (Account and region are
+        # absent here when they failed their own checks, which report them.)
         account, region = info.data.get("account"), info.data.get("region")
         if account is None or region is None:
             return value
-        name = data_bucket_name(resource_prefix(value), account, region)
-        if len(name) > BUCKET_NAME_MAX_LENGTH:
-            longest = BUCKET_NAME_MAX_LENGTH - (len(name) - len(value))
-            raise ValueError(
-                f"the data bucket's name {name!r} ({{prefix}}-data-{{account}}-{{region}}) would "
-                f"be {len(name)} characters, and S3 bucket names are at most "
-                f"{BUCKET_NAME_MAX_LENGTH}. Fix: use a stack_prefix of at most {longest} "
-                f"characters in {region}"
-            )
+        prefix = resource_prefix(value)
+        for name, spelling in (
+            (data_bucket_name(prefix, account, region), "data"),
+            (query_results_bucket_name(prefix, account, region), "query results"),
+        ):
+            if len(name) > BUCKET_NAME_MAX_LENGTH:
+                longest = BUCKET_NAME_MAX_LENGTH - (len(name) - len(value))
+                layout = name.replace(prefix, "{prefix}", 1).replace(account, "{account}")
+                layout = layout.replace(region, "{region}")
+                raise ValueError(
+                    f"the {spelling} bucket's name {name!r} ({layout}) would "
+                    f"be {len(name)} characters, and S3 bucket names are at most "
+                    f"{BUCKET_NAME_MAX_LENGTH}. Fix: use a stack_prefix of at most {longest} "
+                    f"characters in {region}"
+                )
         return value
 
 
@@ -181,6 +188,52 @@ class AlertsConfig(StrictConfigModel):
     ) = None
 
 
+# Athena's BytesScannedCutoffPerQuery: "Minimum: 10000000" bytes (AWS::Athena::WorkGroup
+# WorkGroupConfiguration, CloudFormation User Guide); it is also Athena's 10 MB billing minimum.
+# Megabytes here are Athena's billing unit, 10**6 bytes.
+BYTES_PER_MB: Final = 1_000_000
+MIN_BYTES_SCANNED_CUTOFF_MB: Final = 10
+
+
+def _cutoff_at_least_athena_minimum(value: int) -> int:
+    if value < MIN_BYTES_SCANNED_CUTOFF_MB:
+        raise ValueError(
+            f"{value} MB is below Athena's smallest per-query cutoff, "
+            f"{MIN_BYTES_SCANNED_CUTOFF_MB} MB. Fix: use at least {MIN_BYTES_SCANNED_CUTOFF_MB} "
+            "(the default, 10000, stops a query at 10 GB scanned)"
+        )
+    return value
+
+
+def _expiry_in_range(value: int) -> int:
+    if not 1 <= value <= 3650:
+        raise ValueError(
+            f"{value} days is not a query result lifetime. Fix: use 1 to 3650 days "
+            "(the default is 30)"
+        )
+    return value
+
+
+class ResearchConfig(StrictConfigModel):
+    """Researchers' SQL: each grant's Athena workgroup and the results it writes.
+
+    ``bytes_scanned_cutoff_mb`` cancels a query once it has scanned that many megabytes
+    (10**6 bytes, Athena's billing unit), so a query that names no partition fails early
+    instead of arriving on the bill. ``results_expire_days`` is how long query results stay in
+    the results bucket.
+    """
+
+    bytes_scanned_cutoff_mb: Annotated[int, AfterValidator(_cutoff_at_least_athena_minimum)] = (
+        10_000
+    )
+    results_expire_days: Annotated[int, AfterValidator(_expiry_in_range)] = 30
+
+    @property
+    def bytes_scanned_cutoff(self) -> int:
+        """The cutoff in bytes, as Athena's ``BytesScannedCutoffPerQuery`` takes it."""
+        return self.bytes_scanned_cutoff_mb * BYTES_PER_MB
+
+
 class VaultConfig(StrictConfigModel):
     """The whole deployment configuration."""
 
@@ -188,6 +241,7 @@ class VaultConfig(StrictConfigModel):
     edx: EdxConfig
     schedule: ScheduleConfig = ScheduleConfig()
     alerts: AlertsConfig = AlertsConfig()
+    research: ResearchConfig = ResearchConfig()
     researchers: tuple[ResearcherConfig, ...] = ()
 
     @model_validator(mode="after")

@@ -271,10 +271,90 @@ def test_a_stack_prefix_making_the_data_bucket_name_longer_than_63_characters_is
     assert "Fix: use a stack_prefix of at most 30 characters" in problem
 
 
-def test_a_stack_prefix_making_a_63_character_bucket_name_is_accepted() -> None:
-    # Given a 30-character prefix in the same region: exactly 63 characters
+def test_a_stack_prefix_making_the_results_bucket_name_too_long_is_refused() -> None:
+    # Given a 30-character prefix in a 14-character region: the data bucket's name is exactly
+    # 63 characters, but the query results bucket, {prefix}-results-{account}-{region}, is 66
     document = example_document()
     document["deployment"]["stack_prefix"] = "A" * 30
     document["deployment"]["region"] = "ap-southeast-4"
+    # When the configuration is validated
+    [problem] = problems_for(document)
+    # Then the synth stops, naming the results bucket and the longest prefix that fits both
+    expected_name = f"{'a' * 30}-results-123456789012-ap-southeast-4"
+    assert problem.startswith(
+        f"deployment.stack_prefix: the query results bucket's name {expected_name!r} "
+        "({prefix}-results-{account}-{region})"
+    )
+    assert "66 characters" in problem
+    assert "Fix: use a stack_prefix of at most 27 characters" in problem
+
+
+def test_a_stack_prefix_making_a_63_character_bucket_name_is_accepted() -> None:
+    # Given a 27-character prefix in the same region: the longer name, the results bucket's,
+    # is exactly 63 characters
+    document = example_document()
+    document["deployment"]["stack_prefix"] = "A" * 27
+    document["deployment"]["region"] = "ap-southeast-4"
     # When it is validated / Then it is accepted
-    assert parse_config(document).deployment.stack_prefix == "A" * 30
+    assert parse_config(document).deployment.stack_prefix == "A" * 27
+
+
+def test_research_defaults_cut_queries_at_10_gb_and_keep_results_30_days() -> None:
+    # Given a configuration without a [research] table
+    document = example_document()
+    document.pop("research", None)
+    # When it is parsed
+    research = parse_config(document).research
+    # Then a query stops at 10 GB scanned (Athena counts 10**6-byte megabytes) and results
+    # expire after 30 days
+    assert research.bytes_scanned_cutoff_mb == 10_000
+    assert research.bytes_scanned_cutoff == 10_000_000_000
+    assert research.results_expire_days == 30
+
+
+def test_the_example_research_table_validates() -> None:
+    # Given the example's [research] table / When it is loaded
+    research = load_config(EXAMPLE).research
+    # Then it holds the documented values
+    assert research.bytes_scanned_cutoff_mb == 10_000
+    assert research.results_expire_days == 30
+
+
+def test_athenas_smallest_cutoff_is_accepted() -> None:
+    # Given a cutoff of 10 MB, Athena's minimum of 10,000,000 bytes
+    document = example_document()
+    document["research"] = {"bytes_scanned_cutoff_mb": 10}
+    # When it is parsed / Then the workgroup would get exactly Athena's minimum
+    assert parse_config(document).research.bytes_scanned_cutoff == 10_000_000
+
+
+@pytest.mark.parametrize(
+    ("research", "expected"),
+    [
+        (
+            {"bytes_scanned_cutoff_mb": 9},
+            "research.bytes_scanned_cutoff_mb: 9 MB is below Athena's smallest per-query "
+            "cutoff, 10 MB. Fix: use at least 10",
+        ),
+        (
+            {"results_expire_days": 0},
+            "research.results_expire_days: 0 days is not a query result lifetime. "
+            "Fix: use 1 to 3650 days",
+        ),
+        (
+            {"results_expire_days": 3651},
+            "research.results_expire_days: 3651 days is not a query result lifetime.",
+        ),
+        ({"cutoff": 10}, "research.cutoff: unknown key."),
+    ],
+)
+def test_research_mistakes_name_the_key_and_the_fix(
+    research: dict[str, Any], expected: str
+) -> None:
+    # Given a [research] table with one mistake
+    document = example_document()
+    document["research"] = research
+    # When it is validated
+    [problem] = problems_for(document)
+    # Then the one problem names the key, what is wrong and how to fix it
+    assert problem.startswith(expected), problem
