@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from edx_vault.access.grants import ResearcherGrant
+from edx_vault.access.query_statements import QueryAccess, query_statements
 from edx_vault.access.researcher_roles import (
     EXPIRES_TAG,
     GRANT_TAG,
@@ -42,6 +43,10 @@ class ResearcherRole(Construct):
         The IAM role, under :data:`edx_vault.settings.iam_paths.RESEARCHER_ROLE_PATH`.
     policies
         Its customer-managed policies (several when the grant is too long for one).
+    query_policy
+        With ``query``, the policy that lets it use its Athena workgroup, read the research
+        catalog and keep results under its own prefix of the results bucket
+        (:mod:`edx_vault.access.query_statements`); ``None`` without, or once expired.
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class ResearcherRole(Construct):
         grant: ResearcherGrant,
         bucket_name: str,
         data_key: kms.IKey,
+        query: QueryAccess | None = None,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -74,6 +80,7 @@ class ResearcherRole(Construct):
             Tags.of(self.role).add(key, value)
 
         self.policies: list[iam.ManagedPolicy] = []
+        self.query_policy: iam.ManagedPolicy | None = None
         if grant.expired:
             self.policies.append(self._deny_everything(grant))
             return
@@ -95,6 +102,32 @@ class ResearcherRole(Construct):
                     roles=[self.role],
                 )
             )
+        if query is not None:
+            self.query_policy = self._query_policy(grant, query)
+            self.policies.append(self.query_policy)
+
+    def _query_policy(self, grant: ResearcherGrant, query: QueryAccess) -> iam.ManagedPolicy:
+        # A policy of its own, so the read policies keep their whole size budget
+        # (compile_grants leaves one of the role's managed policy slots for it).
+        stack = Stack.of(self)
+        statements = query_statements(
+            query,
+            researcher=grant.name,
+            expiry_timestamp=grant.expiry_timestamp,
+            partition=stack.partition,
+            region=stack.region,
+            account=stack.account,
+        )
+        return iam.ManagedPolicy(
+            self,
+            "Query",
+            path=RESEARCHER_ROLE_PATH,
+            description=f"edx-vault research grant {grant.name}: SQL in its own Athena workgroup",
+            document=iam.PolicyDocument.from_json(
+                {"Version": "2012-10-17", "Statement": statements}
+            ),
+            roles=[self.role],
+        )
 
     @staticmethod
     def _not_after_expiry(grant: ResearcherGrant) -> dict[str, Any]:

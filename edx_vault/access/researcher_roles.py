@@ -21,6 +21,8 @@ MAX_SESSION_HOURS: Final = 1
 ROLE_NAME_MAX_LENGTH: Final = 64
 MANAGED_POLICY_MAX_CHARS: Final = 6144
 MANAGED_POLICIES_PER_ROLE: Final = 10
+# Of those, the one holding the role's SQL access (edx_vault.access.query_statements).
+QUERY_POLICIES_PER_ROLE: Final = 1
 # Tags on every researcher role, so an audit can tell which approval a role serves.
 GRANT_TAG: Final = "edx-vault:grant"
 EXPIRES_TAG: Final = "edx-vault:expires"
