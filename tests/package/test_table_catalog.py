@@ -1,0 +1,268 @@
+"""The research catalog against a synthetic package: every published key is in exactly one table's
+projected location (or, for what is not a table, in none), and each table's declared columns are
+the published files' own header lines.
+
+The synthetic package is laid out without encrypting (``package_layout`` gives each file's
+plaintext), so this stays pure and fast. Keys are matched against the Glue parameters the stack
+deploys (``storage.location.template`` and ``projection.*``), read with Athena's value rules:
+an enum's values, any value for ``injected``, a ``yyyy-MM-dd`` date within the range.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import pytest
+
+from edx_vault.devtools.synthetic.layout import PlannedZip, package_layout
+from edx_vault.devtools.synthetic.spec import PackageSpec, demo_package_spec
+from edx_vault.package.bucket_layout import NOT_COURSES
+from edx_vault.package.member_names import parse_member_name
+from edx_vault.package.output_keys import course_event_log_output_key, output_key
+from edx_vault.package.source_keys import SourceKind, parse_source_key
+from edx_vault.package.table_catalog import NOT_TABLES, CatalogTable, catalog_tables
+from edx_vault.package.table_columns import (
+    FORUMS_JSON_MAPPING,
+    UNDECLARED_SQL_TABLES,
+)
+
+BUCKET = "vault-data"
+FIRST_DATE = dt.date(2024, 1, 1)
+SPEC: PackageSpec = demo_package_spec(
+    rdx=True,
+    # Declared tables the exporter writes with an explicit SELECT list, beside the defaults.
+    tables=(
+        "auth_user",
+        "auth_userprofile",
+        "user_id_map",
+        "student_courseaccessrole",
+        "django_comment_client_role_users",
+        "student_courseenrollment",
+    ),
+)
+ORGS = tuple(org.org_id for org in SPEC.orgs)
+TABLES = catalog_tables()
+
+
+@dataclass(frozen=True)
+class Published:
+    """One key the pipeline publishes, and the plaintext there (None: not needed here)."""
+
+    key: str
+    table: str | None
+    content: bytes | None
+
+
+def _published(spec: PackageSpec) -> Iterator[Published]:
+    """The synthetic package's published keys, as the pipeline spells them, with plaintexts."""
+    for bucket, planned in package_layout(spec):
+        if isinstance(planned, PlannedZip):
+            source = parse_source_key(bucket, planned.key)
+            for member in planned.members:
+                reading = parse_member_name(source, member.name)
+                key = output_key(reading)
+                if key is not None:
+                    yield Published(key, reading.table, b"".join(member.content()))
+            continue
+        source = parse_source_key(bucket, planned.name)
+        key = output_key(source)
+        assert key is not None
+        if source.kind is SourceKind.EVENT_LOG:
+            content = gzip.decompress(b"".join(planned.content()))
+            yield Published(key, None, content)
+            assert source.site is not None and source.date is not None
+            org = next(org for org in spec.orgs if org.org_id == source.org)
+            entities = [c.entity for c in org.courses if c.site == source.site]
+            for course in (*entities, *NOT_COURSES):
+                split_key = course_event_log_output_key(
+                    source.org, source.site, course, source.date
+                )
+                yield Published(split_key, None, None)
+        else:
+            yield Published(key, None, None)
+
+
+PUBLISHED = tuple(_published(SPEC))
+
+
+def _value_pattern(parameters: Mapping[str, str], key: str) -> str:
+    """What Athena accepts as a partition value of ``key``, from the projection's properties."""
+    kind = parameters[f"projection.{key}.type"]
+    if kind == "enum":
+        return "|".join(
+            re.escape(value) for value in parameters[f"projection.{key}.values"].split(",")
+        )
+    if kind == "injected":
+        return "[^/]+"
+    assert kind == "date" and parameters[f"projection.{key}.format"] == "yyyy-MM-dd"
+    return r"\d{4}-\d{2}-\d{2}"
+
+
+def _in_projected_location(table: CatalogTable, key: str) -> bool:
+    """Whether ``key`` is a file directly under one of the table's projected partitions."""
+    parameters = table.parameters(bucket=BUCKET, orgs=ORGS, first_date=FIRST_DATE)
+    template = parameters["storage.location.template"]
+    assert parameters["projection.enabled"] == "true"
+    pattern = re.escape(template)
+    for name in re.findall(r"\$\{(\w+)\}", template):
+        pattern = pattern.replace(
+            re.escape(f"${{{name}}}"), f"(?P<{name}>{_value_pattern(parameters, name)})"
+        )
+    found = re.fullmatch(pattern + r"[^/]+", f"s3://{BUCKET}/{key}")
+    if found is None:
+        return False
+    for name, value in found.groupdict().items():
+        if parameters[f"projection.{name}.type"] == "date":
+            start, end = parameters[f"projection.{name}.range"].split(",")
+            assert end == "NOW"
+            if not dt.date.fromisoformat(start) <= dt.date.fromisoformat(value) <= dt.date.today():
+                return False
+    return True
+
+
+def test_every_published_key_is_in_exactly_one_table_or_in_none_for_what_is_not_a_table() -> None:
+    # Given every key the synthetic package publishes, course-split event logs included
+    assert len(PUBLISHED) > 100
+    for published in PUBLISHED:
+        # When the key is matched against every table's projected location
+        matches = [table.name for table in TABLES if _in_projected_location(table, published.key)]
+        # Then a table's file is in its table alone; a course export, course structure, RDX
+        # archive or undeclared .sql table's file in none
+        not_a_table = published.key.startswith(tuple(NOT_TABLES)) or (
+            published.table in UNDECLARED_SQL_TABLES
+        )
+        assert matches == ([] if not_a_table else matches[:1]), published.key
+        assert not_a_table or len(matches) == 1, (published.key, matches)
+
+
+def test_each_kind_of_published_file_is_covered() -> None:
+    # Given the tables the published keys fall in
+    covered = {
+        table.name
+        for published in PUBLISHED
+        for table in TABLES
+        if _in_projected_location(table, published.key)
+    }
+    # Then the package exercised the event tables, forums (both site spellings), the opt-in
+    # report and the declared .sql tables it exports
+    assert {
+        "events",
+        "events_by_course",
+        "forums",
+        "email_opt_in",
+        "database_user_id_map",
+        "database_student_courseaccessrole",
+        "database_django_comment_client_role_users",
+    } <= covered
+    assert any("/site=unspecified/" in p.key for p in PUBLISHED if p.key.startswith("forums/"))
+
+
+def test_a_key_outside_the_projection_is_in_no_table() -> None:
+    # Given keys with an org not configured, a site not projected, a date before the backfill
+    events = next(table for table in TABLES if table.name == "events")
+    for key in (
+        "events/org=otherx/site=edx/date=2024-01-06/otherx-edx-events-2024-01-06.log.gz",
+        "events/org=mitx/site=prod/date=2024-01-06/mitx-prod-events-2024-01-06.log.gz",
+        "events/org=mitx/site=edx/date=2023-12-31/mitx-edx-events-2023-12-31.log.gz",
+        "events/org=mitx/site=edx/date=2024-01-06/deeper/file.log.gz",
+    ):
+        # Then none falls in the table
+        assert not _in_projected_location(events, key), key
+
+
+def _header(published: Published) -> tuple[str, ...]:
+    assert published.content is not None
+    first_line = published.content.decode().split("\n", 1)[0]
+    return tuple(first_line.split("\t"))
+
+
+_SQL_TABLES = {table.name: table for table in TABLES if table.file_format.classification == "csv"}
+_SYNTHETIC_TABLES = sorted(
+    {
+        f"{published.key.split('/', 1)[0]}_{published.table}"
+        for published in PUBLISHED
+        if published.table is not None
+        and published.table not in UNDECLARED_SQL_TABLES
+        and published.key.startswith(("database/", "ora/"))
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "table_name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="the synthetic auth_user writes 13 of the 22 columns edX's exporter selects",
+            ),
+        )
+        if name == "database_auth_user"
+        else name
+        for name in _SYNTHETIC_TABLES
+    ],
+)
+def test_a_declared_sql_table_has_its_files_header_line(table_name: str) -> None:
+    # Given a declared .sql table and the published files of it
+    table = _SQL_TABLES[table_name]
+    files = [p for p in PUBLISHED if p.key.startswith(table.prefix)]
+    assert files
+    # Then each file's header row is the declared columns, in order (TSV maps by position)
+    for published in files:
+        assert _header(published) == table.columns.names, published.key
+
+
+def test_the_email_opt_in_header_is_the_declared_columns() -> None:
+    table = next(table for table in TABLES if table.name == "email_opt_in")
+    files = [p for p in PUBLISHED if p.key.startswith(table.prefix)]
+    assert files
+    for published in files:
+        assert published.content is not None
+        header = next(csv.reader(io.StringIO(published.content.decode())))
+        assert tuple(header) == table.columns.names
+
+
+def _json_objects(content: bytes) -> Iterator[dict[str, object]]:
+    for line in content.splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue  # lines that are not JSON read as NULL rows (ignore.malformed.json)
+        if isinstance(document, dict):
+            yield document
+
+
+def test_every_field_of_the_event_logs_and_forums_is_a_declared_column() -> None:
+    # Given the declared columns of the JSON tables, with the forums' key mapping
+    events = next(table for table in TABLES if table.name == "events")
+    forums = next(table for table in TABLES if table.name == "forums")
+    event_columns = set(events.columns.names)
+    context_type = dict((c.name, c.type) for c in events.columns.columns)["context"]
+    context_fields = set(re.findall(r"(\w+):", context_type))
+    forums_keys = {FORUMS_JSON_MAPPING.get(name, name) for name in forums.columns.names}
+    seen_events = seen_forums = 0
+    for published in PUBLISHED:
+        if published.content is None:
+            continue
+        if published.key.startswith(events.prefix):
+            # Then every top-level field of every event, and of its context, has a column
+            for event in _json_objects(published.content):
+                seen_events += 1
+                assert set(event) <= event_columns, set(event) - event_columns
+                context = event.get("context")
+                if isinstance(context, dict):
+                    assert set(context) <= context_fields, set(context) - context_fields
+        elif published.key.startswith(forums.prefix):
+            # And every field of every forums document
+            for document in _json_objects(published.content):
+                seen_forums += 1
+                assert set(document) <= forums_keys, set(document) - forums_keys
+    assert seen_events > 10 and seen_forums > 10
