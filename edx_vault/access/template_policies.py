@@ -262,6 +262,19 @@ def load_vault_policies(
     )
 
 
+def load_role_policies(
+    templates: Mapping[str, Mapping[str, Any]],
+    *,
+    account: str,
+    region: str,
+    partition: str = "aws",
+) -> dict[str, RolePolicies]:
+    """Every IAM role of every stack, by ARN, with its policies resolved: for judging requests
+    to resources other than the data bucket (Athena workgroups, the Glue catalog, the query
+    results bucket), whose policies the caller resolves itself."""
+    return _roles(TemplateResolver(templates, account=account, region=region, partition=partition))
+
+
 def _roles(resolver: TemplateResolver) -> dict[str, RolePolicies]:
     attached: dict[tuple[str, str], list[Statement]] = {}
     for stack, template in resolver.templates.items():
