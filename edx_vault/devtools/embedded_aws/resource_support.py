@@ -40,6 +40,15 @@ EMULATED: Final[Mapping[str, str]] = {
         "created with Subscribe; an email subscription stays pending and nothing is sent"
     ),
     "AWS::SNS::TopicPolicy": "stored as each topic's Policy attribute; not enforced",
+    "AWS::Glue::Database": "created with CreateDatabase from DatabaseInput",
+    "AWS::Glue::Table": (
+        "created with CreateTable from TableInput; stored as given (GetTable returns the "
+        "partition projection's properties), no partition is ever added"
+    ),
+    "AWS::Athena::WorkGroup": (
+        "created with CreateWorkGroup (configuration, description, tags) and its State; moto "
+        "stores the enforced configuration but enforces none of it, and runs no real query"
+    ),
 }
 
 # moto creates these, but wrongly without a fix applied in the server.

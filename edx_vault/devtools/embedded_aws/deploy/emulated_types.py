@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from moto.athena.models import athena_backends
 from moto.cloudwatch.models import (
     Dimension,
     Metric,
@@ -26,6 +27,8 @@ from moto.cloudwatch.models import (
     MetricStat,
     cloudwatch_backends,
 )
+from moto.glue.exceptions import EntityNotFoundException
+from moto.glue.models import glue_backends
 from moto.s3.models import s3_backends
 from moto.scheduler.models import scheduler_backends
 from moto.secretsmanager.models import secretsmanager_backends
@@ -262,6 +265,72 @@ def _set_topic_policies(resource: Resource) -> Created:
     return Created(resource.name)
 
 
+def _create_glue_database(resource: Resource) -> Created:
+    """Created with CreateDatabase from ``DatabaseInput``; ``Ref`` is its name, as on AWS."""
+    name = str(resource.properties["DatabaseInput"]["Name"])
+    resource.backend(glue_backends).create_database(
+        name, dict(resource.properties["DatabaseInput"])
+    )
+    return Created(name)
+
+
+def _delete_glue_database(resource: Resource) -> None:
+    """``resource.name`` is the physical id: the database's name."""
+    resource.backend(glue_backends).delete_database(resource.name)
+
+
+def _create_glue_table(resource: Resource) -> Created:
+    """Created with CreateTable from ``TableInput``; ``Ref`` is the table's name, as on AWS.
+
+    Its ``DependsOn`` orders it after its database, as on AWS; without one, moto's CreateTable
+    fails by name, as Glue's does.
+    """
+    name = str(resource.properties["TableInput"]["Name"])
+    resource.backend(glue_backends).create_table(
+        str(resource.properties["DatabaseName"]), name, dict(resource.properties["TableInput"])
+    )
+    return Created(name)
+
+
+def _delete_glue_table(resource: Resource) -> None:
+    """``resource.name`` is the table's name; the database is read from the template.
+
+    moto deletes a stack's resources in no set order, and deleting a database deletes its
+    tables (as Glue's DeleteDatabase does), so a table already gone is not an error. The
+    template at delete time is unresolved: a ``DatabaseName`` that is not a plain string
+    (a ``Ref``) is found by looking for the table.
+    """
+    backend = resource.backend(glue_backends)
+    database = resource.properties.get("DatabaseName")
+    if not isinstance(database, str):
+        holding = [db for db, found in backend.databases.items() if resource.name in found.tables]
+        if not holding:
+            return
+        database = holding[0]
+    try:
+        backend.delete_table(database, resource.name)
+    except EntityNotFoundException:
+        return
+
+
+def _create_work_group(resource: Resource) -> Created:
+    """Created with CreateWorkGroup; ``State`` is kept (moto's own API cannot set it).
+
+    moto stores the configuration (result location, encryption, enforcement, bytes-scanned
+    cutoff) and returns it from GetWorkGroup, but enforces none of it.
+    """
+    properties = resource.properties
+    backend = resource.backend(athena_backends)
+    backend.create_work_group(
+        name=resource.name,
+        configuration=dict(properties.get("WorkGroupConfiguration", {})),
+        description=properties.get("Description", ""),
+        tags=_tags(properties),
+    )
+    backend.work_groups[resource.name].state = properties.get("State", "ENABLED")
+    return Created(resource.name)
+
+
 EMULATIONS: Final[Mapping[str, Emulation]] = {
     "AWS::SecretsManager::Secret": Emulation(_create_secret, _delete_secret, "Name"),
     "AWS::S3::BucketPolicy": Emulation(_put_bucket_policy, _delete_bucket_policy),
@@ -286,5 +355,12 @@ EMULATIONS: Final[Mapping[str, Emulation]] = {
         _subscribe, lambda resource: resource.backend(sns_backends).unsubscribe(resource.name)
     ),
     "AWS::SNS::TopicPolicy": Emulation(_set_topic_policies),
+    "AWS::Glue::Database": Emulation(_create_glue_database, _delete_glue_database),
+    "AWS::Glue::Table": Emulation(_create_glue_table, _delete_glue_table),
+    "AWS::Athena::WorkGroup": Emulation(
+        _create_work_group,
+        lambda resource: resource.backend(athena_backends).delete_work_group(resource.name),
+        "Name",
+    ),
 }
 assert set(EMULATIONS) == set(EMULATED), "update the table"
