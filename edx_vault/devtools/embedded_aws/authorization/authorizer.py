@@ -53,7 +53,7 @@ LOGGER = logging.getLogger("edx_vault.devtools.embedded_aws.authorizer")
 
 # Services whose resources carry policies of their own: every operation must be modelled.
 _RESOURCE_POLICY_SERVICES: Final = frozenset(
-    {"s3", "kms", "secretsmanager", "sns", "sts", "lambda"}
+    {"s3", "kms", "secretsmanager", "sns", "sts", "lambda", "athena", "glue"}
 )
 # The server's own control plane (moto's, and fault injection), served unsigned on loopback.
 _CONTROL_PLANE_PATHS: Final = ("/moto-api", "/_edx_vault/")

@@ -120,6 +120,129 @@ def _roles(operation: str, parameters: Parameters, region: str, account: str) ->
     return [str(parameters.get("RoleArn", ""))], context
 
 
+def _query_execution_workgroup(account: str, region: str, execution_id: str) -> str | None:
+    """The workgroup a query execution ran in, from moto's Athena backend; ``None`` when moto
+    knows no such execution."""
+    from moto.athena.models import athena_backends
+
+    execution = athena_backends[account][region].executions.get(execution_id)
+    if execution is None:
+        return None
+    return str(execution.workgroup.name) if execution.workgroup is not None else _PRIMARY_WORKGROUP
+
+
+# Athena's workgroup when a call names none ("primary", Athena User Guide, "Using workgroups").
+_PRIMARY_WORKGROUP: Final = "primary"
+# Athena operations by the parameter naming their workgroup: by name, or by a query execution
+# (or several) whose workgroup authorizes the call. IAM authorizes each on the workgroup ARN
+# ("Actions, resources, and condition keys for Amazon Athena", Service Authorization Reference).
+_WORKGROUP_BY_NAME: Final = {
+    "StartQueryExecution": "WorkGroup",
+    "ListQueryExecutions": "WorkGroup",
+    "GetWorkGroup": "WorkGroup",
+    "UpdateWorkGroup": "WorkGroup",
+    "DeleteWorkGroup": "WorkGroup",
+    "CreateWorkGroup": "Name",
+}
+_WORKGROUP_BY_EXECUTION: Final = frozenset(
+    {
+        "GetQueryExecution",
+        "GetQueryResults",
+        "GetQueryResultsStream",
+        "GetQueryRuntimeStatistics",
+        "StopQueryExecution",
+        "BatchGetQueryExecution",
+    }
+)
+
+
+def _workgroups(operation: str, parameters: Parameters, region: str, account: str) -> Named:
+    """The workgroup(s) an Athena call runs in, as ARNs; ``*`` for ListWorkGroups.
+
+    Raises
+    ------
+    UnmodelledRequestError
+        For another operation, or a query execution moto does not know (refused rather than
+        judged on a guessed workgroup).
+    """
+    prefix = f"arn:aws:athena:{region}:{account}:workgroup/"
+    if operation in _WORKGROUP_BY_NAME:
+        name = parameters.get(_WORKGROUP_BY_NAME[operation]) or _PRIMARY_WORKGROUP
+        return [f"{prefix}{name}"], {}
+    if operation in _WORKGROUP_BY_EXECUTION:
+        ids = parameters.get("QueryExecutionIds")
+        wanted = [str(i) for i in ids] if isinstance(ids, list) else []
+        wanted = wanted or [str(parameters.get("QueryExecutionId", ""))]
+        names = [_query_execution_workgroup(account, region, i) for i in wanted]
+        if None in names:
+            raise UnmodelledRequestError(f"athena:{operation} of an unknown query execution")
+        return [f"{prefix}{name}" for name in dict.fromkeys(names)], {}
+    if operation == "ListWorkGroups":
+        return ["*"], {}
+    raise UnmodelledRequestError(f"athena:{operation}")
+
+
+# Glue Data Catalog operations by what they name: the catalog only, a database (by the
+# parameter holding its name), or a table of a database. A call on a database or table is
+# authorized on the catalog and every level above it too ("Specifying AWS Glue resource ARNs",
+# Glue Developer Guide).
+_CATALOG_OPERATIONS: Final = frozenset({"GetDatabases"})
+_DATABASE_OPERATIONS: Final = {
+    "GetDatabase": "Name",
+    "CreateDatabase": "DatabaseInput.Name",
+    "UpdateDatabase": "Name",
+    "DeleteDatabase": "Name",
+    "GetTables": "DatabaseName",
+}
+_TABLE_OPERATIONS: Final = {
+    "GetTable": "Name",
+    "CreateTable": "TableInput.Name",
+    "UpdateTable": "TableInput.Name",
+    "DeleteTable": "Name",
+    "GetPartition": "TableName",
+    "GetPartitions": "TableName",
+    "BatchGetPartition": "TableName",
+    "CreatePartition": "TableName",
+    "BatchCreatePartition": "TableName",
+}
+
+
+def _parameter(parameters: Parameters, path: str) -> str:
+    value: object = parameters
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise UnmodelledRequestError(f"glue call without {path}")
+    return value
+
+
+def _catalog(operation: str, parameters: Parameters, region: str, account: str) -> Named:
+    """The catalog, database and table ARNs a Glue Data Catalog call is authorized on.
+
+    Raises
+    ------
+    UnmodelledRequestError
+        For another Glue operation, or one without the name it needs.
+    """
+    catalog_account = str(parameters.get("CatalogId") or account)
+    glue = f"arn:aws:glue:{region}:{catalog_account}"
+    resources = [f"{glue}:catalog"]
+    if operation in _CATALOG_OPERATIONS:
+        return resources, {}
+    if operation in _DATABASE_OPERATIONS:
+        database = _parameter(parameters, _DATABASE_OPERATIONS[operation])
+        return [*resources, f"{glue}:database/{database}"], {}
+    if operation in _TABLE_OPERATIONS:
+        database = _parameter(parameters, "DatabaseName")
+        table = _parameter(parameters, _TABLE_OPERATIONS[operation])
+        return [
+            *resources,
+            f"{glue}:database/{database}",
+            f"{glue}:table/{database}/{table}",
+        ], {}
+    raise UnmodelledRequestError(f"glue:{operation}")
+
+
 def _functions(operation: str, parameters: Parameters, region: str, account: str) -> Named:
     name = str(parameters["FunctionName"])
     return [
@@ -136,6 +259,8 @@ _RESOURCES: Final[Mapping[str, Callable[[str, Parameters, str, str], Named]]] = 
     "sns": _topics,
     "sts": _roles,
     "lambda": _functions,
+    "athena": _workgroups,
+    "glue": _catalog,
 }
 # Services whose one modelled operation is authorized by an action not named after it.
 _ACTIONS: Final = {"lambda": "lambda:InvokeFunction"}
