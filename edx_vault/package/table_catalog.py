@@ -169,7 +169,15 @@ class CatalogTable:
             The configured org ids (any case): the ``org`` enum's values.
         first_date
             The first day with data (the backfill date): the date ranges' start.
+
+        Raises
+        ------
+        ValueError
+            With no org: an enum projection needs at least one value.
         """
+        org_values = ",".join(sorted({org_value(org) for org in orgs}))
+        if not org_values:
+            raise ValueError("the org enum needs at least one org: configure the orgs first")
         # Property names and values as in the Athena user guide, "Supported types for partition
         # projection" (enum: values; date: range, format, interval, interval.unit; injected).
         parameters = {"projection.enabled": "true"}
@@ -177,9 +185,7 @@ class CatalogTable:
             kind = projection_type(key)
             parameters[f"projection.{key}.type"] = kind
             if key == "org":
-                parameters["projection.org.values"] = ",".join(
-                    sorted({org_value(org) for org in orgs})
-                )
+                parameters["projection.org.values"] = org_values
             elif key == "site":
                 parameters["projection.site.values"] = ",".join(self.site_values)
             elif kind == "date":

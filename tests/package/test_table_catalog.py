@@ -266,3 +266,9 @@ def test_every_field_of_the_event_logs_and_forums_is_a_declared_column() -> None
                 seen_forums += 1
                 assert set(document) <= forums_keys, set(document) - forums_keys
     assert seen_events > 10 and seen_forums > 10
+
+
+def test_a_catalog_without_orgs_is_refused() -> None:
+    # Given a table / When its projection is asked for no org / Then it is refused, by what
+    with pytest.raises(ValueError, match="at least one org"):
+        TABLES[0].projection(orgs=[], first_date=FIRST_DATE)
