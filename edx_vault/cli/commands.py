@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from edx_vault.cli import (
+    audit,
     grants,
     import_credentials,
     import_key,
@@ -231,6 +232,24 @@ COMMANDS: Final[tuple[Command, ...]] = (
         "Stream every published object through sha256 and compare it with the manifest. Exit "
         "status 1 if any object is missing, replaced or altered.",
         (JSON,),
+    ),
+    Command(
+        "audit",
+        "who read the data bucket, from its access logs; flags unexpected readers",
+        audit.run,
+        "Read the data bucket's S3 server access logs since --since and show, per researcher, "
+        "the objects and bytes read, the first and last read and the identifying files read, "
+        "then every other principal. Exit status 1 if anyone outside the vault read data.",
+        (
+            arg(
+                "--since",
+                type=audit.parse_since,
+                default=None,
+                help=f"from this date or time, UTC (default: {audit.DEFAULT_DAYS} days ago)",
+            ),
+            arg("--researcher", help="show this researcher only (unexpected readers still show)"),
+            JSON,
+        ),
     ),
     Command(
         "doctor",

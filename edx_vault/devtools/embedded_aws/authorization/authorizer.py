@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from edx_vault.access.iam_wildcards import matches_glob
 from edx_vault.access.policy_evaluator import ContextValue, Decision, Request, evaluate
 from edx_vault.access.policy_statements import Statement, UnsupportedPolicyError
+from edx_vault.devtools.embedded_aws.access_logs import AccessLogs, note_principal
 from edx_vault.devtools.embedded_aws.api_requests import (
     ApiCall,
     Check,
@@ -92,6 +93,7 @@ class Authorizer:
     def __init__(self, settings: AuthorizerSettings) -> None:
         self.settings = settings
         self.facts = SessionFacts()
+        self.access_logs = AccessLogs(settings.account)
 
     def wsgi(self, application: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         """moto's application, with every request decided first."""
@@ -114,7 +116,8 @@ class Authorizer:
                 return self._recording_sessions(application, environ, start_response, principal)
             return application(environ, start_response)
 
-        return strict
+        # S3 server access logs see each request's principal and answer, refusals included.
+        return self.access_logs.wsgi(strict)
 
     def decide(self, environ: dict[str, Any]) -> tuple[ApiCall, Principal]:
         """Authorize one request; return what it is and who makes it.
@@ -131,6 +134,7 @@ class Authorizer:
         except UnsignedRequestError as error:
             raise RefusedError("MissingAuthenticationToken", str(error)) from None
         principal = self._principal(signature)
+        note_principal(environ, principal)
         call = self._call(environ, signature, headers, query)
         mfa_now = call.operation == "AssumeRole" and bool(call.parameters.get("TokenCode"))
         for check in call.checks:

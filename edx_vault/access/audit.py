@@ -1,0 +1,127 @@
+"""The read audit for the data czar: who read which data, from the data bucket's access logs.
+
+Pure Python. :func:`known_principals` names the vault's principals from the configuration (the
+researcher roles as :func:`~edx_vault.access.researcher_roles.role_name_for` spells them, the
+pipeline stack's roles by CloudFormation's naming, the admin roles); :func:`identifying_key`
+says whether an object holds identifying data, as
+:func:`~edx_vault.access.readable_slices.is_identifying` decides for grants; :func:`audit` sums
+the records per principal (:mod:`edx_vault.package.access_log_readers`) and
+``edx-vault audit`` prints the result.
+
+Identifying files are those that name learners or hold their own words: the email opt-in report
+(names and email addresses), forums and open response assessments (free text), and the database
+tables ``auth_user``, ``auth_userprofile``, ``certificates_generatedcertificate`` and
+``wiki_articlerevision``. Nothing else is anonymous: event logs carry every learner's username
+and IP address, so every read is a read of personal data; the audit lists the identifying ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from edx_vault.access.readable_slices import is_identifying
+from edx_vault.access.researcher_roles import role_name_for
+from edx_vault.package.access_log_readers import (
+    KnownPrincipals,
+    ReaderActivity,
+    summarize,
+    unexpected_readers,
+)
+from edx_vault.package.access_log_records import AccessLogRecord
+from edx_vault.package.bucket_layout import (
+    EVENTS_BY_COURSE_PREFIX,
+    EVENTS_PREFIX,
+    GRANT_CATEGORY_PREFIXES,
+)
+from edx_vault.settings.config import VaultConfig
+from edx_vault.settings.stack_outputs import PIPELINE_STACK_SUFFIX, stack_name
+
+
+def known_principals(config: VaultConfig) -> KnownPrincipals:
+    """The principals a deployment expects in its data bucket's access logs.
+
+    The pipeline's roles have names CloudFormation generates, ``{stack name}-{logical id}-
+    {random}``, so they are known by the pipeline stack's name; a role session's ARN in the log
+    carries the role's name, not its path (``/edx-vault/pipeline/``).
+    """
+    deployment = config.deployment
+    return KnownPrincipals(
+        account=deployment.account,
+        researcher_roles={
+            role_name_for(deployment.stack_prefix, researcher.name): researcher.name
+            for researcher in config.researchers
+        },
+        pipeline_role_prefixes=(f"{stack_name(deployment.stack_prefix, PIPELINE_STACK_SUFFIX)}-",),
+        admin_principal_arns=tuple(deployment.admin_role_arns),
+    )
+
+
+def identifying_key(key: str) -> bool:
+    """Whether an object of the data bucket holds identifying data (see the module's notes)."""
+    for category, prefix in GRANT_CATEGORY_PREFIXES.items():
+        if key.startswith(prefix):
+            # database/{table}/... and ora/{table}/...: the table is the level below.
+            table = key[len(prefix) :].split("/", 1)[0]
+            return is_identifying(category, table if "=" not in table else "*")
+    return False
+
+
+def is_event_log(key: str) -> bool:
+    """Whether an object is an event log (usernames and IP addresses of every learner)."""
+    return key.startswith((EVENTS_PREFIX, EVENTS_BY_COURSE_PREFIX))
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The audit of some log records.
+
+    Attributes
+    ----------
+    activity
+        Every principal's activity, researchers first, then pipeline, admins, S3, unexpected.
+    unexpected_readers
+        Requesters outside the vault whose data request succeeded.
+    records
+        How many records were read.
+    """
+
+    activity: tuple[ReaderActivity, ...]
+    unexpected_readers: tuple[str, ...]
+    records: int
+
+    def researchers(self) -> tuple[ReaderActivity, ...]:
+        """The researchers' activity only."""
+        return tuple(entry for entry in self.activity if entry.kind == "researcher")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "records": self.records,
+            "activity": [entry.as_dict() for entry in self.activity],
+            "unexpected_readers": list(self.unexpected_readers),
+        }
+
+
+_KIND_ORDER = {"researcher": 0, "pipeline": 1, "admin": 2, "s3": 3, "unexpected": 4}
+
+
+def audit(
+    records: Iterable[AccessLogRecord],
+    principals: KnownPrincipals,
+    *,
+    researcher: str | None = None,
+) -> Audit:
+    """Sum the records per principal; with ``researcher``, keep that researcher's activity and
+    every unexpected requester's (the flags never disappear behind a filter)."""
+    listed = list(records)
+    activity = summarize(listed, principals, identifying=identifying_key)
+    entries = sorted(activity.values(), key=lambda entry: (_KIND_ORDER[entry.kind], entry.name))
+    if researcher is not None:
+        entries = [
+            entry
+            for entry in entries
+            if entry.kind == "unexpected" or (entry.kind, entry.name) == ("researcher", researcher)
+        ]
+    return Audit(tuple(entries), tuple(unexpected_readers(activity)), len(listed))
