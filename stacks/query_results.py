@@ -10,6 +10,18 @@ from constructs import Construct
 # Where the results bucket's server access logs go in the logs bucket.
 RESULTS_ACCESS_LOG_PREFIX = "query-results/"
 INCOMPLETE_UPLOAD_DAYS = 1
+# cdk-nag findings on the results bucket that are decisions, with their reasons, for whoever
+# wires the bucket into a stack to acknowledge (stacks/nag_acknowledgements.py).
+ACCEPTED_FINDINGS = {
+    "NIST.800.53.R5-S3BucketVersioningEnabled": (
+        "Query results are disposable and reproducible from their query; versions would keep "
+        "overwritten or deleted results (learner data) beyond their expiry."
+    ),
+    "NIST.800.53.R5-S3BucketReplicationEnabled": (
+        "Query results are disposable and expire within days; a replica would be one more copy "
+        "of learner data to govern."
+    ),
+}
 
 
 class QueryResultsBucket(Construct):

@@ -27,6 +27,12 @@ LIST_SID = "ListGrantedFolders"
 DECRYPT_SID = "DecryptGrantedObjectsThroughS3"
 EXPIRED_SID = "GrantExpired"
 EXPIRED_WARNING_ID = "edx-vault:grant-expired"
+# Why the query policy's wildcards (AwsSolutions-IAM5) are accepted, for the acknowledgements.
+QUERY_WILDCARDS_REASON = (
+    "The research database's tables (table/{database}/*) are read-only definitions, and "
+    "results/{researcher}/* is the grant's own prefix of the query results bucket; Athena reads "
+    "the data itself with the role's own, pattern-limited S3 permissions."
+)
 
 
 class ResearcherRole(Construct):
