@@ -21,6 +21,7 @@ and ``s3:GetObject`` on that prefix's objects; the logs bucket is SSE-S3, so no 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from edx_vault.package.access_log_readers import (
@@ -111,6 +112,7 @@ def audit_summary(
     since: dt.datetime,
     until: dt.datetime,
     principals: KnownPrincipals,
+    identifying: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """Who read the data bucket between ``since`` and ``until``, from its access logs.
 
@@ -126,6 +128,9 @@ def audit_summary(
         The requests counted (aware datetimes; :func:`weekly_window`).
     principals
         The vault's researchers, pipeline and admin roles.
+    identifying
+        Whether an object key holds identifying data; each principal's identifying reads are
+        then listed (``None``: not assessed, the list is empty).
 
     Returns
     -------
@@ -138,7 +143,7 @@ def audit_summary(
     records, unparsed = read_records(
         s3, logs_bucket=logs_bucket, keys=keys, since=since, until=until
     )
-    activity = summarize(records, principals)
+    activity = summarize(records, principals, identifying=identifying)
     by_kind: dict[ReaderKind, list[dict[str, Any]]] = {}
     for (kind, _), entry in sorted(activity.items()):
         by_kind.setdefault(kind, []).append(entry.as_dict())
