@@ -47,7 +47,8 @@ NOW = dt.datetime(2024, 1, 8, 9, 0, tzinfo=dt.UTC)
 LOG_DAY = dt.date(2024, 1, 6)
 ZIP_DAY = dt.date(2024, 1, 7)
 PASS_MACHINE = {"StartAt": "Report", "States": {"Report": {"Type": "Pass", "End": True}}}
-RESEARCHER = "jdoe-irb-2026-114"  # the example configuration's researcher
+# The example configuration's researchers.
+RESEARCHERS = ("jdoe-irb-2026-114", "asmith-irb-2026-201")
 ALERTS_EMAIL = "research-data@example.edu"  # and its alerts email
 
 
@@ -134,7 +135,7 @@ def healthy(
     subscription, an enabled schedule, and each org's files at edX encrypted to the pipeline's
     key as well as to another czar's."""
     machine = pipeline_only(vault_stack)
-    deploy_access_stack(vault_stack, (RESEARCHER,))
+    deploy_access_stack(vault_stack, RESEARCHERS)
     expires = NOW.date() + dt.timedelta(days=365)
     seed_pipeline_key(vault_stack, fast_key, expires=expires)
     tag_pipeline_key(vault_stack, fast_key.fingerprint, expires.isoformat())
@@ -177,7 +178,7 @@ def test_a_healthy_vault_passes_every_check(
     }
     prefix = healthy.deployed.prefix
     assert f"data bucket {healthy.deployed.data_bucket}" in checks["storage-stack"]["evidence"]
-    assert "1 researcher role(s)" in checks["access-stack"]["evidence"]
+    assert f"{len(RESEARCHERS)} researcher role(s)" in checks["access-stack"]["evidence"]
     assert "expires on 2025-01-07, in 365 days" in checks["key-expiry"]["evidence"]
     # each org's listings were made with edX's keys
     assert "AKIA************MPLE" in checks["edx-credentials"]["evidence"]
@@ -264,7 +265,7 @@ def test_an_access_stack_without_a_configured_researchers_role_fails(
     # Then the access stack fails, naming the researcher without a role
     access = checks["access-stack"]
     assert access["status"] == "FAIL"
-    assert f"no role for researcher(s) {RESEARCHER}" in access["evidence"]
+    assert f"no role for researcher(s) {', '.join(sorted(RESEARCHERS))}" in access["evidence"]
     assert access["fix"].endswith(f"{vault_stack.prefix}-Access")
 
 

@@ -11,7 +11,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -23,6 +23,9 @@ from edx_vault.devtools.embedded_aws.deploy.cdk_deploy import DeployReport
 from edx_vault.devtools.embedded_aws.state import LocalState
 from edx_vault.devtools.embedded_aws.synth import synthesize_vault_app
 from tests.local import fixture_app
+
+if TYPE_CHECKING:
+    from tests.local.synced_vault import Synced
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = ROOT / "config" / "example.toml"
@@ -109,3 +112,37 @@ def fixture_aws(
     )
     yield aws
     stop(aws)
+
+
+@pytest.fixture(scope="session")
+def synced(vault_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+    """The vault deployed, seeded with a small package and synced once (tests/local/synced_vault.py)."""
+    # Imported here: synced_vault imports this module's RunningAws.
+    from edx_vault.cli import main
+    from edx_vault.devtools.embedded_aws.seed import seed
+    from edx_vault.settings.config import load_config
+    from tests.local.synced_vault import Synced, sync_and_wait
+
+    work = tmp_path_factory.mktemp("e2e")
+    aws = start(work / "state" / "local.json", vault_assembly)
+    saved = dict(os.environ)
+    os.environ.update(aws.state.environment())
+    os.environ["EDX_VAULT_CONFIG"] = str(EXAMPLE_CONFIG)
+    try:
+        # Given the pipeline key, a small package from "edX" and the imported credentials
+        assert main(["keygen", "--email", "czar@example.edu", "--out", str(work / "p.asc")]) == 0
+        seeded = seed(
+            config=load_config(EXAMPLE_CONFIG),
+            endpoint=aws.state.endpoint,
+            region=aws.state.region,
+            credentials_out=work / "credentials.csv.gpg",
+            size="small",
+        )
+        assert main(["import-credentials", str(seeded.credentials_file)]) == 0
+        # When the admin runs a sync and waits for it
+        status = sync_and_wait()
+        yield Synced(aws, seeded, status, work)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        stop(aws)

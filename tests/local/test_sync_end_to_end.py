@@ -13,19 +13,14 @@ import dataclasses
 import datetime as dt
 import gzip
 import hashlib
-import json
-import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from edx_vault.cli import main
-from edx_vault.devtools.embedded_aws.seed import SeedResult, seed, seed_package_spec
+from edx_vault.devtools.embedded_aws.seed import seed, seed_package_spec
 from edx_vault.devtools.synthetic.encryption import encrypt_to_recipients
 from edx_vault.devtools.synthetic.generate import generate_package
 from edx_vault.devtools.synthetic.generated import GeneratedUnit
@@ -39,60 +34,14 @@ from edx_vault.package.bucket_layout import (
 )
 from edx_vault.package.course_ids import course_of_line
 from edx_vault.package.output_keys import course_event_log_output_key
-from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_rows import SPLIT_SETTLED, object_row, split_row
 from edx_vault.pipeline.run_accounting import COURSE_EVENTS_CATEGORY
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import load_config
-from tests.local.conftest import EXAMPLE_CONFIG, RunningAws, start, stop
+from tests.local.conftest import EXAMPLE_CONFIG
+from tests.local.synced_vault import Synced, sync_and_wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-STORAGE = stack_outputs.stack_name("EdxVault", stack_outputs.STORAGE_STACK_SUFFIX)
-
-
-@dataclass(frozen=True)
-class Synced:
-    aws: RunningAws
-    seeded: SeedResult
-    first_sync_status: int
-    work: Path
-
-    def output(self, name: str) -> str:
-        return self.aws.output(STORAGE, name)
-
-    @property
-    def bucket(self) -> str:
-        return self.output(stack_outputs.DATA_BUCKET)
-
-    def report(self, run_id: str) -> dict[str, Any]:
-        s3 = self.aws.client("s3")
-        body = s3.get_object(Bucket=self.bucket, Key=f"reports/{run_id}.json")["Body"].read()
-        report: dict[str, Any] = json.loads(body)
-        return report
-
-    def latest_run_id(self) -> str:
-        s3 = self.aws.client("s3")
-        reports = s3.list_objects_v2(Bucket=self.bucket, Prefix="reports/")["Contents"]
-        newest = max(reports, key=lambda entry: entry["LastModified"])
-        return str(newest["Key"]).removeprefix("reports/").removesuffix(".json")
-
-    def manifest(self) -> Manifest:
-        resource = boto3.resource(
-            "dynamodb",
-            endpoint_url=self.aws.state.endpoint,
-            region_name=self.aws.state.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        return Manifest(resource.Table(self.output(stack_outputs.MANIFEST_TABLE)))
-
-    def edx_etag(self, unit: GeneratedUnit) -> str:
-        """The ETag edX's object holding ``unit`` has now."""
-        head = self.aws.root_client("s3").head_object(
-            Bucket=unit.source_bucket, Key=unit.source_key
-        )
-        return str(head["ETag"])
 
 
 @dataclass(frozen=True)
@@ -159,37 +108,6 @@ def assert_split_exactly(synced: Synced, unit: GeneratedUnit) -> dict[str, Cours
         assert file.encryption == ("aws:kms", data_key)
         assert {name: file.metadata.get(name) for name in provenance} == provenance
     return files
-
-
-def sync_and_wait() -> int:
-    return main(["sync", "--wait"])
-
-
-@pytest.fixture(scope="module")
-def synced(vault_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
-    work = tmp_path_factory.mktemp("e2e")
-    aws = start(work / "state" / "local.json", vault_assembly)
-    saved = dict(os.environ)
-    os.environ.update(aws.state.environment())
-    os.environ["EDX_VAULT_CONFIG"] = str(EXAMPLE_CONFIG)
-    try:
-        # Given the pipeline key, a small package from "edX" and the imported credentials
-        assert main(["keygen", "--email", "czar@example.edu", "--out", str(work / "p.asc")]) == 0
-        seeded = seed(
-            config=load_config(EXAMPLE_CONFIG),
-            endpoint=aws.state.endpoint,
-            region=aws.state.region,
-            credentials_out=work / "credentials.csv.gpg",
-            size="small",
-        )
-        assert main(["import-credentials", str(seeded.credentials_file)]) == 0
-        # When the admin runs a sync and waits for it
-        status = sync_and_wait()
-        yield Synced(aws, seeded, status, work)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        stop(aws)
 
 
 def test_the_sync_succeeds_and_publishes_every_file_byte_for_byte(synced: Synced) -> None:

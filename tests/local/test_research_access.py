@@ -1,0 +1,204 @@
+"""A researcher reads what their grant covers, with the recipes docs/researchers.md shows.
+
+On the strict embedded AWS, after the shared sync (tests/local/synced_vault.py): the example
+configuration's in-account researcher assumes their role, as their own IAM user, and reads a
+granted course's events as a partitioned dataset (pyarrow, Hive partitions) and a granted table
+with pandas; they get exactly the rows of the plaintext edX encrypted. The same recipe on a
+prefix the grant does not cover is refused.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pytest
+
+from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, role_output_name
+from edx_vault.package.course_ids import course_of_line
+from edx_vault.settings import stack_outputs
+from tests.local.synced_vault import Synced
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# The in-account researcher of config/example.toml, and the course and table their grant names.
+RESEARCHER = "asmith-irb-2026-201"
+RESEARCHER_USER = "asmith"
+COURSE = "ExampleX-6.002x-2012_Fall"
+TABLE = "student_courseenrollment"
+ACCESS = stack_outputs.stack_name("EdxVault", ACCESS_STACK_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Researcher:
+    """The researcher's role session, as boto3 and pyarrow take it."""
+
+    credentials: dict[str, str]
+    endpoint: str
+    region: str
+
+    def filesystem(self) -> pafs.S3FileSystem:
+        return pafs.S3FileSystem(
+            access_key=self.credentials["AccessKeyId"],
+            secret_key=self.credentials["SecretAccessKey"],
+            session_token=self.credentials["SessionToken"],
+            region=self.region,
+            endpoint_override=self.endpoint.removeprefix("http://"),
+            scheme="http",
+        )
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.credentials["AccessKeyId"],
+            aws_secret_access_key=self.credentials["SecretAccessKey"],
+            aws_session_token=self.credentials["SessionToken"],
+        )
+
+
+@pytest.fixture(scope="module")
+def researcher(synced: Synced) -> Iterator[Researcher]:
+    """The researcher's own IAM user (the grant's principal) assumes the researcher's role."""
+    iam = synced.aws.root_client("iam")
+    iam.create_user(UserName=RESEARCHER_USER)
+    key = iam.create_access_key(UserName=RESEARCHER_USER)["AccessKey"]
+    import boto3
+
+    sts = boto3.session.Session().client(
+        "sts",
+        endpoint_url=synced.aws.state.endpoint,
+        region_name=synced.aws.state.region,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    role_arn = synced.aws.output(ACCESS, role_output_name(RESEARCHER))
+    session = sts.assume_role(RoleArn=role_arn, RoleSessionName=RESEARCHER_USER)
+    yield Researcher(session["Credentials"], synced.aws.state.endpoint, synced.aws.state.region)
+
+
+def course_lines(synced: Synced, course: str) -> list[dict[str, Any]]:
+    """The events of ``course`` in the plaintext edX encrypted: every org-level log of the
+    package, read back by the admin (the e2e module checks each is the plaintext, by digest)."""
+    admin = synced.aws.client("s3")
+    events = []
+    for unit in synced.seeded.package.published_units:
+        if unit.output_key and unit.output_key.startswith("events/org=examplex/site=edx/"):
+            body = admin.get_object(Bucket=synced.bucket, Key=unit.output_key)["Body"].read()
+            for line in gzip.decompress(body).splitlines(keepends=True):
+                if course_of_line(line) == course:
+                    events.append(json.loads(line))
+    return events
+
+
+def list_files(filesystem: pafs.S3FileSystem, folder: str) -> list[str]:
+    """The files under a folder, listed (ListObjectsV2) rather than probed.
+
+    Handing pyarrow a folder makes it HeadObject the folder's name first, and S3 answers 403 for a
+    key that does not exist to a caller whose s3:ListBucket is limited by s3:prefix, as a
+    researcher's is ("If the object you request doesn't exist, the error that Amazon S3 returns
+    depends on whether you also have the s3:ListBucket permission", HeadObject docs); listing
+    first avoids the probe.
+    """
+    selector = pafs.FileSelector(folder, recursive=True)
+    return [info.path for info in filesystem.get_file_info(selector) if info.is_file]
+
+
+def read_table(filesystem: pafs.S3FileSystem, folder: str, *, base: str) -> pa.Table:
+    """The docs' pyarrow recipe for a table: its files as one Hive-partitioned dataset.
+
+    edX's ``.sql`` exports are tab-separated with a header row, ``NULL`` for a missing value,
+    and no quoting.
+    """
+    partitions = pa.schema([pa.field(n, pa.string()) for n in ("org", "site", "course")])
+    dataset = ds.dataset(
+        list_files(filesystem, folder),
+        filesystem=filesystem,
+        format=ds.CsvFileFormat(
+            parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
+            convert_options=pa_csv.ConvertOptions(
+                null_values=["NULL"], strings_can_be_null=True, column_types={}
+            ),
+        ),
+        partitioning=ds.partitioning(
+            pa.schema([*partitions, pa.field("export_date", pa.string())]), flavor="hive"
+        ),
+        partition_base_dir=base,
+    )
+    return dataset.to_table()
+
+
+def read_events(filesystem: pafs.S3FileSystem, folder: str) -> pd.DataFrame:
+    """The docs' pandas recipe for event logs: each gzip JSON-lines file, its date partition.
+
+    pandas rather than a pyarrow dataset: edX types some fields differently from one event to
+    the next (``event`` is an object in server events and a JSON string in browser events),
+    which pyarrow's JSON reader refuses and pandas keeps as Python objects.
+    """
+    frames = []
+    for path in list_files(filesystem, folder):
+        with filesystem.open_input_stream(path, compression="gzip") as stream:
+            frame = pd.read_json(io.BytesIO(stream.read()), lines=True, dtype=False)
+        frame["date"] = path.split("/date=")[1].split("/")[0]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_granted_course_reads_with_the_plaintexts_rows(
+    synced: Synced, researcher: Researcher
+) -> None:
+    # Given the researcher's role session and the docs' recipe
+    folder = f"{synced.bucket}/events-by-course/org=examplex/site=edx/course={COURSE}"
+    # When they read the course's events
+    events = read_events(researcher.filesystem(), folder)
+    # Then the rows are the course's events in the plaintext, and the date is a partition column
+    expected = course_lines(synced, COURSE)
+    assert expected
+    got = Counter(zip(events["username"], events["event_type"], events["time"], strict=True))
+    assert got == Counter((e["username"], e["event_type"], e["time"]) for e in expected)
+    assert set(events["date"]) == {e["time"][:10] for e in expected}
+
+
+def test_a_granted_table_reads_as_a_partitioned_dataset(
+    synced: Synced, researcher: Researcher
+) -> None:
+    # Given the granted table's folder for the course
+    base = f"{synced.bucket}/database/{TABLE}"
+    folder = f"{base}/org=examplex/site=edx/course={COURSE}"
+    # When they read it with the pyarrow recipe
+    table = read_table(researcher.filesystem(), folder, base=base)
+    # Then it holds the plaintext's rows (the published files, read back by the admin), with
+    # the partitions as columns
+    admin = synced.aws.client("s3")
+    prefix = folder.removeprefix(f"{synced.bucket}/") + "/"
+    expected_rows = 0
+    for entry in admin.list_objects_v2(Bucket=synced.bucket, Prefix=prefix)["Contents"]:
+        body = admin.get_object(Bucket=synced.bucket, Key=entry["Key"])["Body"].read()
+        lines = body.decode().splitlines()
+        assert table.column_names[: len(lines[0].split("\t"))] == lines[0].split("\t")
+        expected_rows += len(lines) - 1
+    assert expected_rows and table.num_rows == expected_rows
+    assert set(table.column("course").to_pylist()) == {COURSE}
+
+
+def test_the_same_recipe_on_the_orgs_whole_log_is_refused(
+    synced: Synced, researcher: Researcher
+) -> None:
+    # Given the org-level logs, which a course-limited grant never reads
+    folder = f"{synced.bucket}/events/org=examplex/site=edx"
+    # When the researcher points the recipe at them / Then S3 refuses
+    with pytest.raises(OSError, match=r"(?i)access.?denied|forbidden|403"):
+        read_events(researcher.filesystem(), folder)
