@@ -9,7 +9,9 @@ from aws_cdk import CfnOutput, CfnWaitConditionHandle, Stack
 from constructs import Construct
 
 from edx_vault.access.grants import ResearcherGrant
+from edx_vault.access.query_statements import QueryAccess
 from edx_vault.access.researcher_roles import construct_name, role_output_name
+from stacks.research_workgroups import ResearchWorkgroups
 from stacks.researcher_role import ResearcherRole
 from stacks.storage_stack import StorageStack
 
@@ -18,7 +20,8 @@ NO_GRANTS_PLACEHOLDER = "NoResearcherGrants"
 
 
 class AccessStack(Stack):
-    """Researchers' roles. Grants are configuration: ``cdk deploy`` adds, changes and removes them.
+    """Researchers' roles and Athena workgroups. Grants are configuration: ``cdk deploy`` adds,
+    changes and removes them.
 
     Kept apart from storage so that granting or revoking access never touches a resource that
     holds data. The data bucket's policy (storage stack) lets object requests through only from
@@ -36,6 +39,8 @@ class AccessStack(Stack):
     ----------
     roles
         Each researcher's role construct, by researcher name.
+    workgroups
+        Each grant's Athena workgroup (results under its own prefix, a bytes-scanned cutoff).
     """
 
     def __init__(
@@ -45,6 +50,8 @@ class AccessStack(Stack):
         *,
         grants: Sequence[ResearcherGrant],
         storage: StorageStack,
+        stack_prefix: str,
+        bytes_scanned_cutoff: int,
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, id_, **stack_props)
@@ -53,6 +60,13 @@ class AccessStack(Stack):
         # policies name the key.
         self.add_stack_dependency(storage)
         self.roles: dict[str, ResearcherRole] = {}
+        self.workgroups: ResearchWorkgroups | None = None
+        results = storage.query_results
+        query = QueryAccess(
+            stack_prefix=stack_prefix,
+            results_bucket_name=results.bucket_name,
+            results_key_arn=results.key.key_arn,
+        )
         for grant in grants:
             role = ResearcherRole(
                 self,
@@ -60,6 +74,7 @@ class AccessStack(Stack):
                 grant=grant,
                 bucket_name=storage.data.bucket_name,
                 data_key=storage.keys.data_key,
+                query=query,
             )
             self.roles[grant.name] = role
             CfnOutput(
@@ -68,5 +83,15 @@ class AccessStack(Stack):
                 value=role.role.role_arn,
                 description=f"Role for research grant {grant.name} (expires {grant.expires})",
             )
-        if not grants:
+        if grants:
+            self.workgroups = ResearchWorkgroups(
+                self,
+                "Workgroups",
+                grants=grants,
+                results_bucket_name=results.bucket_name,
+                kms_key_arn=results.key.key_arn,
+                bytes_scanned_cutoff=bytes_scanned_cutoff,
+                stack_prefix=stack_prefix,
+            )
+        else:
             CfnWaitConditionHandle(self, NO_GRANTS_PLACEHOLDER)

@@ -11,6 +11,8 @@ from constructs import IConstruct
 
 from stacks.access_stack import AccessStack
 from stacks.pipeline_stack import PipelineStack
+from stacks.query_results import ACCEPTED_FINDINGS as QUERY_RESULTS_FINDINGS
+from stacks.researcher_role import QUERY_WILDCARDS_REASON
 from stacks.storage_stack import StorageStack
 
 _NO_REPLICATION = (
@@ -66,6 +68,7 @@ def acknowledge_storage_findings(storage: StorageStack) -> None:
     _acknowledge(
         storage.manifest.table, {"NIST.800.53.R5-DynamoDBInBackupPlan": _MANIFEST_PITR_ONLY}
     )
+    _acknowledge(storage.query_results.bucket, dict(QUERY_RESULTS_FINDINGS))
 
 
 def acknowledge_pipeline_findings(pipeline: PipelineStack) -> None:
@@ -157,18 +160,20 @@ def acknowledge_access_findings(access: AccessStack) -> None:
                     if isinstance(resource, str) and "*" in resource
                 }
             )
+            reason = (
+                QUERY_WILDCARDS_REASON
+                if policy is role.query_policy
+                else (
+                    f"Research grant {researcher} reads objects by key pattern: the "
+                    "wildcards stand for the partitions and files inside its approved "
+                    "orgs, sites, courses, tables and dates (edx_vault/access/grants.py), and "
+                    "the data bucket's policy keeps researchers out of raw/, _work/ and "
+                    "reports/."
+                )
+            )
             _acknowledge(
                 policy,
-                {
-                    f"AwsSolutions-IAM5[Resource::{resource}]": (
-                        f"Research grant {researcher} reads objects by key pattern: the "
-                        "wildcards stand for the partitions and files inside its approved "
-                        "orgs, sites, courses, tables and dates (edx_vault/access/grants.py), and "
-                        "the data bucket's policy keeps researchers out of raw/, _work/ and "
-                        "reports/."
-                    )
-                    for resource in resources
-                },
+                {f"AwsSolutions-IAM5[Resource::{resource}]": reason for resource in resources},
             )
 
 

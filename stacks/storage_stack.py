@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from edx_vault.settings import stack_outputs
+from edx_vault.settings.resource_names import glue_database_name, query_results_bucket_name
 from stacks.data_bucket import DataBucket, data_bucket_name
 from stacks.manifest_table import ManifestTable
 from stacks.pipeline_secrets import PipelineSecrets
+from stacks.query_results import QueryResultsBucket
+from stacks.research_catalog import ResearchCatalog
 from stacks.vault_keys import VaultKeys
 
 
 class StorageStack(Stack):
-    """Keys, the data and access-log buckets, the secrets and the manifest table.
+    """Keys, the data and access-log buckets, the secrets, the manifest table, and what
+    researchers' SQL reads and writes: the Glue catalog of the published datasets and the query
+    results bucket.
 
     Kept apart from the pipeline so that the pipeline can be redeployed or torn down without
     touching anything that holds data. Its outputs are what the CLI reads.
     """
 
     def __init__(
-        self, scope: Construct, id_: str, *, resource_prefix: str, **stack_props: Any
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        resource_prefix: str,
+        stack_prefix: str,
+        orgs: Sequence[str],
+        first_date: dt.date,
+        results_expire_days: int,
+        **stack_props: Any,
     ) -> None:
         super().__init__(scope, id_, **stack_props)
         self.keys = VaultKeys(self, "Keys", alias_prefix=resource_prefix)
@@ -36,6 +52,21 @@ class StorageStack(Stack):
             self, "Secrets", secrets_key=self.keys.secrets_key, name_prefix=resource_prefix
         )
         self.manifest = ManifestTable(self, "Manifest", data_key=self.keys.data_key)
+        self.catalog = ResearchCatalog(
+            self,
+            "ResearchCatalog",
+            bucket_name=self.data.bucket_name,
+            orgs=orgs,
+            first_date=first_date,
+            database_name=glue_database_name(stack_prefix),
+        )
+        self.query_results = QueryResultsBucket(
+            self,
+            "QueryResults",
+            name=query_results_bucket_name(resource_prefix, self.account, self.region),
+            expire_days=results_expire_days,
+            logs_bucket=self.data.access_logs_bucket,
+        )
 
         outputs = {
             stack_outputs.DATA_BUCKET: self.data.bucket.bucket_name,
@@ -48,6 +79,8 @@ class StorageStack(Stack):
                 self.secrets.pipeline_passphrase.secret_arn
             ),
             stack_outputs.MANIFEST_TABLE: self.manifest.table.table_name,
+            stack_outputs.QUERY_RESULTS_BUCKET: self.query_results.bucket_name,
+            stack_outputs.RESEARCH_DATABASE: glue_database_name(stack_prefix),
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

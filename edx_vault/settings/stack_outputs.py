@@ -16,6 +16,10 @@ EDX_CREDENTIALS_SECRET_ARN: Final = "EdxCredentialsSecretArn"
 PIPELINE_KEY_SECRET_ARN: Final = "PipelineKeySecretArn"
 PIPELINE_PASSPHRASE_SECRET_ARN: Final = "PipelinePassphraseSecretArn"
 MANIFEST_TABLE: Final = "ManifestTableName"
+# Researchers' SQL (not needed by the CLI, so not in STORAGE_OUTPUTS: a deployment from before
+# them still loads).
+QUERY_RESULTS_BUCKET: Final = "QueryResultsBucketName"
+RESEARCH_DATABASE: Final = "ResearchDatabaseName"
 
 # Pipeline stack
 STATE_MACHINE_ARN: Final = "SyncStateMachineArn"

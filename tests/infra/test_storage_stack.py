@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -287,7 +288,15 @@ def test_cdk_nag_is_on_in_the_app_and_catches_a_careless_bucket(tmp_path: Path) 
 def test_every_acknowledgement_is_needed(tmp_path: Path) -> None:
     # Given the storage stack without our acknowledgements
     app = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
-    StorageStack(app, "Bare", resource_prefix="bare")
+    StorageStack(
+        app,
+        "Bare",
+        resource_prefix="bare",
+        stack_prefix="Bare",
+        orgs=["mitx"],
+        first_date=dt.date(2024, 1, 1),
+        results_expire_days=30,
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app))
     # When it synthesizes / Then exactly the acknowledged rules fire: none is stale
     with pytest.raises(RuntimeError, match="ValidationFailed"):
@@ -304,6 +313,7 @@ def test_every_acknowledgement_is_needed(tmp_path: Path) -> None:
         "NIST.800.53.R5-S3BucketReplicationEnabled",
         "NIST.800.53.R5-SecretsManagerRotationEnabled",
         "NIST.800.53.R5-DynamoDBInBackupPlan",
+        "NIST.800.53.R5-S3BucketVersioningEnabled",  # the query results bucket
     }
 
 
