@@ -16,7 +16,7 @@ from edx_vault.pipeline.new_data import DAYS_SINCE_NEW_DATA_METRIC
 from edx_vault.pipeline.run_report import published_count
 from edx_vault.pipeline.steps.report import finish_run
 from edx_vault.pipeline.work_items import RunEvent
-from edx_vault.settings.pipeline_settings import UNPARSED_LINES_METRIC
+from edx_vault.settings.pipeline_settings import UNEXPECTED_READERS_METRIC, UNPARSED_LINES_METRIC
 
 logger = Logger()
 metrics = Metrics()
@@ -54,6 +54,12 @@ def handler(event: RunEvent, context: LambdaContext) -> dict[str, Any]:
     # The UnparsedEventLines alarm's metric: lines of a log that are not JSON events reach only
     # whole-org grants (events-by-course/.../course=_unparsed), never a course's researchers.
     metrics.add_metric(name=UNPARSED_LINES_METRIC, unit=MetricUnit.Count, value=split["unparsed"])
+    if "audit" in report:  # the UnexpectedReaders alarm's metric (the week's read audit)
+        metrics.add_metric(
+            name=UNEXPECTED_READERS_METRIC,
+            unit=MetricUnit.Count,
+            value=report["audit"]["unexpected_reader_count"],
+        )
     # The NoNewData alarm's gauge: days since a run last published something.
     metrics.add_metric(
         name=DAYS_SINCE_NEW_DATA_METRIC,

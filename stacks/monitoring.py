@@ -14,7 +14,11 @@ from constructs import Construct
 
 from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS
 from edx_vault.pipeline.new_data import DAYS_SINCE_NEW_DATA_METRIC
-from edx_vault.settings.pipeline_settings import METRICS_NAMESPACE, UNPARSED_LINES_METRIC
+from edx_vault.settings.pipeline_settings import (
+    METRICS_NAMESPACE,
+    UNEXPECTED_READERS_METRIC,
+    UNPARSED_LINES_METRIC,
+)
 
 
 class OperationsKey(Construct):
@@ -200,6 +204,18 @@ class SyncAlarms(Construct):
                 "the last run: no course-limited researcher sees them (the run report's "
                 "course_split says how many; docs/operations.md says what to check)",
                 metric(UNPARSED_LINES_METRIC, "Sum", Duration.hours(1)),
+                1,
+                1,
+                at_least,
+                quiet,
+            ),
+            (
+                "UnexpectedReaders",
+                "The week's read audit found a principal outside the vault (not a researcher, "
+                "pipeline or admin role) that read or wrote the data bucket: check the audit in "
+                "reports/ and report a possible incident to edX within 24 hours "
+                "(docs/governance.md)",
+                metric(UNEXPECTED_READERS_METRIC, "Maximum", Duration.hours(1)),
                 1,
                 1,
                 at_least,

@@ -14,10 +14,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from edx_vault.access.audit import known_principals
 from edx_vault.package import bucket_layout
 from edx_vault.settings import pipeline_settings
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
+from stacks.data_bucket import ACCESS_LOG_PREFIX
 from stacks.lambda_layers import LambdaLayers
 from stacks.storage_stack import StorageStack
 
@@ -155,6 +157,11 @@ class SyncFunctions(Construct):
                 **base_environment,
                 pipeline_settings.ALERTS_TOPIC_ARN: topic.topic_arn,
                 pipeline_settings.PIPELINE_KEY_SECRET_ARN: storage.secrets.pipeline_key.secret_arn,
+                # The week's read audit (edx_vault/pipeline/read_audit.py): the data bucket's
+                # access logs, and the principals expected in them.
+                pipeline_settings.ACCESS_LOGS_BUCKET: storage.data.access_logs_bucket.bucket_name,
+                pipeline_settings.ACCESS_LOG_PREFIX: ACCESS_LOG_PREFIX,
+                pipeline_settings.AUDIT_PRINCIPALS: known_principals(config).to_json(),
             },
             timeout=Duration.minutes(10),
             memory_mb=1769,  # one full vCPU, as Collect (above)
@@ -310,6 +317,22 @@ class SyncFunctions(Construct):
                 )
             )
 
+        # The read audit lists and reads the data bucket's access logs, under their prefix only
+        # (SSE-S3: no key to grant).
+        logs_bucket = storage.data.access_logs_bucket
+        self.report.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[logs_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": f"{ACCESS_LOG_PREFIX}*"}},
+            )
+        )
+        self.report.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[logs_bucket.arn_for_objects(f"{ACCESS_LOG_PREFIX}*")],
+            )
+        )
         # The report warns before the key expires from the secret's tags: describe, never read.
         self.report.add_to_role_policy(
             iam.PolicyStatement(

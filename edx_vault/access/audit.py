@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from edx_vault.access.readable_slices import is_identifying
 from edx_vault.access.researcher_roles import role_name_for
 from edx_vault.package.access_log_readers import (
     KnownPrincipals,
@@ -33,8 +32,8 @@ from edx_vault.package.access_log_records import AccessLogRecord
 from edx_vault.package.bucket_layout import (
     EVENTS_BY_COURSE_PREFIX,
     EVENTS_PREFIX,
-    GRANT_CATEGORY_PREFIXES,
 )
+from edx_vault.package.identifying_data import identifying_key as identifying_key
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.stack_outputs import PIPELINE_STACK_SUFFIX, stack_name
 
@@ -56,16 +55,6 @@ def known_principals(config: VaultConfig) -> KnownPrincipals:
         pipeline_role_prefixes=(f"{stack_name(deployment.stack_prefix, PIPELINE_STACK_SUFFIX)}-",),
         admin_principal_arns=tuple(deployment.admin_role_arns),
     )
-
-
-def identifying_key(key: str) -> bool:
-    """Whether an object of the data bucket holds identifying data (see the module's notes)."""
-    for category, prefix in GRANT_CATEGORY_PREFIXES.items():
-        if key.startswith(prefix):
-            # database/{table}/... and ora/{table}/...: the table is the level below.
-            table = key[len(prefix) :].split("/", 1)[0]
-            return is_identifying(category, table if "=" not in table else "*")
-    return False
 
 
 def is_event_log(key: str) -> bool:

@@ -48,23 +48,14 @@ from edx_vault.package.grant_patterns import (
     date_partition_prefixes,
     slice_patterns,
 )
+from edx_vault.package.identifying_data import (
+    IDENTIFYING_CATEGORIES as IDENTIFYING_CATEGORIES,
+)
+from edx_vault.package.identifying_data import IDENTIFYING_TABLES as IDENTIFYING_TABLES
+from edx_vault.package.identifying_data import is_identifying as is_identifying
 from edx_vault.settings.config_researchers import ResearcherScope
 from edx_vault.settings.types import GrantCategory, Site
 
-# Categories that name learners or hold their own free text.
-IDENTIFYING_CATEGORIES: Final[frozenset[GrantCategory]] = frozenset(
-    {"email-opt-in", "forums", "ora"}
-)
-# database tables with names or emails (auth_user, auth_userprofile, the certificate's name)
-# or free text with the author's IP address (wiki revisions).
-IDENTIFYING_TABLES: Final = frozenset(
-    {
-        "auth_user",
-        "auth_userprofile",
-        "certificates_generatedcertificate",
-        "wiki_articlerevision",
-    }
-)
 # Categories whose every file holds every course of an org (no key of theirs has a course
 # partition), so a grant cannot be limited to some courses. Not events: they are also split by
 # course.
@@ -109,15 +100,6 @@ class ReadableSlice:
     date_to: dt.date | None
     key_patterns: tuple[str, ...]
     prefix_patterns: tuple[str, ...]
-
-
-def is_identifying(category: GrantCategory, table: str = "*") -> bool:
-    """Whether a category (or one of its tables; ``"*"`` for all) is identifying data."""
-    if category in IDENTIFYING_CATEGORIES:
-        return True
-    if category == "database":
-        return table == "*" or table in IDENTIFYING_TABLES
-    return False
 
 
 def scope_tables(scope: ResearcherScope, category: GrantCategory) -> tuple[str, ...]:

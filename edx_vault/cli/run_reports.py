@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from edx_vault.cli.errors import CliError, aws_error_code
 from edx_vault.package.bucket_layout import REPORTS_PREFIX
 from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS
+from edx_vault.pipeline.read_audit import AUDIT_REPORT_SUFFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -146,11 +147,12 @@ def load_report(s3: S3Client, bucket: str, key: str) -> RunReport | None:
 
 
 def latest_report_key(s3: S3Client, bucket: str) -> str | None:
-    """The most recently written object under ``reports/``, or ``None`` when there is none."""
+    """The most recently written run report under ``reports/`` (not a run's read audit beside
+    it), or ``None`` when there is none."""
     newest: tuple[Any, str] | None = None
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=REPORTS_PREFIX):
         for entry in page.get("Contents", []):
-            if not entry["Key"].endswith(".json"):
+            if not entry["Key"].endswith(".json") or entry["Key"].endswith(AUDIT_REPORT_SUFFIX):
                 continue
             candidate = (entry["LastModified"], entry["Key"])
             if newest is None or candidate > newest:
@@ -205,6 +207,15 @@ def summary_lines(report: RunReport, *, limit: int = 20) -> list[str]:
         )
     else:
         lines.append("  published: nothing new")
+    audit = report.document.get("audit")
+    if isinstance(audit, dict):
+        unexpected = audit.get("unexpected_readers") or []
+        lines.append(
+            f"  read audit {audit.get('since', '?')[:10]} .. {audit.get('until', '?')[:10]}: "
+            f"{audit.get('records', 0)} requests"
+            + (f"; UNEXPECTED readers: {', '.join(unexpected)}" if unexpected else "")
+            + f" ({audit.get('key')})"
+        )
     split = report.course_split
     if split and split.get("logs"):
         lines.append(

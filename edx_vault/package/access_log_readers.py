@@ -29,6 +29,7 @@ read learner data.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -81,6 +82,31 @@ class KnownPrincipals:
     pipeline_roles: frozenset[str] = frozenset()
     pipeline_role_prefixes: tuple[str, ...] = ()
     admin_principal_arns: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        """The principals as the pipeline stack hands them to the Report function."""
+        return json.dumps(
+            {
+                "account": self.account,
+                "researcher_roles": dict(sorted(self.researcher_roles.items())),
+                "pipeline_roles": sorted(self.pipeline_roles),
+                "pipeline_role_prefixes": list(self.pipeline_role_prefixes),
+                "admin_principal_arns": list(self.admin_principal_arns),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> KnownPrincipals:
+        """The principals :meth:`to_json` wrote."""
+        document = json.loads(text)
+        return cls(
+            account=str(document["account"]),
+            researcher_roles={str(k): str(v) for k, v in document["researcher_roles"].items()},
+            pipeline_roles=frozenset(document.get("pipeline_roles", [])),
+            pipeline_role_prefixes=tuple(document.get("pipeline_role_prefixes", [])),
+            admin_principal_arns=tuple(document.get("admin_principal_arns", [])),
+        )
 
 
 @dataclass(frozen=True)

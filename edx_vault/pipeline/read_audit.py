@@ -36,6 +36,9 @@ from edx_vault.package.access_log_records import (
     log_object_time,
     parse_line,
 )
+from edx_vault.settings.pipeline_settings import (
+    UNEXPECTED_READERS_METRIC as UNEXPECTED_READERS_METRIC,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -43,7 +46,6 @@ if TYPE_CHECKING:
 # Late deliveries: the audit window ends this long before the run that writes it.
 DELIVERY_SLACK: Final = dt.timedelta(days=1)
 AUDIT_PERIOD: Final = dt.timedelta(days=7)
-UNEXPECTED_READERS_METRIC: Final = "UnexpectedReaders"
 
 
 def weekly_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -52,9 +54,13 @@ def weekly_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     return until - AUDIT_PERIOD, until
 
 
+# A run's audit summary sits beside its report, told apart by this ending.
+AUDIT_REPORT_SUFFIX: Final = "-audit.json"
+
+
 def audit_report_key(run_id: str) -> str:
     """Where the Report step writes a run's audit summary: ``reports/{run_id}-audit.json``."""
-    return f"reports/{run_id}-audit.json"
+    return f"reports/{run_id}{AUDIT_REPORT_SUFFIX}"
 
 
 def log_object_keys(

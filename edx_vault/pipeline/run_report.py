@@ -370,6 +370,13 @@ def summary_text(report: dict[str, Any]) -> str:
         )
     if report["missing"]:
         lines.append(f"{len(report['missing'])} expected files missing at edX")
+    audit = report.get("audit")
+    if audit and audit["unexpected_reader_count"]:
+        lines.append(
+            f"WARNING: the read audit ({audit['key']}) found {audit['unexpected_reader_count']} "
+            f"unexpected reader(s) of the data bucket: {', '.join(audit['unexpected_readers'])}. "
+            "Check it and report a possible incident to edX within 24 hours"
+        )
     new_data = report.get("new_data")
     if new_data and not published_count(report):
         lines.append(

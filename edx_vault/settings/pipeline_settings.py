@@ -29,10 +29,17 @@ BACKFILL_FROM: Final = "EDX_VAULT_BACKFILL_FROM"
 EVENT_BUCKET: Final = "EDX_VAULT_EDX_EVENT_BUCKET"
 DATABASE_BUCKET: Final = "EDX_VAULT_EDX_DATABASE_BUCKET"
 SYNC_STATE_MACHINE_ARN: Final = "EDX_VAULT_SYNC_STATE_MACHINE_ARN"
+# The Report step's read audit: where the data bucket's access logs are, and who is expected
+# in them (edx_vault.package.access_log_readers.KnownPrincipals, as JSON).
+ACCESS_LOGS_BUCKET: Final = "EDX_VAULT_ACCESS_LOGS_BUCKET"
+ACCESS_LOG_PREFIX: Final = "EDX_VAULT_ACCESS_LOG_PREFIX"
+AUDIT_PRINCIPALS: Final = "EDX_VAULT_AUDIT_PRINCIPALS"
 METRICS_NAMESPACE: Final = "EdxVault"
 # The Report step's count of event-log lines that are not JSON events (filed under
 # course=_unparsed by the split), and the alarm on it (stacks/monitoring.py).
 UNPARSED_LINES_METRIC: Final = "UnparsedEventLines"
+# The read audit's count of principals outside the vault that read or wrote data, and its alarm.
+UNEXPECTED_READERS_METRIC: Final = "UnexpectedReaders"
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class PipelineSettings:
     event_bucket: str = ""
     database_bucket: str = ""
     sync_state_machine_arn: str = ""
+    access_logs_bucket: str = ""
+    access_log_prefix: str = ""
+    audit_principals: str = ""
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> PipelineSettings:
@@ -75,6 +85,9 @@ class PipelineSettings:
             event_bucket=environment.get(EVENT_BUCKET, ""),
             database_bucket=environment.get(DATABASE_BUCKET, ""),
             sync_state_machine_arn=environment.get(SYNC_STATE_MACHINE_ARN, ""),
+            access_logs_bucket=environment.get(ACCESS_LOGS_BUCKET, ""),
+            access_log_prefix=environment.get(ACCESS_LOG_PREFIX, ""),
+            audit_principals=environment.get(AUDIT_PRINCIPALS, ""),
         )
 
 

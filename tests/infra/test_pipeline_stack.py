@@ -417,6 +417,33 @@ def test_steps_write_only_where_they_must(template: Template) -> None:
     assert "raw/" not in writes("Decrypt")
 
 
+def test_the_report_reads_only_the_data_buckets_access_logs_for_the_audit(
+    template: Template,
+) -> None:
+    # Given the Report function's statements that name the access-logs bucket
+    statements = role_statements(template)["Report"]
+    on_logs = [s for s in statements if "AccessLogs" in json.dumps(s["Resource"])]
+    # Then it may list only under the data bucket's log prefix and read only those objects
+    assert sorted(a for s in on_logs for a in actions_of(s)) == ["s3:GetObject", "s3:ListBucket"]
+    [listing] = [s for s in on_logs if actions_of(s) == ["s3:ListBucket"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "data-bucket/*"}}
+    [reading] = [s for s in on_logs if actions_of(s) == ["s3:GetObject"]]
+    assert "/data-bucket/*" in json.dumps(reading["Resource"])
+    # And it is told where they are and which principals to expect
+    [report] = [
+        r["Properties"]
+        for logical_id, r in template.find_resources("AWS::Lambda::Function").items()
+        if logical_id.startswith("FunctionsReport") and "Handler" in r["Properties"]
+    ]
+    variables = report["Environment"]["Variables"]
+    principals = json.loads(variables["EDX_VAULT_AUDIT_PRINCIPALS"])
+    assert principals["researcher_roles"] == {
+        "edxvault-asmith-irb-2026-201": "asmith-irb-2026-201",
+        "edxvault-jdoe-irb-2026-114": "jdoe-irb-2026-114",
+    }
+    assert variables["EDX_VAULT_ACCESS_LOG_PREFIX"] == "data-bucket/"
+
+
 def test_the_split_reads_only_the_org_level_logs_and_its_own_work(template: Template) -> None:
     # Given the split function's permissions
     reads = _object_prefixes(role_statements(template)["Split"], "s3:GetObject")
@@ -476,10 +503,13 @@ def test_schedule_starts_the_state_machine_on_the_configured_expression(template
     )
 
 
-def test_six_alarms_notify_the_encrypted_topic(template: Template) -> None:
+def test_seven_alarms_notify_the_encrypted_topic(template: Template) -> None:
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     described = sorted(alarm["Properties"]["AlarmDescription"] for alarm in alarms.values())
-    assert len(described) == 6
+    assert len(described) == 7
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "UnexpectedReaders", "Threshold": 1}
+    )
     assert any("course=_unparsed" in text for text in described)
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",

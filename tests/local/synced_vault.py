@@ -49,7 +49,8 @@ class Synced:
     def latest_run_id(self) -> str:
         s3 = self.aws.client("s3")
         reports = s3.list_objects_v2(Bucket=self.bucket, Prefix="reports/")["Contents"]
-        newest = max(reports, key=lambda entry: entry["LastModified"])
+        runs = [entry for entry in reports if not entry["Key"].endswith("-audit.json")]
+        newest = max(runs, key=lambda entry: entry["LastModified"])
         return str(newest["Key"]).removeprefix("reports/").removesuffix(".json")
 
     def manifest(self) -> Manifest:

@@ -25,6 +25,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, role_output_name
+from edx_vault.cli import main
 from edx_vault.package.course_ids import course_of_line
 from edx_vault.settings import stack_outputs
 from tests.local.synced_vault import Synced
@@ -202,3 +203,31 @@ def test_the_same_recipe_on_the_orgs_whole_log_is_refused(
     # When the researcher points the recipe at them / Then S3 refuses
     with pytest.raises(OSError, match=r"(?i)access.?denied|forbidden|403"):
         read_events(researcher.filesystem(), folder)
+
+
+def test_the_audit_shows_the_researchers_reads_and_their_refusal(
+    synced: Synced, researcher: Researcher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the reads and the refusal above (this module's earlier tests), as S3 logs them
+    course_prefix = f"events-by-course/org=examplex/site=edx/course={COURSE}/"
+    read = [
+        e["Key"]
+        for e in researcher.client("s3").list_objects_v2(
+            Bucket=synced.bucket, Prefix=course_prefix
+        )["Contents"]
+    ]
+    # When the data czar runs the audit for that researcher
+    capsys.readouterr()
+    status = main(["audit", "--json", "--researcher", RESEARCHER])
+    audit = json.loads(capsys.readouterr().out)
+    # Then it shows the researcher's reads of the course's files (and of nothing identifying),
+    # its refused listing of the org's logs, and no unexpected reader
+    [mine] = [entry for entry in audit["activity"] if entry["kind"] == "researcher"]
+    assert mine["name"] == RESEARCHER
+    assert mine["objects_read"] >= len(read) > 0
+    assert mine["refused"] >= 1
+    assert mine["identifying_objects_read"] == []
+    assert mine["requesters"] == [
+        f"arn:aws:sts::123456789012:assumed-role/edxvault-{RESEARCHER}/{RESEARCHER_USER}"
+    ]
+    assert audit["unexpected_readers"] == [] and status == 0

@@ -121,3 +121,59 @@ def test_a_successful_read_by_an_outsider_is_an_unexpected_reader() -> None:
     assert summary["unexpected_readers"] == [STRANGER]
     assert summary["unexpected_reader_count"] == 1
     assert summary["unexpected"][0]["unexpected_reader"] is True
+
+
+class _Files:
+    """The one call weekly_audit makes on the run's files."""
+
+    def __init__(self, s3: object, bucket: str) -> None:
+        self.s3, self.bucket = s3, bucket
+
+    def put_json(self, key: str, value: object) -> None:
+        import json
+
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(value))  # type: ignore[attr-defined]
+
+
+@mock_aws
+def test_the_report_step_writes_the_weeks_audit_beside_the_report() -> None:
+    # Given a deployment whose Report function is told where the access logs are and who is
+    # expected in them (as the pipeline stack sets it), and a stranger's read in the week
+    from types import SimpleNamespace
+
+    from edx_vault.pipeline.steps.report import weekly_audit
+    from edx_vault.settings.pipeline_settings import PipelineSettings
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for bucket in (LOGS, "edxvault-data"):
+        s3.create_bucket(Bucket=bucket)
+    since, _ = weekly_window(NOW)
+    at = since + dt.timedelta(hours=2)
+    body = line(STRANGER, at, key="database/auth_user/org=x/site=edx/course=c/export_date=d/f.sql")
+    s3.put_object(Bucket=LOGS, Key=log_object_key(PREFIX, at, "X"), Body=body)
+    settings = PipelineSettings(
+        data_bucket="edxvault-data",
+        data_key_arn="k",
+        manifest_table="t",
+        access_logs_bucket=LOGS,
+        access_log_prefix=PREFIX,
+        audit_principals=PRINCIPALS.to_json(),
+    )
+    context = SimpleNamespace(
+        settings=settings, vault_s3=s3, files=lambda run_id: _Files(s3, "edxvault-data")
+    )
+    # When the Report step audits the week before its run
+    audit = weekly_audit(context, run_id="run-1", finished=NOW)  # type: ignore[arg-type]
+    # Then the summary is in reports/, and the report names the unexpected reader
+    assert audit is not None
+    assert audit["key"] == "reports/run-1-audit.json"
+    assert (audit["records"], audit["unexpected_reader_count"]) == (1, 1)
+    written = s3.get_object(Bucket="edxvault-data", Key=audit["key"])["Body"].read()
+    assert STRANGER.encode() in written
+    # And without the audit's settings (a function deployed before it) there is no audit
+    bare = SimpleNamespace(settings=PipelineSettings("b", "k", "t"), vault_s3=s3, files=None)
+    assert weekly_audit(bare, run_id="run-1", finished=NOW) is None  # type: ignore[arg-type]
+
+
+def test_the_principals_survive_the_trip_through_the_functions_environment() -> None:
+    assert KnownPrincipals.from_json(PRINCIPALS.to_json()) == PRINCIPALS

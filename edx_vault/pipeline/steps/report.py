@@ -7,9 +7,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from edx_vault.engine.errors import aws_error_code
+from edx_vault.package.access_log_readers import KnownPrincipals
+from edx_vault.package.identifying_data import identifying_key
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.key_metadata import key_expiry_from_tags
 from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY, new_data_since
+from edx_vault.pipeline.read_audit import audit_report_key, audit_summary, weekly_window
 from edx_vault.pipeline.run_report import check_run, published_count, report_key, summary_text
 
 if TYPE_CHECKING:
@@ -74,6 +77,10 @@ def finish_run(
     files.put_json(NEW_DATA_STATE_KEY, {"last": since.isoformat()})
     files.put_json(report_key(run_id), report)
     checked.settle(context.manifest)
+    audit = weekly_audit(context, run_id=run_id, finished=finished)
+    if audit is not None:
+        report["audit"] = audit
+        files.put_json(report_key(run_id), report)
     if not topic_arn:
         return report
     try:
@@ -89,6 +96,41 @@ def finish_run(
     report["alert"] = {"sent": True, "error": None}
     files.put_json(report_key(run_id), report)
     return report
+
+
+def weekly_audit(
+    context: RunContext, *, run_id: str, finished: dt.datetime
+) -> dict[str, Any] | None:
+    """Write the read audit of the week before the run (``reports/{run_id}-audit.json``) and say
+    where it is and how many unexpected readers it found; ``None`` when the deployment gives no
+    access logs to read (the function then has no environment for it).
+
+    After the report and the settling: an audit that cannot be read (a throttled listing) fails
+    the step, which the state machine retries, without the run's own work being at stake.
+    """
+    settings = context.settings
+    if not (settings.access_logs_bucket and settings.audit_principals):
+        return None
+    since, until = weekly_window(finished)
+    summary = audit_summary(
+        context.vault_s3,
+        logs_bucket=settings.access_logs_bucket,
+        prefix=settings.access_log_prefix,
+        since=since,
+        until=until,
+        principals=KnownPrincipals.from_json(settings.audit_principals),
+        identifying=identifying_key,
+    )
+    key = audit_report_key(run_id)
+    context.files(run_id).put_json(key, summary)
+    return {
+        "key": key,
+        "since": summary["since"],
+        "until": summary["until"],
+        "records": summary["records"],
+        "unexpected_reader_count": summary["unexpected_reader_count"],
+        "unexpected_readers": summary["unexpected_readers"],
+    }
 
 
 def _error_code(error: Exception) -> str:
