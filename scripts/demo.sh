@@ -68,7 +68,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step "1/6 Starting the embedded AWS on port $PORT and deploying $(basename "$CONFIG")"
+step "1/7 Starting the embedded AWS on port $PORT and deploying $(basename "$CONFIG")"
 environment="$("$EDX" local up --port "$PORT" --state-file "$STATE" --config "$CONFIG")" \
   || fail "\`edx-vault local up\` failed (its log: $WORK/state/local.log)"
 eval "$environment"
@@ -77,10 +77,10 @@ deployed="$("$EDX" local env --json --state-file "$STATE")"
 [[ "$deployed" == *'-Pipeline"'* ]] \
   || fail "the Pipeline stack is not in the app yet (stacks/pipeline_stack.py): nothing can sync"
 
-step "2/6 Generating the pipeline's OpenPGP key (edx-vault keygen)"
+step "2/7 Generating the pipeline's OpenPGP key (edx-vault keygen)"
 "$EDX" keygen --email czar@example.edu --out "$WORK/pipeline.asc"
 
-step "3/6 Playing edX: a synthetic package encrypted to that key (edx-vault local seed)"
+step "3/7 Playing edX: a synthetic package encrypted to that key (edx-vault local seed)"
 seed_options=(--state-file "$STATE" --out "$WORK/credentials.csv.gpg" --size "${DEMO_SIZE:-demo}")
 if [ "${DEMO_CORRUPT:-0}" = 1 ]; then
   seed_options+=(--corrupt)
@@ -100,14 +100,14 @@ if seeded["corrupted"]:
 print(line)
 PY
 
-step "4/6 Importing edX's credentials (edx-vault import-credentials)"
+step "4/7 Importing edX's credentials (edx-vault import-credentials)"
 "$EDX" import-credentials "$WORK/credentials.csv.gpg"
 
-step "5/6 Syncing: mirror, decrypt, re-encrypt under KMS, report (edx-vault sync --wait)"
+step "5/7 Syncing: mirror, decrypt, re-encrypt under KMS, report (edx-vault sync --wait)"
 sync_status=0
 "$EDX" sync --wait || sync_status=$?
 
-step "6/6 What the institutional bucket holds now"
+step "6/7 What the institutional bucket holds now"
 published_status=0
 "$PYTHON" - "$WORK/seeded.json" "${DEMO_CORRUPT:-0}" <<'PY' || published_status=$?
 """List the published prefixes of the data bucket, then check every seeded file is published.
@@ -191,7 +191,63 @@ if missing:
 print(f"Every one of the {len(expected)} files edX delivered is published.")
 PY
 
+step "7/7 A researcher reads a granted course, and the data czar's audit shows it"
+research_status=0
+if [ "$published_status" -eq 0 ]; then
+  "$PYTHON" - "$CONFIG" <<'PY' || research_status=$?
+"""The example config's in-account researcher reads one course's events with the pandas recipe
+of docs/researchers.md (edx_vault/devtools/research_recipes.py), is refused the org's whole
+logs, and `edx-vault audit` then shows those reads."""
+
+import os
+import sys
+
+import boto3
+
+from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, role_output_name
+from edx_vault.devtools.embedded_aws.clients import local_client
+from edx_vault.devtools.research_recipes import read_events, researcher_filesystem
+from edx_vault.settings import stack_outputs
+from edx_vault.settings.config import load_config
+
+config = load_config(sys.argv[1])
+researcher = next(r for r in config.researchers if r.principal.endswith(":user/asmith"))
+endpoint, region = os.environ["AWS_ENDPOINT_URL"], os.environ["AWS_DEFAULT_REGION"]
+outputs = {}
+for stack in boto3.client("cloudformation").describe_stacks()["Stacks"]:
+    for output in stack.get("Outputs", []):
+        outputs[(stack["StackName"], output["OutputKey"])] = output["OutputValue"]
+prefix = config.deployment.stack_prefix
+bucket = outputs[(stack_outputs.stack_name(prefix, stack_outputs.STORAGE_STACK_SUFFIX), "DataBucketName")]
+role = outputs[(stack_outputs.stack_name(prefix, ACCESS_STACK_SUFFIX), role_output_name(researcher.name))]
+# The researcher's own IAM user (the grant's principal), made here as the account's root would.
+iam = local_client("iam", endpoint=endpoint, region=region)
+iam.create_user(UserName="asmith")
+key = iam.create_access_key(UserName="asmith")["AccessKey"]
+sts = boto3.client("sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+credentials = sts.assume_role(RoleArn=role, RoleSessionName="asmith")["Credentials"]
+filesystem = researcher_filesystem(credentials, region=region, endpoint=endpoint)
+course = "ExampleX-6.002x-2012_Fall"
+events = read_events(filesystem, f"{bucket}/events-by-course/org=examplex/site=edx/course={course}")
+print(f"{researcher.name} assumed {role.split(':')[-1]}")
+print(f"  read {len(events)} events of {course} ({events['date'].nunique()} days), e.g.:")
+print(events[["date", "event_type", "username"]].head(5).to_string(index=False))
+try:
+    read_events(filesystem, f"{bucket}/events/org=examplex/site=edx")
+    sys.exit("the org's whole logs were readable: the grant is wider than configured")
+except OSError as error:
+    if "ACCESS_DENIED" not in str(error):
+        raise
+    print("  the org's whole logs (events/): refused by S3, AccessDenied, as the grant says")
+PY
+  "$EDX" audit --researcher asmith-irb-2026-201 || research_status=$?
+fi
+
 echo
+if [ "$research_status" -ne 0 ]; then
+  echo "Demo FAILED: the researcher's read or the audit did not go as the grant says (above)"
+  exit 1
+fi
 if [ "$published_status" -ne 0 ]; then
   echo "Demo FAILED: files edX delivered are missing from the bucket (above); see $WORK/state/local.log"
   exit 1

@@ -1,4 +1,5 @@
-"""A researcher reads what their grant covers, with the recipes docs/researchers.md shows.
+"""A researcher reads what their grant covers, with the recipes docs/researchers.md shows
+(:mod:`edx_vault.devtools.research_recipes`).
 
 On the strict embedded AWS, after the shared sync (tests/local/synced_vault.py): the example
 configuration's in-account researcher assumes their role, as their own IAM user, and reads a
@@ -10,22 +11,18 @@ prefix the grant does not cover is refused.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
 from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, role_output_name
 from edx_vault.cli import main
+from edx_vault.devtools.research_recipes import read_events, read_table, researcher_filesystem
 from edx_vault.package.course_ids import course_of_line
 from edx_vault.settings import stack_outputs
 from tests.local.synced_vault import Synced
@@ -49,14 +46,7 @@ class Researcher:
     region: str
 
     def filesystem(self) -> pafs.S3FileSystem:
-        return pafs.S3FileSystem(
-            access_key=self.credentials["AccessKeyId"],
-            secret_key=self.credentials["SecretAccessKey"],
-            session_token=self.credentials["SessionToken"],
-            region=self.region,
-            endpoint_override=self.endpoint.removeprefix("http://"),
-            scheme="http",
-        )
+        return researcher_filesystem(self.credentials, region=self.region, endpoint=self.endpoint)
 
     def client(self, service: str) -> Any:
         import boto3
@@ -105,59 +95,6 @@ def course_lines(synced: Synced, course: str) -> list[dict[str, Any]]:
     return events
 
 
-def list_files(filesystem: pafs.S3FileSystem, folder: str) -> list[str]:
-    """The files under a folder, listed (ListObjectsV2) rather than probed.
-
-    Handing pyarrow a folder makes it HeadObject the folder's name first, and S3 answers 403 for a
-    key that does not exist to a caller whose s3:ListBucket is limited by s3:prefix, as a
-    researcher's is ("If the object you request doesn't exist, the error that Amazon S3 returns
-    depends on whether you also have the s3:ListBucket permission", HeadObject docs); listing
-    first avoids the probe.
-    """
-    selector = pafs.FileSelector(folder, recursive=True)
-    return [info.path for info in filesystem.get_file_info(selector) if info.is_file]
-
-
-def read_table(filesystem: pafs.S3FileSystem, folder: str, *, base: str) -> pa.Table:
-    """The docs' pyarrow recipe for a table: its files as one Hive-partitioned dataset.
-
-    edX's ``.sql`` exports are tab-separated with a header row, ``NULL`` for a missing value,
-    and no quoting.
-    """
-    partitions = pa.schema([pa.field(n, pa.string()) for n in ("org", "site", "course")])
-    dataset = ds.dataset(
-        list_files(filesystem, folder),
-        filesystem=filesystem,
-        format=ds.CsvFileFormat(
-            parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
-            convert_options=pa_csv.ConvertOptions(
-                null_values=["NULL"], strings_can_be_null=True, column_types={}
-            ),
-        ),
-        partitioning=ds.partitioning(
-            pa.schema([*partitions, pa.field("export_date", pa.string())]), flavor="hive"
-        ),
-        partition_base_dir=base,
-    )
-    return dataset.to_table()
-
-
-def read_events(filesystem: pafs.S3FileSystem, folder: str) -> pd.DataFrame:
-    """The docs' pandas recipe for event logs: each gzip JSON-lines file, its date partition.
-
-    pandas rather than a pyarrow dataset: edX types some fields differently from one event to
-    the next (``event`` is an object in server events and a JSON string in browser events),
-    which pyarrow's JSON reader refuses and pandas keeps as Python objects.
-    """
-    frames = []
-    for path in list_files(filesystem, folder):
-        with filesystem.open_input_stream(path, compression="gzip") as stream:
-            frame = pd.read_json(io.BytesIO(stream.read()), lines=True, dtype=False)
-        frame["date"] = path.split("/date=")[1].split("/")[0]
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
 def test_a_granted_course_reads_with_the_plaintexts_rows(
     synced: Synced, researcher: Researcher
 ) -> None:
@@ -180,7 +117,7 @@ def test_a_granted_table_reads_as_a_partitioned_dataset(
     base = f"{synced.bucket}/database/{TABLE}"
     folder = f"{base}/org=examplex/site=edx/course={COURSE}"
     # When they read it with the pyarrow recipe
-    table = read_table(researcher.filesystem(), folder, base=base)
+    table = read_table(researcher.filesystem(), folder, table_folder=base)
     # Then it holds the plaintext's rows (the published files, read back by the admin), with
     # the partitions as columns
     admin = synced.aws.client("s3")
