@@ -66,6 +66,7 @@ class AccessStack(Stack):
             stack_prefix=stack_prefix,
             results_bucket_name=results.bucket_name,
             results_key_arn=results.key.key_arn,
+            data_bucket_name=storage.data.bucket_name,
         )
         for grant in grants:
             role = ResearcherRole(

@@ -42,7 +42,9 @@ OBJECT_ACTIONS = (
     "s3:ReplicateDelete",
 )
 # The only things a researcher role may do with this bucket, whatever its own policy says.
-RESEARCHER_ACTIONS = ("s3:GetObject", "s3:ListBucket")
+# GetBucketLocation answers a region name, no data: Athena may ask it with the researcher's
+# credentials before reading a table (edx_vault/access/query_statements.py).
+RESEARCHER_ACTIONS = ("s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation")
 
 
 class DataBucket(Construct):

@@ -84,3 +84,12 @@ class StorageStack(Stack):
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
+        # The access-logs bucket's ARN under a name of ours, for the pipeline's read audit to
+        # import: a name CDK generates would leak into the pipeline's cdk-nag acknowledgement.
+        self.access_logs_arn_export = f"{self.stack_name}-AccessLogsBucketArn"
+        CfnOutput(
+            self,
+            "AccessLogsBucketArnExport",
+            value=self.data.access_logs_bucket.bucket_arn,
+            export_name=self.access_logs_arn_export,
+        )

@@ -99,6 +99,10 @@ class QueryAccess:
     stack_prefix: str
     results_bucket_name: str
     results_key_arn: str
+    # The data bucket, whose location Athena may ask with the caller's credentials before it
+    # reads the tables (AWS's Athena policy examples grant s3:GetBucketLocation on the source
+    # buckets too); "" to leave it out.
+    data_bucket_name: str = ""
 
 
 def query_statements(
@@ -169,7 +173,16 @@ def query_statements(
             "Sid": RESULTS_LOCATE_SID,
             "Effect": "Allow",
             "Action": "s3:GetBucketLocation",
-            "Resource": bucket_arn,
+            "Resource": [
+                bucket_arn,
+                *(
+                    [f"arn:{partition}:s3:::{access.data_bucket_name}"]
+                    if access.data_bucket_name
+                    else []
+                ),
+            ]
+            if access.data_bucket_name
+            else bucket_arn,
             "Condition": until,
         },
         {

@@ -153,6 +153,12 @@ def _template_for(template: dict[str, Any], prefix: str) -> dict[str, Any]:
     text = text.replace('"alias/edxvault/', f'"alias/{lower}/')
     text = text.replace('"edxvault-data-', f'"{lower}-data-')
     text = text.replace('"EdxVault-Storage:', f'"{prefix}-Storage:')
+    text = text.replace(
+        '"EdxVault-Storage-AccessLogsBucketArn"', f'"{prefix}-Storage-AccessLogsBucketArn"'
+    )
+    text = text.replace("s3://edxvault-data-", f"s3://{lower}-data-")
+    text = text.replace('"edxvault-results-', f'"{lower}-results-')
+    text = text.replace('"edxvault_research"', f'"{lower.replace("-", "_")}_research"')
     assert "edxvault" not in text.lower().replace("edx-vault", ""), "a name was not renamed"
     document: dict[str, Any] = json.loads(text)
     for resource in document["Resources"].values():

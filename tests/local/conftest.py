@@ -6,6 +6,7 @@ always stopped at the end, with a check that no server process is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Iterator
@@ -125,24 +126,43 @@ def synced(vault_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
     work = tmp_path_factory.mktemp("e2e")
     aws = start(work / "state" / "local.json", vault_assembly)
+    try:
+        with _cli_environment(aws):
+            # Given the pipeline key, a small package from "edX" and the imported credentials
+            assert (
+                main(["keygen", "--email", "czar@example.edu", "--out", str(work / "p.asc")]) == 0
+            )
+            seeded = seed(
+                config=load_config(EXAMPLE_CONFIG),
+                endpoint=aws.state.endpoint,
+                region=aws.state.region,
+                credentials_out=work / "credentials.csv.gpg",
+                size="small",
+            )
+            assert main(["import-credentials", str(seeded.credentials_file)]) == 0
+            # When the admin runs a sync and waits for it
+            status = sync_and_wait()
+        yield Synced(aws, seeded, status, work)
+    finally:
+        stop(aws)
+
+
+@contextlib.contextmanager
+def _cli_environment(aws: RunningAws) -> Iterator[None]:
+    """The CLI's environment for the embedded AWS (endpoint, credentials, configuration), and
+    the process's own back afterwards: later tests (moto's in-process mocks) must not reach it."""
     saved = dict(os.environ)
     os.environ.update(aws.state.environment())
     os.environ["EDX_VAULT_CONFIG"] = str(EXAMPLE_CONFIG)
     try:
-        # Given the pipeline key, a small package from "edX" and the imported credentials
-        assert main(["keygen", "--email", "czar@example.edu", "--out", str(work / "p.asc")]) == 0
-        seeded = seed(
-            config=load_config(EXAMPLE_CONFIG),
-            endpoint=aws.state.endpoint,
-            region=aws.state.region,
-            credentials_out=work / "credentials.csv.gpg",
-            size="small",
-        )
-        assert main(["import-credentials", str(seeded.credentials_file)]) == 0
-        # When the admin runs a sync and waits for it
-        status = sync_and_wait()
-        yield Synced(aws, seeded, status, work)
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        stop(aws)
+
+
+@pytest.fixture(scope="module")
+def cli_environment(synced: Synced) -> Iterator[None]:
+    """For a module that drives the CLI against the shared vault: its environment, then back."""
+    with _cli_environment(synced.aws):
+        yield

@@ -27,7 +27,11 @@ from edx_vault.package.course_ids import course_of_line
 from edx_vault.settings import stack_outputs
 from tests.local.synced_vault import Synced
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("cli_environment"),
+]
 
 # The in-account researcher of config/example.toml, and the course and table their grant names.
 RESEARCHER = "asmith-irb-2026-201"

@@ -41,7 +41,11 @@ from edx_vault.settings.config import load_config
 from tests.local.conftest import EXAMPLE_CONFIG
 from tests.local.synced_vault import Synced, sync_and_wait
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("cli_environment"),
+]
 
 
 @dataclass(frozen=True)
