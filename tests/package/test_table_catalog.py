@@ -195,21 +195,7 @@ _SYNTHETIC_TABLES = sorted(
 )
 
 
-@pytest.mark.parametrize(
-    "table_name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the synthetic auth_user writes 13 of the 22 columns edX's exporter selects",
-            ),
-        )
-        if name == "database_auth_user"
-        else name
-        for name in _SYNTHETIC_TABLES
-    ],
-)
+@pytest.mark.parametrize("table_name", sorted(_SYNTHETIC_TABLES))
 def test_a_declared_sql_table_has_its_files_header_line(table_name: str) -> None:
     # Given a declared .sql table and the published files of it
     table = _SQL_TABLES[table_name]

@@ -61,8 +61,9 @@ PATCHED: Final[Mapping[str, str]] = {
     "AWS::S3::Bucket": (
         "moto's CloudFormation applies only BucketEncryption and Tags; VersioningConfiguration, "
         "PublicAccessBlockConfiguration, OwnershipControls, LifecycleConfiguration and "
-        "LoggingConfiguration are applied too (stored: moto never expires objects or writes "
-        "access logs, and keeps SSE-KMS objects' bytes unencrypted)"
+        "LoggingConfiguration are applied too (stored: moto never expires objects and keeps "
+        "SSE-KMS objects' bytes unencrypted; the embedded AWS writes the access logs itself, in "
+        "AWS's format, and turns off moto's own, malformed ones: access_logs.py)"
     ),
     "AWS::DynamoDB::Table": (
         "moto's CloudFormation drops PointInTimeRecoverySpecification; it is applied "

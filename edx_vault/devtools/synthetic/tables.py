@@ -24,9 +24,12 @@ def _columns(names: str) -> tuple[str, ...]:
 
 # Column names per table (edX's exports keep the source tables' columns).
 _TABLE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    # The columns edX's exporter selects (edx-analytics-exporter, AuthUserTask), in its order.
     "auth_user": _columns(
         "id username first_name last_name email password is_staff is_active is_superuser "
-        "last_login date_joined status email_key"
+        "last_login date_joined status email_key avatar_type country show_country "
+        "date_of_birth interesting_tags ignored_tags email_tag_filter_strategy "
+        "display_tag_filter_strategy consecutive_days_visit_count"
     ),
     "auth_userprofile": _columns(
         "id user_id name language location meta courseware gender mailing_address "
