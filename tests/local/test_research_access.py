@@ -3,9 +3,10 @@
 
 On the strict embedded AWS, after the shared sync (tests/local/synced_vault.py): the example
 configuration's in-account researcher assumes their role, as their own IAM user, and reads a
-granted course's events as a partitioned dataset (pyarrow, Hive partitions) and a granted table
-with pandas; they get exactly the rows of the plaintext edX encrypted. The same recipe on a
-prefix the grant does not cover is refused.
+granted course's events with pandas (with their date partition) and a granted table as a
+Hive-partitioned pyarrow dataset; they get exactly the rows of the plaintext edX encrypted. The
+same recipe on a prefix the grant does not cover is refused, and the data czar's audit shows the
+reads and the refusal.
 """
 
 from __future__ import annotations
