@@ -407,6 +407,11 @@ PERSISTENT_COVERED_BY: Final = {
     "collect-vault-ListObjectsV2-SlowDown": "collect-work-GetObject-InternalError",
     "report-work-GetObject-InternalError": "report-manifest-Query-throttled",
     "report-vault-ListObjectsV2-SlowDown": "report-manifest-Query-throttled",
+    # One claim path for both steps that claim rows, one Lambda-throttle path, one task that
+    # runs out of retries on its read of the mirrored copy.
+    "decrypt-manifest-UpdateItem-throttled": "mirror-manifest-UpdateItem-throttled",
+    "mirror-lambda-Invoke-throttled": "report-lambda-Invoke-throttled",
+    "decrypt-raw-GetObject-reset": "decrypt-publish-CompleteMultipartUpload-InternalError",
 }
 
 
