@@ -16,7 +16,10 @@ import pytest
 from moto.athena.models import athena_backends
 from moto.glue.models import glue_backends
 
-from edx_vault.devtools.embedded_aws.deploy.cfn_resources import HANDLERS
+# The emulation table itself, not cfn_resources' handlers: defining those CloudFormationModel
+# subclasses in the test process would make every later in-process moto deployment (tests/cli's)
+# create what the embedded AWS emulates, bucket policies included, which moto then applies.
+from edx_vault.devtools.embedded_aws.deploy.emulated_types import EMULATIONS, Resource
 from edx_vault.devtools.embedded_aws.resource_support import EMULATED
 from stacks.research_catalog import ResearchCatalog
 
@@ -42,20 +45,23 @@ def _catalog_resources() -> dict[str, dict[str, Any]]:
     return resources
 
 
+def _resource(name: str, resource: dict[str, Any]) -> Resource:
+    """The resource as the server's handlers hand it to the emulation (cfn_resources)."""
+    return Resource(name, resource["Type"], resource.get("Properties", {}), ACCOUNT, REGION)
+
+
 def _create(logical_id: str, resource: dict[str, Any]) -> Any:
-    handler: Any = HANDLERS[resource["Type"]]
-    return handler.create_from_cloudformation_json(logical_id, resource, ACCOUNT, REGION)
+    return EMULATIONS[resource["Type"]].create(_resource(logical_id, resource))
 
 
 def _delete(physical_id: str, resource: dict[str, Any]) -> None:
-    handler: Any = HANDLERS[resource["Type"]]
-    handler.delete_from_cloudformation_json(physical_id, resource, ACCOUNT, REGION)
+    EMULATIONS[resource["Type"]].delete(_resource(physical_id, resource))
 
 
 def test_the_three_types_are_emulated_with_a_reason() -> None:
     for resource_type in ("AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::WorkGroup"):
         assert EMULATED[resource_type]
-        assert resource_type in HANDLERS
+        assert resource_type in EMULATIONS
 
 
 def test_the_research_catalog_is_created_as_synthesized_and_deleted() -> None:
@@ -71,7 +77,7 @@ def test_the_research_catalog_is_created_as_synthesized_and_deleted() -> None:
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::Glue::Table"
     }
-    assert {created[logical_id].physical_resource_id for logical_id in tables} == {
+    assert {created[logical_id].physical_id for logical_id in tables} == {
         table["Name"] for table in tables.values()
     }
     # And GetTable returns what was synthesized: the location and the projection's properties
@@ -82,7 +88,7 @@ def test_the_research_catalog_is_created_as_synthesized_and_deleted() -> None:
     assert [key["Name"] for key in stored["PartitionKeys"]] == ["org", "site", "course", "date"]
     # When the stack is deleted, the database before one of its tables (moto keeps no order)
     for logical_id, resource in ordered:
-        _delete(created[logical_id].physical_resource_id, resource)
+        _delete(created[logical_id].physical_id, resource)
     # Then nothing is left, and the table whose database went first is no error
     assert DATABASE not in glue.databases
 
@@ -123,7 +129,7 @@ def test_a_workgroup_keeps_its_enforced_configuration_and_state() -> None:
     # When it is created (moto passes the Name property as the resource's name)
     created = _create("edxvault-ada", resource)
     # Then Ref is its name, and GetWorkGroup gives its configuration and state
-    assert created.physical_resource_id == "edxvault-ada"
+    assert created.physical_id == "edxvault-ada"
     stored = athena.get_work_group("edxvault-ada")
     assert stored["State"] == "DISABLED"
     assert stored["Configuration"]["EnforceWorkGroupConfiguration"] is True
