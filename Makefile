@@ -44,7 +44,8 @@ lint: setup
 unit: setup
 	CDK_VALIDATION=false $(BIN)/pytest -q
 
-# The whole fault matrix, persistent variants that `make test` skips as covered included.
+# The whole fault matrix: `make test` runs every transient case and six persistent ones (one per
+# way a fault outlasts its retries); this runs every persistent case too.
 test-faults: setup
 	EDX_VAULT_FULL_FAULT_MATRIX=1 CDK_VALIDATION=false $(BIN)/pytest -q tests/faults
 
