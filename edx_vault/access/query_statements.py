@@ -173,16 +173,11 @@ def query_statements(
             "Sid": RESULTS_LOCATE_SID,
             "Effect": "Allow",
             "Action": "s3:GetBucketLocation",
-            "Resource": [
-                bucket_arn,
-                *(
-                    [f"arn:{partition}:s3:::{access.data_bucket_name}"]
-                    if access.data_bucket_name
-                    else []
-                ),
-            ]
-            if access.data_bucket_name
-            else bucket_arn,
+            "Resource": (
+                [bucket_arn, f"arn:{partition}:s3:::{access.data_bucket_name}"]
+                if access.data_bucket_name
+                else bucket_arn
+            ),
             "Condition": until,
         },
         {

@@ -21,6 +21,7 @@ from typing import Final
 from edx_vault.access.audit import Audit, audit, known_principals
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
+from edx_vault.cli.grants import parse_moment
 from edx_vault.cli.tables import render_table
 from edx_vault.package.access_log_readers import ReaderActivity
 from edx_vault.pipeline.read_audit import log_object_keys, read_records
@@ -32,15 +33,9 @@ PERSONAL_DATA_NOTE: Final = (
 )
 
 
-def parse_since(text: str) -> dt.datetime:
-    """``--since``: a date (``YYYY-MM-DD``, midnight UTC) or an ISO 8601 time (UTC unless zoned)."""
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date or time; write YYYY-MM-DD or 2027-06-29T12:00:00Z"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+# ``--since``: a date (``YYYY-MM-DD``, midnight UTC) or an ISO 8601 time (UTC unless zoned),
+# read as ``grants check --at`` reads its moment.
+parse_since = parse_moment
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
