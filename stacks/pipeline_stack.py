@@ -11,6 +11,7 @@ from constructs import Construct
 
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import VaultConfig
+from edx_vault.settings.resource_names import pipeline_role_name
 from stacks.monitoring import AlertsTopic, OperationsKey, SyncAlarms
 from stacks.storage_stack import StorageStack
 from stacks.sync_functions import SyncFunctions
@@ -67,6 +68,7 @@ class PipelineStack(Stack):
             max_concurrency=config.schedule.max_concurrency,
             logs_key=self.operations_key,
             name=sync_name,
+            role_name=pipeline_role_name(config.deployment.stack_prefix, "sync"),
         )
         # The ItemReader reads the work lists, which are encrypted under the data key.
         self.sync.state_machine.add_to_role_policy(

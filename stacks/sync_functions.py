@@ -29,6 +29,7 @@ from edx_vault.package import bucket_layout
 from edx_vault.settings import pipeline_settings
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
+from edx_vault.settings.resource_names import pipeline_role_name
 from stacks.data_bucket import ACCESS_LOG_PREFIX
 from stacks.lambda_layers import LambdaLayers
 from stacks.storage_stack import StorageStack
@@ -59,6 +60,7 @@ class SyncFunctions(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self._storage = storage
+        self._stack_prefix = config.deployment.stack_prefix
         self._logs_key = logs_key
         # Every object prefix each function may touch, for the cdk-nag acknowledgements.
         self.object_prefixes: dict[str, list[str]] = {}
@@ -207,6 +209,7 @@ class SyncFunctions(Construct):
         role = iam.Role(
             self,
             f"{id_}Role",
+            role_name=pipeline_role_name(self._stack_prefix, module),
             path=PIPELINE_ROLE_PATH,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             managed_policies=[

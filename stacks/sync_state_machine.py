@@ -89,7 +89,9 @@ class _WorkPrefixResultWriter(sfn.ResultWriterV2):
 
 
 class SyncStateMachine(Construct):
-    """Attributes
+    """The sync's state machine, running as the role named ``role_name``.
+
+    Attributes
     ----------
     state_machine
         The Standard state machine.
@@ -110,6 +112,7 @@ class SyncStateMachine(Construct):
         max_concurrency: int,
         logs_key: kms.IKey,
         name: str,
+        role_name: str,
     ) -> None:
         super().__init__(scope, id_)
         plan_task = self._step(
@@ -174,6 +177,7 @@ class SyncStateMachine(Construct):
             role=iam.Role(
                 self,
                 "Role",
+                role_name=role_name,
                 path=PIPELINE_ROLE_PATH,
                 assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             ),

@@ -2,7 +2,8 @@
 
 Pure Python. :func:`known_principals` names the vault's principals from the configuration (the
 researcher roles as :func:`~edx_vault.access.researcher_roles.role_name_for` spells them, the
-pipeline stack's roles by CloudFormation's naming, the admin roles); :func:`identifying_key`
+pipeline's roles as :func:`~edx_vault.settings.resource_names.pipeline_role_name` spells them,
+the admin roles); :func:`identifying_key`
 says whether an object holds identifying data, as
 :func:`~edx_vault.access.readable_slices.is_identifying` decides for grants; :func:`audit` sums
 the records per principal (:mod:`edx_vault.package.access_log_readers`) and
@@ -35,15 +36,14 @@ from edx_vault.package.bucket_layout import (
 )
 from edx_vault.package.identifying_data import identifying_key as identifying_key
 from edx_vault.settings.config import VaultConfig
-from edx_vault.settings.stack_outputs import PIPELINE_STACK_SUFFIX, stack_name
+from edx_vault.settings.resource_names import PIPELINE_ROLE_STEPS, pipeline_role_name
 
 
 def known_principals(config: VaultConfig) -> KnownPrincipals:
     """The principals a deployment expects in its data bucket's access logs.
 
-    The pipeline's roles have names CloudFormation generates, ``{stack name}-{logical id}-
-    {random}``, so they are known by the pipeline stack's name; a role session's ARN in the log
-    carries the role's name, not its path (``/edx-vault/pipeline/``).
+    Every vault role has a fixed name, which is what a role session's ARN in the log carries
+    (not the role's path): a role created later at the vault's IAM paths is not the vault's.
     """
     deployment = config.deployment
     return KnownPrincipals(
@@ -52,7 +52,9 @@ def known_principals(config: VaultConfig) -> KnownPrincipals:
             role_name_for(deployment.stack_prefix, researcher.name): researcher.name
             for researcher in config.researchers
         },
-        pipeline_role_prefixes=(f"{stack_name(deployment.stack_prefix, PIPELINE_STACK_SUFFIX)}-",),
+        pipeline_roles=frozenset(
+            pipeline_role_name(deployment.stack_prefix, step) for step in PIPELINE_ROLE_STEPS
+        ),
         admin_principal_arns=tuple(deployment.admin_role_arns),
     )
 

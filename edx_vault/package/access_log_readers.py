@@ -9,9 +9,8 @@ roles are recognised by name:
 
 * **researcher**: a role named in :attr:`KnownPrincipals.researcher_roles` (the access stack
   names each ``{resource prefix}-{researcher}``);
-* **pipeline**: a role named in :attr:`KnownPrincipals.pipeline_roles`, or whose name starts with
-  one of :attr:`KnownPrincipals.pipeline_role_prefixes` (CloudFormation names the pipeline
-  stack's roles ``{stack name}-{logical id}-{random}``);
+* **pipeline**: a role named in :attr:`KnownPrincipals.pipeline_roles` (the pipeline stack names
+  each ``{resource prefix}-pipeline-{step}``);
 * **admin**: a session of, or the very user named by, one of the configuration's
   ``admin_role_arns``;
 * **s3**: S3's own lifecycle actions (operations ``S3.*``: they have no requester of their own);
@@ -70,9 +69,7 @@ class KnownPrincipals:
     researcher_roles
         Researcher role name -> researcher name.
     pipeline_roles
-        Names of the pipeline's roles, when known exactly.
-    pipeline_role_prefixes
-        Role-name prefixes of the pipeline's roles (``{pipeline stack name}-``).
+        Names of the pipeline's roles.
     admin_principal_arns
         The configuration's ``admin_role_arns`` (role or user ARNs).
     """
@@ -80,7 +77,6 @@ class KnownPrincipals:
     account: str
     researcher_roles: Mapping[str, str] = field(default_factory=dict)
     pipeline_roles: frozenset[str] = frozenset()
-    pipeline_role_prefixes: tuple[str, ...] = ()
     admin_principal_arns: tuple[str, ...] = ()
 
     def to_json(self) -> str:
@@ -90,7 +86,6 @@ class KnownPrincipals:
                 "account": self.account,
                 "researcher_roles": dict(sorted(self.researcher_roles.items())),
                 "pipeline_roles": sorted(self.pipeline_roles),
-                "pipeline_role_prefixes": list(self.pipeline_role_prefixes),
                 "admin_principal_arns": list(self.admin_principal_arns),
             },
             sort_keys=True,
@@ -104,7 +99,6 @@ class KnownPrincipals:
             account=str(document["account"]),
             researcher_roles={str(k): str(v) for k, v in document["researcher_roles"].items()},
             pipeline_roles=frozenset(document.get("pipeline_roles", [])),
-            pipeline_role_prefixes=tuple(document.get("pipeline_role_prefixes", [])),
             admin_principal_arns=tuple(document.get("admin_principal_arns", [])),
         )
 
@@ -153,7 +147,7 @@ def classify(record: AccessLogRecord, principals: KnownPrincipals) -> Reader:
         return Reader("unexpected", requester)
     if role in principals.researcher_roles:
         return Reader("researcher", principals.researcher_roles[role])
-    if role in principals.pipeline_roles or role.startswith(principals.pipeline_role_prefixes):
+    if role in principals.pipeline_roles:
         return Reader("pipeline", role)
     for arn in principals.admin_principal_arns:
         admin = arn.split(":", 5)

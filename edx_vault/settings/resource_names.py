@@ -27,6 +27,30 @@ def data_bucket_name(resource_prefix: str, account: str, region: str) -> str:
     return f"{resource_prefix}-data-{account}-{region}"
 
 
+# The pipeline's roles, by the step that runs as each: every function's role, and the state
+# machine's. Their names are fixed so the storage stack's bucket and key policies can name each
+# one by exact ARN without a reference to the pipeline stack (a role created later at the same
+# IAM path gets nothing).
+PIPELINE_ROLE_STEPS: Final = ("plan", "mirror", "collect", "decrypt", "split", "report", "sync")
+
+
+def pipeline_role_name(stack_prefix: str, step: str) -> str:
+    """The role a pipeline step runs as: ``{prefix}-pipeline-{step}``.
+
+    Role names are unique per account, not per region (IAM User Guide, "IAM object quotas and
+    names"), like the researcher roles' ``{prefix}-{researcher}``; the stack prefix tells two
+    deployments in one account apart.
+
+    Raises
+    ------
+    ValueError
+        For a step that is not one of :data:`PIPELINE_ROLE_STEPS`.
+    """
+    if step not in PIPELINE_ROLE_STEPS:
+        raise ValueError(f"{step!r} is not a pipeline step ({', '.join(PIPELINE_ROLE_STEPS)})")
+    return f"{resource_prefix(stack_prefix)}-pipeline-{step}"
+
+
 def glue_database_name(stack_prefix: str) -> str:
     """The Glue database of the published datasets: ``{prefix}_research``.
 

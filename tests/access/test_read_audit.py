@@ -42,7 +42,7 @@ AWS_EXAMPLE = (
 PRINCIPALS = KnownPrincipals(
     account=ACCOUNT,
     researcher_roles={"edxvault-alice": "alice", "edxvault-bob": "bob"},
-    pipeline_role_prefixes=("EdxVault-Pipeline-",),
+    pipeline_roles=frozenset({"edxvault-pipeline-decrypt"}),
     admin_principal_arns=(f"arn:aws:iam::{ACCOUNT}:role/admins/DataCzar",),
 )
 
@@ -170,9 +170,15 @@ def test_log_object_keys_carry_their_delivery_time() -> None:
     [
         (ALICE, "REST.GET.OBJECT", ("researcher", "alice")),
         (
-            f"arn:aws:sts::{ACCOUNT}:assumed-role/EdxVault-Pipeline-DecryptRole1A-XYZ/fn",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/edxvault-pipeline-decrypt/fn",
             "REST.PUT.OBJECT",
-            ("pipeline", "EdxVault-Pipeline-DecryptRole1A-XYZ"),
+            ("pipeline", "edxvault-pipeline-decrypt"),
+        ),
+        # A role named like the pipeline's but not one of its steps' is not the pipeline.
+        (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/edxvault-pipeline-export/fn",
+            "REST.GET.OBJECT",
+            ("unexpected", f"arn:aws:sts::{ACCOUNT}:assumed-role/edxvault-pipeline-export/fn"),
         ),
         (
             f"arn:aws:sts::{ACCOUNT}:assumed-role/DataCzar/me",
@@ -271,7 +277,7 @@ def test_the_audit_of_a_configuration_names_its_researchers_and_keeps_flags_unde
     name = config.researchers[0].name
     role = f"edxvault-{name}"
     assert principals.researcher_roles[role] == name
-    assert principals.pipeline_role_prefixes == ("EdxVault-Pipeline-",)
+    assert "edxvault-pipeline-decrypt" in principals.pipeline_roles
     # And a read by that researcher and one by an IAM user
     user = f"arn:aws:iam::{config.deployment.account}:user/jdoe"
     records = [

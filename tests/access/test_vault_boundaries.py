@@ -150,7 +150,7 @@ def test_puts_are_denied_only_when_they_ask_for_another_encryption(
     and must pass. (An earlier "...IfExists" form denied those too: found by this evaluator.)"""
     # Given the Decrypt function's role, which may write events/
     policies = synthesized.policies
-    [decrypt] = [role for arn, role in policies.roles.items() if "FunctionsDecryptRole" in arn]
+    [decrypt] = [role for arn, role in policies.roles.items() if arn.endswith("-pipeline-decrypt")]
     key = "events/org=examplex/site=edx/date=2025-03-10/x.log.gz"
     # When it puts with the data key's headers, without headers, and asking for SSE-S3
     with_headers = check_bucket_action(

@@ -21,6 +21,8 @@ from edx_vault.access.template_policies import (
 )
 from edx_vault.package import bucket_layout
 from edx_vault.pipeline import cost_model
+from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
+from edx_vault.settings.resource_names import PIPELINE_ROLE_STEPS, pipeline_role_name
 from stacks.sync_state_machine import MAP_IO_ERRORS, TRANSIENT_ERRORS
 from stacks.vault_app import VaultApp, build_vault_app
 
@@ -235,7 +237,7 @@ def synthesized_policies(tmp_path_factory: pytest.TempPathFactory) -> VaultPolic
 
 
 def _state_machine_role(policies: VaultPolicies) -> RolePolicies:
-    [role] = [role for arn, role in policies.roles.items() if "/SyncRole" in arn]
+    [role] = [role for arn, role in policies.roles.items() if arn.endswith("-pipeline-sync")]
     return role
 
 
@@ -649,3 +651,22 @@ def test_collect_and_report_have_one_full_vcpu(template: Template) -> None:
         ]
         # Then each has 1,769 MB, one full vCPU on Lambda (their time is CPU per request)
         assert memory == 1769, step
+
+
+def test_every_pipeline_role_has_its_steps_fixed_name_under_the_pipeline_path(
+    vault: VaultApp, template: Template
+) -> None:
+    # Given the synthesized pipeline stack
+    # When its roles are read
+    roles = template.find_resources("AWS::IAM::Role")
+    # Then each role the pipeline runs as is named for its step (so the storage stack's
+    # policies can name it exactly), under the pipeline path, and no step shares a role
+    prefix = vault.config.deployment.stack_prefix
+    pipeline_roles = {
+        properties["Properties"]["RoleName"]: properties["Properties"]["Path"]
+        for properties in roles.values()
+        if properties["Properties"].get("Path") == PIPELINE_ROLE_PATH
+    }
+    assert pipeline_roles == {
+        pipeline_role_name(prefix, step): PIPELINE_ROLE_PATH for step in PIPELINE_ROLE_STEPS
+    }

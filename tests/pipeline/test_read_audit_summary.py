@@ -25,7 +25,7 @@ STRANGER = f"arn:aws:iam::{ACCOUNT}:user/stranger"
 PRINCIPALS = KnownPrincipals(
     account=ACCOUNT,
     researcher_roles={"edxvault-alice": "alice"},
-    pipeline_role_prefixes=("EdxVault-Pipeline-",),
+    pipeline_roles=frozenset({"edxvault-pipeline-decrypt"}),
 )
 NOW = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC)
 
