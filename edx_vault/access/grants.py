@@ -142,8 +142,10 @@ def compile_grants(
         read_policies = MANAGED_POLICIES_PER_ROLE - QUERY_POLICIES_PER_ROLE
         if len(policies) > read_policies:
             patterns = sum(len(s.key_patterns) for s in slices)
+            listings = sum(len(s.prefix_patterns) for s in slices)
             found.append(
-                f"{where}: the grant spells out {patterns} key patterns, which need "
+                f"{where}: the grant spells out {patterns} key patterns and {listings} listing "
+                f"patterns (one per date prefix too), which need "
                 f"{len(policies)} IAM policies; a role holds at most {read_policies} of them. "
                 "Fix: use fewer orgs, courses or tables, course globs ('MITx-6.*'), or dates on "
                 "whole months or years"

@@ -29,15 +29,19 @@ Decisions (``docs/researchers.md`` explains them to admins and researchers):
   included. An open end is capped at 31 December of the year the grant expires: nothing dated
   later can have been published while the grant still works, and whole years make short
   policies.
-* **Listing** is by folder: a researcher may list the slice's folder (its org, site, course and
-  table), and so see the names of files dated outside the range, but read only those inside.
-  A course-limited events slice lists its courses' folders of ``events-by-course/`` only.
+* **Listing** follows the dates as reading does. A slice without a date range lists its folder
+  (its org, site, course and table). A dated slice lists its date prefixes only
+  (``.../course=X/date=2025-03`` and below), never the folder above the date level: IAM cannot
+  filter a listing's response, so a listing of ``.../course=X/`` (even with ``delimiter=/``,
+  which shows date folder names only) would show the dates outside the range; it is refused,
+  and researchers list each granted date prefix. A course-limited events slice lists its
+  courses' folders of ``events-by-course/`` only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -87,7 +91,8 @@ class ReadableSlice:
     key_patterns
         Object key patterns (IAM wildcards) for ``s3:GetObject``.
     prefix_patterns
-        ``s3:prefix`` patterns for ``s3:ListBucket``: the slice's folders, whatever the dates.
+        ``s3:prefix`` patterns for ``s3:ListBucket``: the slice's folder without a date range,
+        else one per date prefix (a listing must name a granted date, month or year).
     """
 
     category: GrantCategory
@@ -162,16 +167,25 @@ def _slice(
     parts: Mapping[str, str],
     scope: ResearcherScope,
     date_to: dt.date | None,
-    date_prefixes: Iterable[str],
+    date_prefixes: Sequence[str],
 ) -> ReadableSlice:
     keys = [
         slice_patterns(category, **parts, date_prefix=date_prefix, prefix=prefix).key_pattern
         for date_prefix in date_prefixes
     ]
-    # Listing works by folder, without the date range: a researcher may see the names of the
-    # slice's files of other dates (org, site, course, table and date: no learner data), and
-    # pandas and Athena can read a partitioned folder. Reading them is still refused.
-    folders = [slice_patterns(category, **parts, prefix=prefix).prefix_pattern]
+    # Listing is limited like reading: with a date range, s3:prefix must lie within one of the
+    # granted date prefixes (".../date=2025-03*"), so a researcher sees neither the names nor the
+    # sizes of files dated outside it. The folder above the date level is refused even with a
+    # delimiter: IAM decides on the request, never on the response, and that listing would
+    # name every date. s3:prefix is the listing's Prefix parameter ("Bucket policy examples
+    # using condition keys", S3 User Guide), and StringLike matches it with '*' and '?' only,
+    # '*' matching any characters, '/' included (IAM User Guide, "Condition operators"): a
+    # longer prefix below a granted one still matches, and no key holds two date levels.
+    # Without a range date_prefixes is ("",): the folder, as before.
+    folders = [
+        slice_patterns(category, **parts, date_prefix=date_prefix, prefix=prefix).prefix_pattern
+        for date_prefix in date_prefixes
+    ]
     return ReadableSlice(
         category=category,
         prefix=prefix,

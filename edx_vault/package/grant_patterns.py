@@ -88,7 +88,9 @@ class SlicePatterns:
         from the deepest folder that is wholly theirs downwards (``events/org=mitx/*`` when every
         site and date is granted), and never a folder that also holds other orgs' or courses'
         keys. A level ends in ``/`` unless its value already ends in a wildcard, so
-        ``org=mitx`` cannot also match ``org=mitxpro``.
+        ``org=mitx`` cannot also match ``org=mitxpro``. A slice with a date prefix ends at its
+        date level (``.../date=2025-03*``): it lists that prefix and below, never the folder
+        above the dates, which would name the files of other dates too.
         """
         last = max(index for index, (_, constrained) in enumerate(self.levels) if constrained)
         kept = "/".join(text for text, _ in self.levels[: last + 1])

@@ -314,32 +314,147 @@ CELLS = [
         read(course_events(CS101, "2025-03-10"), at=ANN_EXPIRY + dt.timedelta(days=365)),
         "implicit-deny",
     ),
+    # Listing follows the dates: a dated grant lists its date prefixes (a day, a month, a year
+    # it wholly covers) and below, never the folder above the date level.
     Cell(
         "ann-course",
-        "list a granted course folder",
+        "list a granted month of a granted course",
+        listing(
+            folder(db("student_courseenrollment", CS101, "2025-03-02"), "export_date")
+            + "export_date=2025-03"
+        ),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list the range's first day",
+        listing(
+            folder(db("courseware_studentmodule", CS101, "2025-01-01"), "export_date")
+            + "export_date=2025-01-01/"
+        ),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list the range's last day, by glob-matched course",
+        listing(
+            folder(
+                db("student_courseenrollment", "ExampleX-CS101-2024_T3", "2025-06-30"),
+                "export_date",
+            )
+            + "export_date=2025-06-30/"
+        ),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list the day before date_from",
+        listing(
+            folder(db("student_courseenrollment", CS101, "2024-12-31"), "export_date")
+            + "export_date=2024-12-31/"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the year before date_from",
+        listing(
+            folder(db("student_courseenrollment", CS101, "2024-12-31"), "export_date")
+            + "export_date=2024"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the day after date_to",
+        listing(
+            folder(db("student_courseenrollment", CS101, "2025-07-01"), "export_date")
+            + "export_date=2025-07-01/"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the range's year, which runs past date_to",
+        listing(
+            folder(db("student_courseenrollment", CS101, "2025-03-02"), "export_date")
+            + "export_date=2025"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list a granted course's whole folder (every date)",
         listing(f"database/student_courseenrollment/org=examplex/site=edx/course={CS101}/"),
-        "allow",
+        "implicit-deny",
     ),
     Cell(
         "ann-course",
-        "list the granted courses by glob",
+        "list a granted course's date level without a date",
+        listing(
+            f"database/student_courseenrollment/org=examplex/site=edx/course={CS101}/export_date="
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the granted courses by glob (every date)",
         listing("database/courseware_studentmodule/org=examplex/site=edx/course=ExampleX-CS101-"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list another course on a granted day",
+        listing(
+            folder(db("student_courseenrollment", CS202, "2025-03-02"), "export_date")
+            + "export_date=2025-03-02/"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list her course's events on a granted day",
+        listing(folder(course_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/"),
         "allow",
     ),
     Cell(
         "ann-course",
-        "list her course's event folder",
+        "list her course's events of the granted month, edge",
+        listing(folder(course_events(CS101, "2025-03-10", site="edge"), "date") + "date=2025-03"),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list her course's events the day before the range",
+        listing(folder(course_events(CS101, "2025-02-28"), "date") + "date=2025-02-28/"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list her course's events the day after the range",
+        listing(folder(course_events(CS101, "2025-04-01"), "date") + "date=2025-04-01/"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list her course's whole event folder (every date)",
         listing(folder(course_events(CS101, "2025-03-10"), "date")),
-        "allow",
+        "implicit-deny",
     ),
     Cell(
         "ann-course",
-        "list her courses' event folders by glob",
+        "list her courses' event folders by glob (every date)",
         listing(
             folder(course_events(CS101, "2025-03-10", site="edge"), "course")
             + "course=ExampleX-CS101-"
         ),
-        "allow",
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list another course's events on a granted day",
+        listing(folder(course_events(CS202, "2025-03-10"), "date") + "date=2025-03-10/"),
+        "implicit-deny",
     ),
     Cell(
         "ann-course",
@@ -349,20 +464,20 @@ CELLS = [
     ),
     Cell(
         "ann-course",
-        "list another course's event folder",
-        listing(folder(course_events(CS202, "2025-03-10"), "date")),
-        "implicit-deny",
-    ),
-    Cell(
-        "ann-course",
-        "list the folder of events naming no course",
-        listing(folder(course_events(NO_COURSE, "2025-03-10"), "date")),
+        "list the events naming no course on a granted day",
+        listing(folder(course_events(NO_COURSE, "2025-03-10"), "date") + "date=2025-03-10/"),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list every course's event folders of the org",
         listing(folder(course_events(CS101, "2025-03-10"), "site")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the org's whole event log of a granted day",
+        listing(folder(events("examplex", "edx", "2025-03-10"), "date") + "date=2025-03-10/"),
         "implicit-deny",
     ),
     Cell(
@@ -410,20 +525,36 @@ CELLS = [
     ),
     Cell(
         "ann-course",
-        "list an ungranted table",
-        listing("database/auth_user/org=examplex/site=edx/"),
+        "list an ungranted table on a granted day",
+        listing(
+            folder(db("auth_user", CS101, "2025-03-02"), "export_date") + "export_date=2025-03-02/"
+        ),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
-        "list her course's events in another org whose id starts the same",
-        listing(folder(course_events(CS101, "2025-03-10", org="examplexpro"), "date")),
+        "list her course's events in another org whose id starts the same, on a granted day",
+        listing(
+            folder(course_events(CS101, "2025-03-10", org="examplexpro"), "date")
+            + "date=2025-03-10/"
+        ),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
-        "list after expiry",
-        listing(folder(course_events(CS101, "2025-03-10"), "date"), at=ANN_EXPIRY),
+        "list a granted day, last second before expiry",
+        listing(
+            folder(course_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/",
+            at=ANN_EXPIRY - dt.timedelta(seconds=1),
+        ),
+        "allow",
+    ),
+    Cell(
+        "ann-course",
+        "list a granted day after expiry",
+        listing(
+            folder(course_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/", at=ANN_EXPIRY
+        ),
         "implicit-deny",
     ),
     Cell(
@@ -612,6 +743,30 @@ CELLS = [
         "list the org's per-course event folders",
         listing(folder(course_events(NO_COURSE, "2025-03-10", org="otheru"), "site")),
         "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "list one old day of the org's logs (no date range: every date)",
+        listing(folder(events("otheru", "edx", "2013-09-01"), "date") + "date=2013-09-01/"),
+        "allow",
+    ),
+    Cell(
+        "ben-identified",
+        "list another org's event logs (courses = ['*'] is its own orgs')",
+        listing(folder(events("examplex", "edx", "2025-03-10"), "site")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "list another org's per-course events",
+        listing(folder(course_events(CS101, "2025-03-10"), "site")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "list an org whose id starts with its org's",
+        listing("events/org=otheruniversity/"),
+        "implicit-deny",
     ),
     Cell(
         "ben-identified",

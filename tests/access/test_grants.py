@@ -371,12 +371,48 @@ def test_ann_gets_exactly_her_slices() -> None:
         ),
         "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*",
     }
-    assert set(ann.prefix_patterns) == {
-        "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-*",
-        "database/courseware_studentmodule/org=examplex/site=edx/course=ExampleX-CS101-*",
-        "course-structure/org=examplex/site=edx/course=ExampleX-CS101-*",
-        "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*",
-    }
+    # And she lists exactly where she reads: her dates, never a folder above them
+    assert set(ann.prefix_patterns) == set(ann.key_patterns)
+
+
+def test_a_grant_without_dates_lists_its_folders() -> None:
+    # Given cat's grant: one table of one course, every date
+    cat = grant(document(), "cat-oidc")
+    # Then she lists the course's folder of the table, whatever the date
+    assert cat.prefix_patterns == (
+        "ora/submissions_submission/org=examplexpro/site=edge/course=ExampleXPRO-DS1-2025/*",
+    )
+
+
+@pytest.mark.parametrize(
+    ("prefix", "listable"),
+    [
+        ("events/org=otheru/site=edx/date=2025-03-01/", True),
+        ("events/org=otheru/site=edge/date=2025-0", True),
+        ("events-by-course/org=otheru/site=edx/course=_none/date=2025-12-31/", True),
+        ("email-opt-in/org=otheru/export_date=2025-03-02/", True),
+        ("events/org=otheru/site=edx/date=2024-12-31/", False),  # the day before date_from
+        ("events/org=otheru/site=edx/date=2026-01-01/", False),  # the day after date_to
+        ("events/org=otheru/site=edx/date=", False),  # every date
+        ("events/org=otheru/site=edx/", False),
+        ("events/org=otheru/", False),
+        ("events-by-course/org=otheru/site=edx/course=OtherU-X1-2025/", False),
+        ("email-opt-in/org=otheru/", False),
+        ("events/org=otheruniversity/site=edx/date=2025-03-01/", False),  # another org
+        ("events/org=examplex/site=edx/date=2025-03-01/", False),
+        ("events-by-course/org=examplex/site=edx/course=_none/date=2025-03-01/", False),
+        ("email-opt-in/org=examplex/export_date=2025-03-02/", False),
+    ],
+)
+def test_a_dated_whole_org_grant_lists_its_orgs_dates_only(prefix: str, listable: bool) -> None:
+    # Given an org-wide grant (courses = ["*"]) for 2025
+    config = document()
+    scope = researcher(config, "ben-identified")["scopes"][0]
+    scope["date_from"], scope["date_to"] = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
+    ben = grant(config, "ben-identified")
+    # When a listing names the prefix / Then IAM's StringLike on s3:prefix matches it exactly
+    # when it lies within the org's granted dates
+    assert any(matches_glob(pattern, prefix) for pattern in ben.prefix_patterns) is listable
 
 
 @pytest.mark.parametrize("courses", [["*"], ["*", "OtherU-X1-*"]])
