@@ -64,6 +64,7 @@ class PipelineStack(Stack):
             collect=functions.collect,
             decrypt=functions.decrypt,
             split=functions.split,
+            catalog=functions.catalog,
             report=functions.report,
             max_concurrency=config.schedule.max_concurrency,
             logs_key=self.operations_key,

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Final
 
-from aws_cdk import Stack
+from aws_cdk import Acknowledgment, ArnFormat, Stack, Token, Validations
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from edx_vault.package.bucket_layout import TABLE_CATEGORIES
+from edx_vault.package.catalog_table_input import table_input
 from edx_vault.package.table_catalog import (
-    TEXT_INPUT_FORMAT,
-    TEXT_OUTPUT_FORMAT,
     CatalogTable,
     catalog_tables,
+    declared_sql_table_names,
 )
 
 
@@ -75,31 +79,97 @@ class ResearchCatalog(Construct):
 def _table_input(
     table: CatalogTable, *, bucket_name: str, orgs: Sequence[str], first_date: dt.date
 ) -> glue.CfnTable.TableInputProperty:
-    file_format = table.file_format
+    """The construct's spelling of :func:`~edx_vault.package.catalog_table_input.table_input`:
+    the same document the UpdateCatalog step sends to Glue, field by field."""
+    document = table_input(table, bucket=bucket_name, orgs=orgs, first_date=first_date)
+    storage = document["StorageDescriptor"]
+    serde = storage["SerdeInfo"]
     return glue.CfnTable.TableInputProperty(
-        name=table.name,
-        description=f"{table.prefix} (columns: {table.columns.source})",
-        table_type="EXTERNAL_TABLE",
-        parameters=table.parameters(bucket=bucket_name, orgs=orgs, first_date=first_date),
-        # Partition columns are strings: projected dates keep their yyyy-MM-dd spelling, which
-        # sorts and compares as the dates do.
-        partition_keys=[
-            glue.CfnTable.ColumnProperty(name=key, type="string") for key in table.partition_keys
-        ],
+        name=document["Name"],
+        description=document["Description"],
+        table_type=document["TableType"],
+        parameters=document["Parameters"],
+        partition_keys=[_column(key) for key in document["PartitionKeys"]],
         storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-            location=table.location(bucket_name),
-            input_format=TEXT_INPUT_FORMAT,
-            output_format=TEXT_OUTPUT_FORMAT,
-            compressed=table.name.startswith("events"),
+            location=storage["Location"],
+            input_format=storage["InputFormat"],
+            output_format=storage["OutputFormat"],
+            compressed=storage["Compressed"],
             serde_info=glue.CfnTable.SerdeInfoProperty(
-                serialization_library=file_format.serde,
-                parameters=dict(file_format.serde_parameters),
+                serialization_library=serde["SerializationLibrary"],
+                parameters=serde["Parameters"],
             ),
-            columns=[
-                glue.CfnTable.ColumnProperty(
-                    name=column.name, type=column.type, comment=column.comment or None
-                )
-                for column in table.columns.columns
-            ],
+            columns=[_column(column) for column in storage["Columns"]],
         ),
+    )
+
+
+def _column(column: Mapping[str, str]) -> glue.CfnTable.ColumnProperty:
+    return glue.CfnTable.ColumnProperty(
+        name=column["Name"], type=column["Type"], comment=column.get("Comment")
+    )
+
+
+# What the UpdateCatalog step does in Glue: read a table, create it, update it.
+TABLE_UPKEEP_ACTIONS: Final = ("glue:GetTable", "glue:CreateTable", "glue:UpdateTable")
+
+
+def grant_table_upkeep(function: lambda_.Function, *, database_name: str) -> None:
+    """Let ``function`` keep the ``SELECT *`` tables of the research database, and no other.
+
+    Glue authorizes a table's call on the catalog, the database and the table ("Specifying AWS
+    Glue resource ARNs", Glue Developer Guide: ``arn:aws:glue:region:account-id:catalog``,
+    ``...:database/database name``, ``...:table/database name/table name``), so all three are
+    granted, the tables only as ``database_*`` and ``ora_*``. The declared tables among those
+    are CloudFormation's: the step never picks them, and an explicit Deny makes sure it never
+    changes one. No glue:DeleteTable: a conflict is the admin's to resolve.
+    """
+    stack = Stack.of(function)
+
+    def glue_arn(resource: str) -> str:
+        return stack.format_arn(
+            service="glue", resource=resource, arn_format=ArnFormat.NO_RESOURCE_NAME
+        )
+
+    categories = sorted(TABLE_CATEGORIES)
+    tables = [glue_arn(f"table/{database_name}/{category}_*") for category in categories]
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=list(TABLE_UPKEEP_ACTIONS),
+            resources=[glue_arn("catalog"), glue_arn(f"database/{database_name}"), *tables],
+        )
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=["glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"],
+            resources=[
+                glue_arn(f"table/{database_name}/{name}") for name in declared_sql_table_names()
+            ],
+        )
+    )
+    # cdk-nag's wildcard findings on the table grant, acknowledged where it is made; cdk-nag
+    # spells an unresolved partition, region or account as <AWS::...>.
+    partition, region, account = (
+        f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+        for value, pseudo in (
+            (stack.partition, "Partition"),
+            (stack.region, "Region"),
+            (stack.account, "AccountId"),
+        )
+    )
+    Validations.of(function.role).acknowledge(  # type: ignore[arg-type]
+        *(
+            Acknowledgment(
+                id=(
+                    f"AwsSolutions-IAM5[Resource::arn:{partition}:glue:{region}:{account}:"
+                    f"table/{database_name}/{category}_*]"
+                ),
+                reason=(
+                    "The catalog step creates and updates the Glue tables of the SELECT * .sql "
+                    "tables, all named database_* or ora_* (the declared ones denied)."
+                ),
+            )
+            for category in categories
+        )
     )

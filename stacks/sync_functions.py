@@ -26,12 +26,15 @@ from constructs import Construct
 
 from edx_vault.access.audit import known_principals
 from edx_vault.package import bucket_layout
+from edx_vault.package.bucket_layout import TABLE_CATEGORIES
+from edx_vault.pipeline.steps.catalog import CATALOG_RESULT
 from edx_vault.settings import pipeline_settings
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
-from edx_vault.settings.resource_names import pipeline_role_name
+from edx_vault.settings.resource_names import glue_database_name, pipeline_role_name
 from stacks.data_bucket import ACCESS_LOG_PREFIX
 from stacks.lambda_layers import LambdaLayers
+from stacks.research_catalog import grant_table_upkeep
 from stacks.storage_stack import StorageStack
 
 HANDLERS_DIR: Final = Path(__file__).resolve().parent.parent / "lambdas"
@@ -39,11 +42,11 @@ LOG_RETENTION: Final = logs.RetentionDays.THIRTEEN_MONTHS
 
 
 class SyncFunctions(Construct):
-    """plan, mirror, collect, decrypt, split and report.
+    """plan, mirror, collect, decrypt, split, catalog and report.
 
     Attributes
     ----------
-    plan, mirror, collect, decrypt, split, report
+    plan, mirror, collect, decrypt, split, catalog, report
         The functions, for the state machine to invoke.
     """
 
@@ -82,6 +85,12 @@ class SyncFunctions(Construct):
             pipeline_settings.EVENT_BUCKET: edx.source_buckets.events,
             pipeline_settings.DATABASE_BUCKET: edx.source_buckets.database,
         }
+        # The research catalog's database: the catalog step keeps its SELECT * tables, and the
+        # Report step expects the catalog step's result when it is set.
+        glue_database = {
+            pipeline_settings.GLUE_DATABASE: glue_database_name(config.deployment.stack_prefix)
+        }
+        self._glue_database = glue_database_name(config.deployment.stack_prefix)
         edx_credentials = {
             pipeline_settings.EDX_CREDENTIALS_SECRET_ARN: storage.secrets.edx_credentials.secret_arn
         }
@@ -162,11 +171,29 @@ class SyncFunctions(Construct):
             # on one core (bench/course_split.py: 53-58 MB/s here), inside the 15-minute limit.
             memory_mb=1769,
         )
+        self.catalog = self._function(
+            "Catalog",
+            "catalog",
+            # The projection's org values and first date, as the storage stack's catalog has
+            # them (the same configuration fields: stacks/vault_app.py).
+            environment={
+                **base_environment,
+                **glue_database,
+                pipeline_settings.ORG_GROUPS: scope_environment[pipeline_settings.ORG_GROUPS],
+                pipeline_settings.BACKFILL_FROM: scope_environment[pipeline_settings.BACKFILL_FROM],
+            },
+            # A listing of every SELECT * table's folder (1,000 keys a request, a few tables at
+            # a time) and one small GET per table: seconds for a year of weekly exports of a
+            # few hundred courses; the timeout leaves room for decades of them.
+            timeout=Duration.minutes(15),
+            memory_mb=1024,
+        )
         self.report = self._function(
             "Report",
             "report",
             environment={
                 **base_environment,
+                **glue_database,
                 pipeline_settings.ALERTS_TOPIC_ARN: topic.topic_arn,
                 pipeline_settings.PIPELINE_KEY_SECRET_ARN: storage.secrets.pipeline_key.secret_arn,
                 # The week's read audit (edx_vault/pipeline/read_audit.py): the data bucket's
@@ -324,8 +351,12 @@ class SyncFunctions(Construct):
         ):
             function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table_arn]))
 
+        self._grant_catalog()
+
         # Objects and the manifest are under the data key: S3 and DynamoDB ask KMS on our behalf.
         for function in self.all:
+            if function is self.catalog:
+                continue  # through S3 only, in _grant_catalog
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
@@ -376,9 +407,59 @@ class SyncFunctions(Construct):
             )
         )
 
+    def _grant_catalog(self) -> None:
+        """The catalog step: list the SELECT * tables' folders and read one header each, keep
+        their Glue tables (:func:`stacks.research_catalog.grant_table_upkeep`), write its one
+        result file; nothing else."""
+        grant_table_upkeep(self.catalog, database_name=self._glue_database)
+        table_prefixes = [
+            bucket_layout.GRANT_CATEGORY_PREFIXES[category] for category in sorted(TABLE_CATEGORIES)
+        ]
+        self._allow_objects(self.catalog, ["s3:GetObject"], table_prefixes)
+        for prefix in table_prefixes:
+            self._allow_list(self.catalog, prefix)
+        # Its one write: the run's catalog.json, for the Report step (RunFiles.key).
+        result_file = f"{bucket_layout.WORK_PREFIX}*/{CATALOG_RESULT}"
+        self.catalog.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[f"{bucket_arn(self._storage.data.bucket_name)}/{result_file}"],
+            )
+        )
+        # S3 decrypts what it reads and encrypts the result file with the data key, on the
+        # role's behalf; the role cannot use the key any other way.
+        region = Stack.of(self).region
+        self.catalog.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[self._storage.keys.data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            )
+        )
+        Validations.of(self.catalog.role).acknowledge(  # type: ignore[arg-type]
+            Acknowledgment(
+                id=(
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::"
+                    f"{self._storage.data.bucket_name}/{result_file}]"
+                ),
+                reason=(
+                    "The catalog step writes its run's result, _work/{run}/catalog.json; run "
+                    "ids are only known at run time."
+                ),
+            )
+        )
+
     @property
     def all(self) -> tuple[lambda_.Function, ...]:
-        return (self.plan, self.mirror, self.collect, self.decrypt, self.split, self.report)
+        return (
+            self.plan,
+            self.mirror,
+            self.collect,
+            self.decrypt,
+            self.split,
+            self.catalog,
+            self.report,
+        )
 
     def _allow_objects(
         self, function: lambda_.Function, actions: list[str], prefixes: list[str]

@@ -1,6 +1,7 @@
 """The sync state machine: Plan, a Distributed Map that mirrors, Collect, a Distributed Map that
-decrypts, Collect again, a Distributed Map that splits the daily event logs by course, Report,
-and a verdict that fails the execution when any item failed.
+decrypts, Collect again, a Distributed Map that splits the daily event logs by course,
+UpdateCatalog (the research catalog's SELECT * tables from the newest headers), Report, and a
+verdict that fails the execution when any item failed (or the catalog step reported a problem).
 
 Work lists travel through S3 (Distributed Map ItemReader), in batches of up to 100 items (one Map
 item, one Lambda invocation: edx_vault/pipeline/run_files.py), results through S3 too: every batch
@@ -108,6 +109,7 @@ class SyncStateMachine(Construct):
         collect: lambda_.IFunction,
         decrypt: lambda_.IFunction,
         split: lambda_.IFunction,
+        catalog: lambda_.IFunction,
         report: lambda_.IFunction,
         max_concurrency: int,
         logs_key: kms.IKey,
@@ -143,6 +145,11 @@ class SyncStateMachine(Construct):
             "SplitEventLogs", bucket, "$.plan.split_items_key", split, max_concurrency
         )
         report_task = self._step("Report", report, run_id, result_path="$.report")
+        catalog_task = self._step("UpdateCatalog", catalog, run_id, result_path="$.catalog")
+        # A catalog step that still fails after its retries must not keep the run from its
+        # report (which settles the sources): the Report step finds no catalog result and
+        # reports it as a failure of the run. The published data is not touched either way.
+        catalog_task.add_catch(report_task, result_path="$.catalog_error")
         verdict = (
             sfn.Choice(self, "AnyItemFailed")
             .when(
@@ -162,6 +169,7 @@ class SyncStateMachine(Construct):
             .next(decrypt_map)
             .next(collect_splits_task)
             .next(split_map)
+            .next(catalog_task)
             .next(report_task)
         ).next(verdict)
         log_group = logs.LogGroup(

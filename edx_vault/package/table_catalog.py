@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from edx_vault.package import table_columns
 from edx_vault.package.bucket_layout import (
@@ -57,6 +57,9 @@ from edx_vault.package.bucket_layout import (
 )
 from edx_vault.package.edx_spellings import DATABASE_TABLES, EDX_SITE_SPELLINGS, ORA_TABLES
 from edx_vault.package.table_columns import Column, DeclaredColumns
+
+if TYPE_CHECKING:
+    from edx_vault.settings.types import GrantCategory
 
 # The date format of every date partition value (output_keys writes date.isoformat()), in
 # Java DateTimeFormatter spelling, as projection.<col>.format takes it.
@@ -234,21 +237,48 @@ def _keys(prefix: str) -> tuple[str, ...]:
     return tuple(level for level in PARTITION_LEVELS[prefix] if level != "table")
 
 
+def sql_table(category: GrantCategory, table: str, columns: DeclaredColumns) -> CatalogTable:
+    """The catalog table of one ``.sql`` table of ``database/`` or ``ora/``, with ``columns``.
+
+    One template for both kinds of ``.sql`` table: the declared ones (deployed by the storage
+    stack) and the ``SELECT *`` ones, whose columns the UpdateCatalog step reads from the
+    newest export's header line (:mod:`edx_vault.pipeline.steps.catalog`).
+    """
+    prefix = GRANT_CATEGORY_PREFIXES[category]
+    return CatalogTable(
+        f"{category}_{table}", f"{prefix}{table}/", _keys(prefix), columns, SQL_FORMAT
+    )
+
+
+def header_sql_tables() -> tuple[tuple[GrantCategory, str], ...]:
+    """The ``SELECT *`` tables (category and table name), whose columns no release declares.
+
+    Their catalog tables are made and kept by the UpdateCatalog step from the newest published
+    file's header line, never by CloudFormation (see :mod:`edx_vault.package.table_columns`).
+    """
+    return tuple(
+        (category, table)
+        for category in sorted(TABLE_CATEGORIES)
+        for table in sorted(DATABASE_TABLES if category == "database" else ORA_TABLES)
+        if table not in table_columns.EXPORTER_SELECT_COLUMNS
+    )
+
+
 def _sql_tables() -> list[CatalogTable]:
     tables = []
     for category in sorted(TABLE_CATEGORIES):
-        prefix = GRANT_CATEGORY_PREFIXES[category]
         names = DATABASE_TABLES if category == "database" else ORA_TABLES
         for table in sorted(names):
             declared = table_columns.EXPORTER_SELECT_COLUMNS.get(table)
-            if declared is None:
-                continue  # SELECT * tables: see table_columns
-            tables.append(
-                CatalogTable(
-                    f"{category}_{table}", f"{prefix}{table}/", _keys(prefix), declared, SQL_FORMAT
-                )
-            )
+            if declared is not None:  # SELECT * tables: see header_sql_tables
+                tables.append(sql_table(category, table, declared))
     return tables
+
+
+def declared_sql_table_names() -> tuple[str, ...]:
+    """The Glue names of the ``.sql`` tables with declared columns: CloudFormation's tables,
+    which the UpdateCatalog step must never change."""
+    return tuple(table.name for table in _sql_tables())
 
 
 def catalog_tables() -> tuple[CatalogTable, ...]:
@@ -283,4 +313,13 @@ def catalog_tables() -> tuple[CatalogTable, ...]:
     )
 
 
-__all__ = ["CatalogTable", "Column", "FileFormat", "catalog_tables", "projection_type"]
+__all__ = [
+    "CatalogTable",
+    "Column",
+    "FileFormat",
+    "catalog_tables",
+    "declared_sql_table_names",
+    "header_sql_tables",
+    "projection_type",
+    "sql_table",
+]

@@ -230,7 +230,8 @@ class PlanEvent(_Event):
 
 
 class RunEvent(_Event):
-    """The Collect and Report functions' event: which run (and for Collect, which work list)."""
+    """The Collect, UpdateCatalog and Report functions' event: which run (and for Collect,
+    which work list)."""
 
     run_id: str
     work_list: WorkList = "decrypt"

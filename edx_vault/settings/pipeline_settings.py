@@ -34,6 +34,9 @@ SYNC_STATE_MACHINE_ARN: Final = "EDX_VAULT_SYNC_STATE_MACHINE_ARN"
 ACCESS_LOGS_BUCKET: Final = "EDX_VAULT_ACCESS_LOGS_BUCKET"
 ACCESS_LOG_PREFIX: Final = "EDX_VAULT_ACCESS_LOG_PREFIX"
 AUDIT_PRINCIPALS: Final = "EDX_VAULT_AUDIT_PRINCIPALS"
+# The UpdateCatalog step: the research catalog's Glue database (its tables of SELECT * .sql
+# tables are the step's to create and update).
+GLUE_DATABASE: Final = "EDX_VAULT_GLUE_DATABASE"
 METRICS_NAMESPACE: Final = "EdxVault"
 # The Report step's count of event-log lines that are not JSON events (filed under
 # course=_unparsed by the split), and the alarm on it (stacks/monitoring.py).
@@ -63,6 +66,7 @@ class PipelineSettings:
     access_logs_bucket: str = ""
     access_log_prefix: str = ""
     audit_principals: str = ""
+    glue_database: str = ""
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> PipelineSettings:
@@ -88,6 +92,7 @@ class PipelineSettings:
             access_logs_bucket=environment.get(ACCESS_LOGS_BUCKET, ""),
             access_log_prefix=environment.get(ACCESS_LOG_PREFIX, ""),
             audit_principals=environment.get(AUDIT_PRINCIPALS, ""),
+            glue_database=environment.get(GLUE_DATABASE, ""),
         )
 
 

@@ -31,7 +31,16 @@ def data_bucket_name(resource_prefix: str, account: str, region: str) -> str:
 # machine's. Their names are fixed so the storage stack's bucket and key policies can name each
 # one by exact ARN without a reference to the pipeline stack (a role created later at the same
 # IAM path gets nothing).
-PIPELINE_ROLE_STEPS: Final = ("plan", "mirror", "collect", "decrypt", "split", "report", "sync")
+PIPELINE_ROLE_STEPS: Final = (
+    "plan",
+    "mirror",
+    "collect",
+    "decrypt",
+    "split",
+    "catalog",
+    "report",
+    "sync",
+)
 
 
 def pipeline_role_name(stack_prefix: str, step: str) -> str:

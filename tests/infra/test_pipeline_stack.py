@@ -12,7 +12,8 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from edx_vault.access.access_check import check_bucket_action, check_key
+from edx_vault.access.access_check import check_bucket_action, check_key, check_list
+from edx_vault.access.policy_evaluator import Request, evaluate
 from edx_vault.access.template_policies import (
     RolePolicies,
     VaultPolicies,
@@ -20,13 +21,18 @@ from edx_vault.access.template_policies import (
     read_assembly_templates,
 )
 from edx_vault.package import bucket_layout
+from edx_vault.package.table_catalog import declared_sql_table_names
 from edx_vault.pipeline import cost_model
 from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
-from edx_vault.settings.resource_names import PIPELINE_ROLE_STEPS, pipeline_role_name
+from edx_vault.settings.resource_names import (
+    PIPELINE_ROLE_STEPS,
+    glue_database_name,
+    pipeline_role_name,
+)
 from stacks.sync_state_machine import MAP_IO_ERRORS, TRANSIENT_ERRORS
 from stacks.vault_app import VaultApp, build_vault_app
 
-FUNCTIONS = ("Plan", "Mirror", "Collect", "Decrypt", "Split", "Report")
+FUNCTIONS = ("Plan", "Mirror", "Collect", "Decrypt", "Split", "Catalog", "Report")
 MAP_STATES = ("MirrorFiles", "DecryptFiles", "SplitEventLogs")
 
 
@@ -108,6 +114,7 @@ def test_state_machine_runs_plan_maps_collect_report_then_a_verdict(template: Te
         "DecryptFiles",
         "CollectSplits",
         "SplitEventLogs",
+        "UpdateCatalog",
         "Report",
         "AnyItemFailed",
     ]
@@ -310,7 +317,7 @@ def test_only_transient_errors_are_retried(template: Template) -> None:
             tasks.extend(
                 s for s in state["ItemProcessor"]["States"].values() if s["Type"] == "Task"
             )
-    assert len(tasks) == 7
+    assert len(tasks) == 8
     for task in tasks:
         [retry] = task["Retry"]
         assert retry["ErrorEquals"] == TRANSIENT_ERRORS
@@ -416,6 +423,7 @@ def test_steps_write_only_where_they_must(template: Template) -> None:
     }
     assert writes("Split") == {"_work/", bucket_layout.EVENTS_BY_COURSE_PREFIX}
     assert writes("Report") == {"_work/", "reports/"}
+    assert writes("Catalog") == {"_work/"}  # its result file only: see the catalog tests
     assert "raw/" not in writes("Decrypt")
 
 
@@ -457,7 +465,7 @@ def test_the_split_reads_only_the_org_level_logs_and_its_own_work(template: Temp
 
 def test_functions_run_the_layers_runtime_with_tracing(template: Template) -> None:
     functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 6
+    assert len(functions) == 7
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.12"
@@ -530,7 +538,7 @@ def test_seven_alarms_notify_the_encrypted_topic(template: Template) -> None:
 
 def test_every_log_group_is_encrypted_and_kept(template: Template) -> None:
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 7  # one per function, one for the state machine
+    assert len(groups) == 8  # one per function, one for the state machine
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
         assert group["DeletionPolicy"] == "Retain"
@@ -670,3 +678,171 @@ def test_every_pipeline_role_has_its_steps_fixed_name_under_the_pipeline_path(
     assert pipeline_roles == {
         pipeline_role_name(prefix, step): PIPELINE_ROLE_PATH for step in PIPELINE_ROLE_STEPS
     }
+
+
+# ------------------------------------------------------------------ UpdateCatalog's permissions
+GLUE = "arn:aws:glue:us-east-1:123456789012"
+DATABASE = glue_database_name("EdxVault")
+HEADER_TABLE = "database_auth_userprofile"  # a SELECT * table
+ORA_TABLE = "ora_assessment_assessment"
+
+
+def _catalog_role(policies: VaultPolicies) -> RolePolicies:
+    [role] = [role for arn, role in policies.roles.items() if arn.endswith("-pipeline-catalog")]
+    return role
+
+
+def _glue_allowed(role: RolePolicies, action: str, table: str) -> bool:
+    """Whether Glue lets the role do ``action`` on ``table``: on every ARN it authorizes the
+    call on (the catalog, the database and the table: "Specifying AWS Glue resource ARNs")."""
+    resources = (
+        f"{GLUE}:catalog",
+        f"{GLUE}:database/{DATABASE}",
+        f"{GLUE}:table/{DATABASE}/{table}",
+    )
+    return all(
+        evaluate(
+            Request(action=action, resource=resource, principal=role.arn, context={}),
+            identity=role.identity,
+        ).allowed
+        for resource in resources
+    )
+
+
+def test_the_catalog_step_runs_after_the_split_and_before_the_report_and_cannot_stop_it(
+    template: Template,
+) -> None:
+    # Given the synthesized definition
+    states = definition_of(template)["States"]
+    catalog = states["UpdateCatalog"]
+    # Then it follows the split, passes on to Report, and a failure after its retries goes to
+    # Report as well (which then reports the missing catalog result as a failure)
+    assert states["SplitEventLogs"]["Next"] == "UpdateCatalog"
+    assert catalog["Next"] == "Report"
+    [catch] = catalog["Catch"]
+    assert catch == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.catalog_error",
+        "Next": "Report",
+    }
+
+
+@pytest.mark.parametrize("action", ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable"])
+@pytest.mark.parametrize(
+    ("table", "allowed"),
+    [
+        (HEADER_TABLE, True),
+        (ORA_TABLE, True),
+        ("database_auth_user", False),  # declared: CloudFormation's
+        ("events", False),
+        ("email_opt_in", False),
+    ],
+)
+def test_the_catalog_step_keeps_only_the_select_star_tables(
+    synthesized_policies: VaultPolicies, action: str, table: str, allowed: bool
+) -> None:
+    # Given the catalog function's role / When it reads, creates or updates a table
+    role = _catalog_role(synthesized_policies)
+    decision = _glue_allowed(role, action, table)
+    # Then only a database_* or ora_* table that is not a declared one is its to touch
+    # (a declared table's GetTable is allowed: reading it changes nothing)
+    expected = allowed or (action == "glue:GetTable" and table == "database_auth_user")
+    assert decision is expected, (action, table)
+
+
+def test_every_declared_table_is_denied_to_the_catalog_step(
+    synthesized_policies: VaultPolicies,
+) -> None:
+    # Given the catalog function's role and the storage stack's declared .sql tables
+    role = _catalog_role(synthesized_policies)
+    for name in declared_sql_table_names():
+        for action in ("glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"):
+            # Then an explicit Deny refuses each change, whatever an Allow says
+            decision = evaluate(
+                Request(
+                    action=action,
+                    resource=f"{GLUE}:table/{DATABASE}/{name}",
+                    principal=role.arn,
+                    context={},
+                ),
+                identity=role.identity,
+            )
+            assert decision.outcome == "explicit-deny", (name, action)
+    # And it may delete no table at all
+    assert not _glue_allowed(role, "glue:DeleteTable", HEADER_TABLE)
+
+
+@pytest.mark.parametrize(
+    ("action", "key", "allowed"),
+    [
+        ("s3:GetObject", "database/auth_userprofile/org=mitx/x.sql", True),
+        ("s3:GetObject", "ora/assessment_assessment/org=mitx/x.sql", True),
+        ("s3:GetObject", "events/org=mitx/site=edx/date=2026-01-03/x.log.gz", False),
+        ("s3:GetObject", "email-opt-in/org=mitx/export_date=2026-01-04/x.csv", False),
+        ("s3:GetObject", "raw/course-data/mitx-2026-01-04.zip", False),
+        ("s3:PutObject", "_work/run-1/catalog.json", True),
+        ("s3:PutObject", "_work/run-1/results/mirror/batch-1.json", False),
+        ("s3:PutObject", "database/auth_userprofile/org=mitx/x.sql", False),
+        ("s3:DeleteObject", "database/auth_userprofile/org=mitx/x.sql", False),
+    ],
+)
+def test_the_catalog_step_reads_only_sql_tables_and_writes_only_its_result(
+    synthesized_policies: VaultPolicies, action: str, key: str, allowed: bool
+) -> None:
+    # Given the catalog function's role and the data bucket's policy
+    role = _catalog_role(synthesized_policies)
+    # When it reads or writes an object
+    decision = check_bucket_action(synthesized_policies, role, action, key=key, at=AT)
+    # Then it reads the .sql tables' files and writes its run's catalog.json, nothing else
+    assert decision.allowed is allowed, decision
+
+
+@pytest.mark.parametrize(
+    ("prefix", "allowed"),
+    [("database/auth_userprofile/", True), ("ora/", True), ("events/", False), ("", False)],
+)
+def test_the_catalog_step_lists_only_the_sql_tables_folders(
+    synthesized_policies: VaultPolicies, prefix: str, allowed: bool
+) -> None:
+    role = _catalog_role(synthesized_policies)
+    decision = check_list(synthesized_policies, role, prefix or None, at=AT)
+    assert decision.allowed is allowed, decision
+
+
+@pytest.mark.parametrize(
+    ("action", "context", "allowed"),
+    [
+        ("kms:Decrypt", {"kms:ViaService": "s3.us-east-1.amazonaws.com"}, True),
+        ("kms:GenerateDataKey", {"kms:ViaService": "s3.us-east-1.amazonaws.com"}, True),
+        ("kms:Decrypt", {"kms:ViaService": None}, False),
+        ("kms:Encrypt", {"kms:ViaService": "s3.us-east-1.amazonaws.com"}, False),
+    ],
+)
+def test_the_catalog_step_uses_the_data_key_only_through_s3(
+    synthesized_policies: VaultPolicies,
+    action: str,
+    context: dict[str, str | None],
+    allowed: bool,
+) -> None:
+    role = _catalog_role(synthesized_policies)
+    decision = check_key(synthesized_policies, role, action, at=AT, context=context)
+    assert decision.allowed is allowed, decision
+
+
+def test_the_catalog_step_is_told_the_database_and_the_projections_scope(
+    template: Template,
+) -> None:
+    # Given the catalog and report functions' environments
+    functions = template.find_resources("AWS::Lambda::Function")
+    variables = {
+        step: resource["Properties"]["Environment"]["Variables"]
+        for logical_id, resource in functions.items()
+        for step in ("Catalog", "Report")
+        if logical_id.startswith(f"Functions{step}") and "Handler" in resource["Properties"]
+    }
+    # Then both know the research database (the Report then expects the step's result), and
+    # the catalog step the orgs and first date the storage stack projects
+    assert variables["Catalog"]["EDX_VAULT_GLUE_DATABASE"] == DATABASE
+    assert variables["Report"]["EDX_VAULT_GLUE_DATABASE"] == DATABASE
+    assert json.loads(variables["Catalog"]["EDX_VAULT_ORG_GROUPS"])
+    assert variables["Catalog"]["EDX_VAULT_BACKFILL_FROM"]

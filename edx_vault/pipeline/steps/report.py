@@ -14,6 +14,7 @@ from edx_vault.pipeline.key_metadata import key_expiry_from_tags
 from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY, new_data_since
 from edx_vault.pipeline.read_audit import audit_report_key, audit_summary, weekly_window
 from edx_vault.pipeline.run_report import check_run, published_count, report_key, summary_text
+from edx_vault.pipeline.steps.catalog import catalog_report
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -47,6 +48,11 @@ def finish_run(
 ) -> dict[str, Any]:
     """Write the run report to ``reports/{run_id}.json``, settle the sources, send the summary.
 
+    The report also carries the UpdateCatalog step's result (``catalog``), whose conflicts and
+    errors are failures of the run (:func:`~edx_vault.pipeline.steps.catalog.catalog_report`).
+    A deployment with the step names the Glue database in the settings: its result must then
+    be there.
+
     The report also says when a run last published something (``new_data``), carried from run
     to run in :data:`~edx_vault.pipeline.new_data.NEW_DATA_STATE_KEY`, for the NoNewData alarm.
 
@@ -69,6 +75,11 @@ def finish_run(
         key_expiry=key_expiry_from_tags(tags),  # type: ignore[arg-type]
     )
     report = checked.report
+    catalog, catalog_failures = catalog_report(files, expected=bool(context.settings.glue_database))
+    report["catalog"] = catalog
+    if catalog_failures:
+        report["failures"].extend(catalog_failures)
+        report["status"] = "failed"
     state = _new_data_state(context)
     last = dt.datetime.fromisoformat(state["last"]) if state else None
     since, days = new_data_since(last, published=published_count(report), finished=finished)
