@@ -12,6 +12,12 @@ and ``ora`` (free-text posts, answers and peer feedback), and the ``database`` t
 addresses are everywhere (event logs carry every learner's username and IP address, and most
 tables a user id), so every grant is for personal data and needs an approval; this marks the
 data that names people outright.
+
+This is about the original, published files. The de-identified tier (issue 15) builds on the
+same answer: the identifying categories have no de-identified copy at all, and what is kept of
+each table, column by column, is :mod:`edx_vault.package.identifying_columns` (which imports
+:data:`IDENTIFYING_CATEGORIES` from here, and whose tests check that every table in
+:data:`IDENTIFYING_TABLES` loses its identifying columns there).
 """
 
 from __future__ import annotations
