@@ -195,18 +195,26 @@ step "7/7 A researcher reads a granted course, and the data czar's audit shows i
 research_status=0
 if [ "$published_status" -eq 0 ]; then
   "$PYTHON" - "$CONFIG" <<'PY' || research_status=$?
-"""The example config's in-account researcher reads one course's events with the pandas recipe
-of docs/researchers.md (edx_vault/devtools/research_recipes.py), is refused the org's whole
-logs, and `edx-vault audit` then shows those reads."""
+"""The example config's in-account researcher lists one course's events by the dates of their
+grant and reads them with the pandas recipe of docs/researchers.md
+(edx_vault/devtools/research_recipes.py), is refused a listing of the course's whole folder and
+of the org's whole logs, and `edx-vault audit` then shows those reads."""
 
 import os
 import sys
 
 import boto3
+from botocore.exceptions import ClientError
 
 from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, role_output_name
 from edx_vault.devtools.embedded_aws.clients import local_client
-from edx_vault.devtools.research_recipes import read_events, researcher_filesystem
+from edx_vault.devtools.research_recipes import (
+    list_files,
+    listing_prefixes,
+    read_events,
+    researcher_filesystem,
+    researcher_s3,
+)
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.config import load_config
 
@@ -227,18 +235,31 @@ key = iam.create_access_key(UserName="asmith")["AccessKey"]
 sts = boto3.client("sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
 credentials = sts.assume_role(RoleArn=role, RoleSessionName="asmith")["Credentials"]
 filesystem = researcher_filesystem(credentials, region=region, endpoint=endpoint)
+s3 = researcher_s3(credentials, region=region, endpoint=endpoint)
+scope = next(scope for scope in researcher.scopes if "events" in scope.categories)
 course = "ExampleX-6.002x-2012_Fall"
-events = read_events(filesystem, f"{bucket}/events-by-course/org=examplex/site=edx/course={course}")
+folder = f"events-by-course/org=examplex/site=edx/course={course}"
+# A dated grant lists its dates only: one prefix per whole year, month or day of its range.
+prefixes = listing_prefixes(folder, "date", scope.date_from, scope.date_to)
+events = read_events(filesystem, list_files(s3, bucket, prefixes))
 print(f"{researcher.name} assumed {role.split(':')[-1]}")
+print(f"  listed {', '.join(p.removeprefix(folder + '/') for p in prefixes)} of {course}")
 print(f"  read {len(events)} events of {course} ({events['date'].nunique()} days), e.g.:")
 print(events[["date", "event_type", "username"]].head(5).to_string(index=False))
-try:
-    read_events(filesystem, f"{bucket}/events/org=examplex/site=edx")
-    sys.exit("the org's whole logs were readable: the grant is wider than configured")
-except OSError as error:
-    if "ACCESS_DENIED" not in str(error):
-        raise
-    print("  the org's whole logs (events/): refused by S3, AccessDenied, as the grant says")
+refused = {
+    "the course's whole folder (every date's file names)": [f"{folder}/"],
+    "the org's whole logs (events/)": listing_prefixes(
+        "events/org=examplex/site=edx", "date", scope.date_from, scope.date_to
+    ),
+}
+for what, prefixes in refused.items():
+    try:
+        list_files(s3, bucket, prefixes)
+        sys.exit(f"{what} could be listed: the grant is wider than configured")
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "AccessDenied":
+            raise
+        print(f"  {what}: listing refused by S3, AccessDenied, as the grant says")
 PY
   "$EDX" audit --researcher asmith-irb-2026-201 || research_status=$?
 fi

@@ -16,6 +16,7 @@ from edx_vault.access.researcher_roles import (
     QUERY_POLICIES_PER_ROLE,
     role_output_name,
 )
+from edx_vault.devtools.research_recipes import listing_prefixes
 from edx_vault.package import output_keys
 from edx_vault.package.bucket_layout import NOT_COURSES
 from edx_vault.settings.config import ConfigError, parse_config
@@ -525,3 +526,32 @@ def test_course_event_patterns_match_the_keys_the_split_step_writes() -> None:
     }
     # Then the course-limited grant reads its course's file only; the whole-org grant all of them
     assert readable == {"ann": {"ExampleX-CS101-2025_T1"}, "ben": set(keys)}
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to"),
+    [
+        (dt.date(2025, 3, 1), dt.date(2025, 3, 31)),
+        (dt.date(2024, 11, 30), dt.date(2026, 2, 28)),
+        (dt.date(2025, 3, 15), dt.date(2025, 3, 17)),
+        (dt.date(2024, 1, 1), dt.date(2026, 12, 31)),
+    ],
+)
+def test_the_recipes_list_every_granted_day_and_only_what_the_grant_lists(
+    date_from: dt.date, date_to: dt.date
+) -> None:
+    # Given ann's events grant for a range, and the researchers' recipe for its listing prefixes
+    config = document()
+    scope = researcher(config, "ann-course")["scopes"][1]
+    scope["date_from"], scope["date_to"] = date_from, date_to
+    patterns = grant(config, "ann-course").prefix_patterns
+    folder = "events-by-course/org=examplex/site=edge/course=ExampleX-CS101-2025_T1"
+    # When the recipe spells the prefixes to list
+    prefixes = listing_prefixes(folder, "date", date_from, date_to)
+    # Then the grant allows every one of them, and they reach every day of the range, no other
+    assert prefixes and all(any(matches_glob(p, prefix) for p in patterns) for prefix in prefixes)
+    days = [date_from + dt.timedelta(days=n) for n in range(-1, (date_to - date_from).days + 2)]
+    reached = {
+        day for day in days for prefix in prefixes if f"{folder}/date={day}/".startswith(prefix)
+    }
+    assert reached == set(days[1:-1])

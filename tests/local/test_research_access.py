@@ -2,15 +2,17 @@
 (:mod:`edx_vault.devtools.research_recipes`).
 
 On the strict embedded AWS, after the shared sync (tests/local/synced_vault.py): the example
-configuration's in-account researcher assumes their role, as their own IAM user, and reads a
-granted course's events with pandas (with their date partition) and a granted table as a
-Hive-partitioned pyarrow dataset; they get exactly the rows of the plaintext edX encrypted. The
-same recipe on a prefix the grant does not cover is refused, and the data czar's audit shows the
-reads and the refusal.
+configuration's in-account researcher assumes their role, as their own IAM user, lists the
+granted date prefixes of a course (their grant starts on 2024-01-01, so a listing of the whole
+course folder, or of a year before, is refused) and reads its events with pandas (with their
+date partition) and a granted table as a Hive-partitioned pyarrow dataset; they get exactly the
+rows of the plaintext edX encrypted. The same recipe on a prefix the grant does not cover is
+refused, and the data czar's audit shows the reads and the refusals.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from collections import Counter
@@ -20,10 +22,18 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import pytest
+from botocore.exceptions import ClientError
 
 from edx_vault.access.researcher_roles import ACCESS_STACK_SUFFIX, role_output_name
 from edx_vault.cli import main
-from edx_vault.devtools.research_recipes import read_events, read_table, researcher_filesystem
+from edx_vault.devtools.research_recipes import (
+    list_files,
+    listing_prefixes,
+    read_events,
+    read_table,
+    researcher_filesystem,
+    researcher_s3,
+)
 from edx_vault.package.course_ids import course_of_line
 from edx_vault.settings import stack_outputs
 from tests.local.synced_vault import Synced
@@ -39,6 +49,9 @@ RESEARCHER = "asmith-irb-2026-201"
 RESEARCHER_USER = "asmith"
 COURSE = "ExampleX-6.002x-2012_Fall"
 TABLE = "student_courseenrollment"
+# The grant's date_from (config/example.toml); it has no date_to.
+DATE_FROM = dt.date(2024, 1, 1)
+COURSE_EVENTS = f"events-by-course/org=examplex/site=edx/course={COURSE}"
 ACCESS = stack_outputs.stack_name("EdxVault", ACCESS_STACK_SUFFIX)
 
 
@@ -53,17 +66,8 @@ class Researcher:
     def filesystem(self) -> pafs.S3FileSystem:
         return researcher_filesystem(self.credentials, region=self.region, endpoint=self.endpoint)
 
-    def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=self.region,
-            aws_access_key_id=self.credentials["AccessKeyId"],
-            aws_secret_access_key=self.credentials["SecretAccessKey"],
-            aws_session_token=self.credentials["SessionToken"],
-        )
+    def s3(self) -> Any:
+        return researcher_s3(self.credentials, region=self.region, endpoint=self.endpoint)
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +107,12 @@ def course_lines(synced: Synced, course: str) -> list[dict[str, Any]]:
 def test_a_granted_course_reads_with_the_plaintexts_rows(
     synced: Synced, researcher: Researcher
 ) -> None:
-    # Given the researcher's role session and the docs' recipe
-    folder = f"{synced.bucket}/events-by-course/org=examplex/site=edx/course={COURSE}"
+    # Given the researcher's role session and the docs' recipe: list the grant's dates of the
+    # course, then read
+    prefixes = listing_prefixes(COURSE_EVENTS, "date", DATE_FROM)
     # When they read the course's events
-    events = read_events(researcher.filesystem(), folder)
+    files = list_files(researcher.s3(), synced.bucket, prefixes)
+    events = read_events(researcher.filesystem(), files)
     # Then the rows are the course's events in the plaintext, and the date is a partition column
     expected = course_lines(synced, COURSE)
     assert expected
@@ -115,18 +121,52 @@ def test_a_granted_course_reads_with_the_plaintexts_rows(
     assert set(events["date"]) == {e["time"][:10] for e in expected}
 
 
+@pytest.mark.parametrize(
+    ("prefix", "allowed"),
+    [
+        (f"{COURSE_EVENTS}/date=2024", True),  # a year the grant covers
+        (f"{COURSE_EVENTS}/date={DATE_FROM}/", True),  # its first day
+        (f"{COURSE_EVENTS}/date=2023-12-31/", False),  # the day before date_from
+        (f"{COURSE_EVENTS}/date=2023", False),  # the year before
+        (f"{COURSE_EVENTS}/", False),  # the whole course folder: every date's names
+        (f"{COURSE_EVENTS}/date=", False),
+    ],
+)
+def test_a_listing_must_name_the_grants_dates(
+    synced: Synced, researcher: Researcher, prefix: str, allowed: bool
+) -> None:
+    # Given the researcher's grant from 2024-01-01 on, and a listing with delimiter '/' (the
+    # one that would show only date folder names)
+    s3 = researcher.s3()
+    # When they list the prefix
+    if allowed:
+        listed = s3.list_objects_v2(Bucket=synced.bucket, Prefix=prefix, Delimiter="/")
+        # Then S3 answers, and nothing in the answer lies outside the prefix
+        names = [o["Key"] for o in listed.get("Contents", [])]
+        names += [p["Prefix"] for p in listed.get("CommonPrefixes", [])]
+        assert all(name.startswith(prefix) for name in names)
+        return
+    # Then S3 refuses it, even though the answer would hold folder names only
+    with pytest.raises(ClientError) as refused:
+        s3.list_objects_v2(Bucket=synced.bucket, Prefix=prefix, Delimiter="/")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
 def test_a_granted_table_reads_as_a_partitioned_dataset(
     synced: Synced, researcher: Researcher
 ) -> None:
-    # Given the granted table's folder for the course
-    base = f"{synced.bucket}/database/{TABLE}"
-    folder = f"{base}/org=examplex/site=edx/course={COURSE}"
+    # Given the granted table's folder for the course, listed by the grant's dates
+    folder = f"database/{TABLE}/org=examplex/site=edx/course={COURSE}"
+    files = list_files(
+        researcher.s3(), synced.bucket, listing_prefixes(folder, "export_date", DATE_FROM)
+    )
     # When they read it with the pyarrow recipe
-    table = read_table(researcher.filesystem(), folder, table_folder=base)
+    base = f"{synced.bucket}/database/{TABLE}"
+    table = read_table(researcher.filesystem(), files, table_folder=base)
     # Then it holds the plaintext's rows (the published files, read back by the admin), with
     # the partitions as columns
     admin = synced.aws.client("s3")
-    prefix = folder.removeprefix(f"{synced.bucket}/") + "/"
+    prefix = folder + "/"
     expected_rows = 0
     for entry in admin.list_objects_v2(Bucket=synced.bucket, Prefix=prefix)["Contents"]:
         body = admin.get_object(Bucket=synced.bucket, Key=entry["Key"])["Body"].read()
@@ -141,29 +181,29 @@ def test_the_same_recipe_on_the_orgs_whole_log_is_refused(
     synced: Synced, researcher: Researcher
 ) -> None:
     # Given the org-level logs, which a course-limited grant never reads
-    folder = f"{synced.bucket}/events/org=examplex/site=edx"
-    # When the researcher points the recipe at them / Then S3 refuses
+    prefixes = listing_prefixes("events/org=examplex/site=edx", "date", DATE_FROM)
+    # When the researcher points the recipe at them / Then S3 refuses the listing
+    with pytest.raises(ClientError, match="AccessDenied"):
+        list_files(researcher.s3(), synced.bucket, prefixes)
+    # And a read of one of those logs by name is refused too
+    [log] = list_files(synced.aws.client("s3"), synced.bucket, prefixes)[:1]
     with pytest.raises(OSError, match=r"(?i)access.?denied|forbidden|403"):
-        read_events(researcher.filesystem(), folder)
+        read_events(researcher.filesystem(), [log])
 
 
 def test_the_audit_shows_the_researchers_reads_and_their_refusal(
     synced: Synced, researcher: Researcher, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given the reads and the refusal above (this module's earlier tests), as S3 logs them
-    course_prefix = f"events-by-course/org=examplex/site=edx/course={COURSE}/"
-    read = [
-        e["Key"]
-        for e in researcher.client("s3").list_objects_v2(
-            Bucket=synced.bucket, Prefix=course_prefix
-        )["Contents"]
-    ]
+    read = list_files(
+        researcher.s3(), synced.bucket, listing_prefixes(COURSE_EVENTS, "date", DATE_FROM)
+    )
     # When the data czar runs the audit for that researcher
     capsys.readouterr()
     status = main(["audit", "--json", "--researcher", RESEARCHER])
     audit = json.loads(capsys.readouterr().out)
     # Then it shows the researcher's reads of the course's files (and of nothing identifying),
-    # its refused listing of the org's logs, and no unexpected reader
+    # its refused listings, and no unexpected reader
     [mine] = [entry for entry in audit["activity"] if entry["kind"] == "researcher"]
     assert mine["name"] == RESEARCHER
     assert mine["objects_read"] >= len(read) > 0
