@@ -4,6 +4,8 @@
 (category, the folders it is read from, orgs, courses, tables, sites, dates), whether it
 includes identifying data, its expiry and the days left, and the role to assume. Course-limited
 events are read from ``events-by-course/`` only; events of whole orgs also from ``events/``.
+``--patterns`` adds the key patterns it reads and the ``s3:prefix`` patterns it lists (a dated
+grant's are its date prefixes: the prefixes a researcher's listing must lie within).
 It reads the configuration only, through the same code (``edx_vault/access/grants.py``) the
 access stack builds its policies from.
 
@@ -11,8 +13,9 @@ access stack builds its policies from.
 cdk-nag and without building the Lambda layers) and evaluates the synthesized identity, bucket
 and key policies with :mod:`edx_vault.access.policy_evaluator`: ``ALLOW`` or ``DENY``, and the
 statements that decided. ``--list`` asks about a listing with ``KEY`` as the prefix instead;
-``--at`` evaluates at another moment (the policies are still today's). Exit status: 0 for
-ALLOW, 1 for DENY (and for errors).
+``--at`` evaluates at another moment (the policies are still today's). A refusal shows the first
+patterns the grant reads (or lists, with ``--list``). Exit status: 0 for ALLOW, 1 for DENY (and
+for errors).
 """
 
 from __future__ import annotations
@@ -109,7 +112,9 @@ def run_list(args: argparse.Namespace, context: CliContext) -> int:
         context.out(f"{grant.name}: {grant.role_arn(account)} ({identifying})")
         if args.patterns:
             for pattern in grant.key_patterns:
-                context.out(f"    {pattern}")
+                context.out(f"    read  {pattern}")
+            for pattern in grant.prefix_patterns:
+                context.out(f"    list  {pattern}")
     expired = [grant.name for grant in grants if grant.expired]
     if expired:
         context.note(
@@ -269,11 +274,26 @@ def run_check(args: argparse.Namespace, context: CliContext) -> int:
             context.out(f"  the grant expired on {grant.expires}: its role reads nothing")
         elif at >= dt.datetime.combine(grant.expires, dt.time(), dt.UTC):
             context.out(f"  the grant ends at {grant.expiry_timestamp}: access stops then")
+        elif args.list:
+            # A dated grant lists its date prefixes only, never the folder above them.
+            context.out("  the grant lists (first s3:prefix patterns):")
+            for pattern in _nearest(grant.prefix_patterns, key):
+                context.out(f"    {pattern}")
         else:
             context.out("  the grant covers (first patterns):")
-            for pattern in grant.key_patterns[:SHOWN_PATTERNS]:
+            for pattern in _nearest(grant.key_patterns, key):
                 context.out(f"    {pattern}")
     return EXIT_OK if verdict else EXIT_FAILURE
+
+
+def _nearest(patterns: tuple[str, ...], key: str) -> list[str]:
+    """The first :data:`SHOWN_PATTERNS` patterns, those sharing the longest start with ``key``
+    first (the same category, table, org and course), so a refusal shows what was meant."""
+
+    def shared(pattern: str) -> int:
+        return len(os.path.commonprefix([pattern, key]))
+
+    return sorted(patterns, key=shared, reverse=True)[:SHOWN_PATTERNS]
 
 
 def _bucket(policies: VaultPolicies) -> str:

@@ -18,6 +18,7 @@ from tests.access.conftest import SynthesizedGrants
 from tests.access.grant_config import NOW, TODAY
 
 MARCH_10 = dt.date(2025, 3, 10)
+COURSE_EVENTS = "events-by-course/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
 GRANTED = (
     "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
     "export_date=2025-03-02/ExampleX-CS101-2025_T1-student_courseenrollment-prod-analytics.sql"
@@ -238,6 +239,56 @@ def test_check_a_listing_as_json(
         "source": "bucket",
         "sid": "DenyResearchersListingOutsidePublishedData",
     } in request["statements"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "verdict"),
+    [
+        (f"{COURSE_EVENTS}date=2025-03-10/", 0),  # a granted day
+        (f"{COURSE_EVENTS}date=2025-03", 0),  # the granted month
+        (f"{COURSE_EVENTS}date=2025-02-28/", 1),  # the day before the range
+        (f"{COURSE_EVENTS}date=2025-04-01/", 1),  # the day after
+        (COURSE_EVENTS, 1),  # the folder above the dates: every date's names
+    ],
+)
+def test_check_a_listing_of_a_dated_grant_names_its_dates(
+    capsys: pytest.CaptureFixture[str],
+    grants_config: Path,
+    synthesized_once: list[dt.date],
+    prefix: str,
+    verdict: int,
+) -> None:
+    # Given ann's events grant for March 2025
+    # When the admin checks a listing of her course's events
+    status, out, _ = check(capsys, grants_config, "ann-course", prefix, "--list")
+    # Then only a prefix within her dates is allowed; a refusal shows what she may list
+    assert status == verdict
+    assert out.startswith(f"{'DENY' if verdict else 'ALLOW'}  ann-course  list s3://")
+    if verdict:
+        assert "s3:ListBucket: implicit-deny" in out
+        assert "the grant lists (first s3:prefix patterns):" in out
+        assert "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*" in out
+
+
+def test_grants_patterns_shows_what_a_grant_reads_and_lists(
+    capsys: pytest.CaptureFixture[str], grants_config: Path
+) -> None:
+    # When the admin lists the grants with their patterns
+    status, out, _ = run(capsys, "grants", "--patterns", "--config", str(grants_config))
+    # Then a dated grant lists its date prefixes, and a grant without dates its folders
+    assert status == 0
+    lines = {line.strip() for line in out.splitlines()}
+    assert (
+        "list  events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*" in lines
+    )
+    assert "read  events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*" in (
+        lines
+    )
+    assert "list  events/org=otheru/*" in lines
+    assert not any(
+        line.startswith("list  events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/*")
+        for line in lines
+    )
 
 
 def test_check_an_unknown_researcher_is_a_usage_error(
