@@ -291,7 +291,11 @@ def _nearest(patterns: tuple[str, ...], key: str) -> list[str]:
     first (the same category, table, org and course), so a refusal shows what was meant."""
 
     def shared(pattern: str) -> int:
-        return len(os.path.commonprefix([pattern, key]))
+        # Characters, not path levels: "course=ExampleX-CS101-*" shares "course=ExampleX-CS1".
+        return next(
+            (i for i, (a, b) in enumerate(zip(pattern, key, strict=False)) if a != b),
+            min(len(pattern), len(key)),
+        )
 
     return sorted(patterns, key=shared, reverse=True)[:SHOWN_PATTERNS]
 
