@@ -50,6 +50,8 @@ _EMAIL: Final = re.compile(r"[\w.%+'-]+(?:@|%40)[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,
 _API_VERSION: Final = re.compile(r"v\d+(?:\.\d+)?")
 _DECODER: Final = json.JSONDecoder()
 _DROP: Final = object()
+_PLAN_CACHE_LIMIT: Final = 65_536
+_NUMBERS: Final = (int, float, bool)
 
 # A plan is a tree of the kept paths: each key leads to a deeper plan or to a rule for the leaf.
 Plan = dict[str, "Plan | FieldRule"]
@@ -127,6 +129,7 @@ class EventDeidentifier:
         self._pseudonyms = pseudonyms
         self.counts = TransformCounts()
         self._plans: dict[tuple[int, ...], Plan] = {}
+        self._plans_by_type: dict[str, tuple[Plan, bool]] = {}
 
     def __call__(self, line: bytes) -> bytes | None:
         """The de-identified line (ending ``\\n``), or ``None`` if the line is dropped."""
@@ -153,19 +156,51 @@ class EventDeidentifier:
 
     def _deidentify(self, event: dict[str, Any]) -> dict[str, Any]:
         event_type = event.get("event_type")
-        matched = tuple(
-            index
-            for index, rule in enumerate(EVENT_RULES)
-            if isinstance(event_type, str) and _any_match(rule.patterns, event_type)
-        )
-        if not matched:
+        plan, known = self._plan_of(event_type if isinstance(event_type, str) else "")
+        if not known:
             self.counts.unknown_types += 1
-        plan = self._plans.get(matched)
-        if plan is None:
-            rules = [*ENVELOPE, *(rule for index in matched for rule in EVENT_RULES[index].fields)]
-            plan = self._plans[matched] = _plan(rules)
-        scrub = _Scrubber(self._pseudonyms, _usernames(event))
-        return _apply(plan, event, scrub, top=True)
+        # Browser events carry the payload as a JSON string: parsed once, here. A string that
+        # is no object (problem_check's query string of raw answers) keeps nothing.
+        payload: Any = event.get("event")
+        payload_is_text = isinstance(payload, str)
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload) if payload.startswith("{") else None
+            except (ValueError, RecursionError):
+                payload = None
+        scrub = _Scrubber(self._pseudonyms, _usernames(event, payload))
+        kept = _apply(plan, event, scrub, skip="event")
+        payload_plan = plan.get("event")
+        if isinstance(payload_plan, dict) and isinstance(payload, dict):
+            kept_payload = _apply(payload_plan, payload, scrub)
+            if kept_payload:
+                kept["event"] = (
+                    json.dumps(kept_payload, ensure_ascii=False)
+                    if payload_is_text
+                    else kept_payload
+                )
+                # Keep the input's key order: "event" goes back where it was.
+                kept = {key: kept[key] for key in event if key in kept}
+        return kept
+
+    def _plan_of(self, event_type: str) -> tuple[Plan, bool]:
+        """The plan for an event type, and whether a payload rule knows it (remembered)."""
+        found = self._plans_by_type.get(event_type)
+        if found is None:
+            matched = tuple(
+                index
+                for index, rule in enumerate(EVENT_RULES)
+                if _any_match(rule.patterns, event_type)
+            )
+            plan = self._plans.get(matched)
+            if plan is None:
+                rules = [*ENVELOPE, *(r for index in matched for r in EVENT_RULES[index].fields)]
+                plan = self._plans[matched] = _plan(rules)
+            # Implicit events are named after URLs, so types are unbounded: forget now and then.
+            if len(self._plans_by_type) >= _PLAN_CACHE_LIMIT:
+                self._plans_by_type.clear()
+            found = self._plans_by_type[event_type] = (plan, bool(matched))
+        return found
 
 
 def _any_match(patterns: tuple[str, ...], event_type: str) -> bool:
@@ -190,17 +225,11 @@ def _plan(rules: Iterable[FieldRule]) -> Plan:
     return plan
 
 
-def _usernames(event: Mapping[str, Any]) -> frozenset[str]:
+def _usernames(event: Mapping[str, Any], payload: Any) -> frozenset[str]:
     found = set()
-    payload = event.get("event")
-    if isinstance(payload, str) and payload.startswith("{"):
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            payload = None
     for path in _USERNAME_PATHS:
-        value: Any = event if path[0] != "event" else {"event": payload}
-        for part in path:
+        value: Any = payload if path[0] == "event" else event.get(path[0])
+        for part in path[1:]:
             value = value.get(part) if isinstance(value, Mapping) else None
         if isinstance(value, str) and value.strip():
             found.add(value.strip().casefold())
@@ -208,32 +237,27 @@ def _usernames(event: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _apply(
-    plan: Plan, value: Mapping[str, Any], scrub: _Scrubber, *, top: bool = False
+    plan: Plan, value: Mapping[str, Any], scrub: _Scrubber, *, skip: str | None = None
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    wildcard = plan.get("*")
     for key, item in value.items():
-        node = plan.get(key) or plan.get("*")
-        if node is None:
+        node = plan.get(key, wildcard)
+        if node is None or key == skip:
             continue
-        if isinstance(node, FieldRule):
+        if node.__class__ is FieldRule:
+            if node.treatment == "keep":
+                # The common case inline (a call per field is most of the transform's time).
+                if item.__class__ is str:
+                    out[key] = scrub.text(item)
+                    continue
+                if item is None or item.__class__ in _NUMBERS:
+                    out[key] = item
+                    continue
             kept = scrub.treat(node, item)
             if kept is not _DROP:
                 out[key] = kept
-            continue
-        if top and key == "event" and isinstance(item, str):
-            # Browser events carry the payload as a JSON string: filter what it holds, and
-            # write it back as a string. A string that is no object (problem_check's query
-            # string of raw answers) keeps nothing.
-            try:
-                inner = json.loads(item) if item.startswith("{") else None
-            except ValueError:
-                inner = None
-            if isinstance(inner, dict):
-                kept_inner = _apply(node, inner, scrub)
-                if kept_inner:
-                    out[key] = json.dumps(kept_inner, ensure_ascii=False)
-            continue
-        if isinstance(item, dict):
+        elif isinstance(item, dict) and isinstance(node, dict):
             kept_nested = _apply(node, item, scrub)
             if kept_nested:
                 out[key] = kept_nested
@@ -248,14 +272,15 @@ class _Scrubber:
         self._usernames = usernames
 
     def treat(self, rule: FieldRule, value: Any) -> Any:
-        if rule.treatment in PSEUDONYM_TREATMENTS:
+        treatment = rule.treatment
+        if treatment in PSEUDONYM_TREATMENTS:
             if value is None or value == "":
                 return value  # an anonymous event stays anonymous, and says so
             if isinstance(value, bool) or not isinstance(value, str | int):
                 return _DROP
-            kind = cast("PseudonymKind", rule.treatment)
+            kind = cast("PseudonymKind", treatment)
             return self._pseudonyms.pseudonym(kind, str(value))
-        if rule.treatment == "url":
+        if treatment == "url":
             if value is None:
                 return None
             return self.url(value) if isinstance(value, str) else _DROP
@@ -271,7 +296,7 @@ class _Scrubber:
         """A kept string, with email addresses and the event's usernames replaced."""
         if "@" in value or "%40" in value:
             value = _EMAIL.sub(EMAIL_TOKEN, value)
-        folded = value.casefold()
+        folded = value.casefold() if self._usernames else ""
         for username in self._usernames:
             if username in folded:
                 pattern = re.compile(rf"(?<![\w.-]){re.escape(username)}(?![\w.-])", re.I)
@@ -282,6 +307,11 @@ class _Scrubber:
         """A URL or path without query, fragment or credentials, its user segments replaced."""
         for mark in ("?", "#"):
             value = value.split(mark, 1)[0]
+        if "/" not in value and "@" not in value and "%" not in value:
+            # A name, not a path (play_video): only the event's username could be in it.
+            return (
+                self._pseudonyms.username(value) if value.casefold() in self._usernames else value
+            )
         prefix, path = "", value
         if "://" in value:
             scheme, rest = value.split("://", 1)
