@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import gnupg
@@ -21,6 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from edx_vault.devtools.synthetic.keys import generate_key
+from edx_vault.devtools.synthetic.spec import demo_package_spec
 from edx_vault.engine.gnupg_config import write_gnupg_config
 from edx_vault.pipeline.context import RunContext, RunHasEnded, VaultTarget
 from edx_vault.pipeline.manifest import Manifest
@@ -28,6 +29,15 @@ from edx_vault.pipeline.manifest_schema import PARTITION_KEY, SORT_KEY
 from edx_vault.settings.pipeline_settings import PipelineSettings
 
 REGION = "us-east-1"
+# What most tests need of a package: the demo package's first org (every kind of file, its
+# awkward course names, the failed export) with two tables and one ORA table: 27 units instead
+# of the demo's 129, so a run is a second, not several. PackageSpec overrides of
+# demo_package_spec.
+SMALL_PACKAGE: Final = {
+    "orgs": demo_package_spec().orgs[:1],
+    "tables": ("auth_user", "student_courseenrollment"),
+    "ora_tables": ("submissions_submission",),
+}
 PIPELINE_PASSPHRASE = "correct horse battery staple 42"
 
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from botocore.exceptions import ClientError
@@ -41,6 +41,9 @@ from edx_vault.settings.secret_formats import (
 )
 from tests.integration import conftest
 from tests.integration.conftest import Aws, Vault
+
+# Tests about the whole demo package ask for it; the others run conftest.SMALL_PACKAGE.
+WHOLE_PACKAGE: Final = {"whole_package": True}
 
 CONTEXT = SimpleNamespace(
     function_name="test",
@@ -72,8 +75,12 @@ def deployed(
     """The vault's resources, its secrets filled in, and the handlers' environment set.
 
     Parametrized indirectly with :class:`PackageSpec` overrides (e.g. ``failed_member=False``
-    for a package in which every file is good, so a run that succeeds means something).
+    for a package in which every file is good, so a run that succeeds means something) over
+    :data:`tests.integration.conftest.SMALL_PACKAGE`, or with ``whole_package`` for the demo package itself.
     """
+    overrides = dict(getattr(request, "param", {}))
+    if not overrides.pop("whole_package", False):
+        overrides = {**conftest.SMALL_PACKAGE, **overrides}
     secrets = aws.client("secretsmanager")
     credentials = secrets.create_secret(
         Name=f"{vault.table_name}/edx-credentials",
@@ -142,7 +149,7 @@ def deployed(
         demo_package_spec(seed=3),
         event_bucket=vault.event_bucket,
         database_bucket=vault.database_bucket,
-        **getattr(request, "param", {}),
+        **overrides,
     )
     package = generate_package(spec, [pipeline_key.public_key], tmp_path / "package")
     upload_package(package, vault.s3)
@@ -220,6 +227,7 @@ def emails(deployed: dict[str, Any]) -> list[dict[str, Any]]:
     return [json.loads(message["Body"]) for message in received.get("Messages", [])]
 
 
+@pytest.mark.parametrize("deployed", [WHOLE_PACKAGE], indirect=True)
 def test_a_run_through_the_handlers_publishes_the_package_and_reports(
     vault: Vault, deployed: dict[str, Any], pipeline_key: conftest.PipelineKey
 ) -> None:
@@ -292,6 +300,7 @@ def test_a_second_run_plans_nothing(vault: Vault, deployed: dict[str, Any]) -> N
     assert report["up_to_date"] == len(deployed["package"].objects)
 
 
+@pytest.mark.parametrize("deployed", [WHOLE_PACKAGE], indirect=True)
 def test_a_lost_item_is_a_failure_in_the_report(vault: Vault, deployed: dict[str, Any]) -> None:
     # Given a run where one decrypt task (a batch of units) died without writing its results
     # (Lambda crashed)
