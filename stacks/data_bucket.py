@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -12,12 +12,13 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from edx_vault.package import bucket_layout, grant_patterns
-from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH, RESEARCHER_ROLE_PATH
+from edx_vault.settings.iam_paths import RESEARCHER_ROLE_PATH
 
 # The data bucket's name is fixed, so policies in other stacks (and researchers' scripts) can
 # name it as a plain string rather than through a cross-stack reference. Spelled in
 # edx_vault.settings.resource_names, where the configuration checks it fits S3's rules.
 from edx_vault.settings.resource_names import data_bucket_name as data_bucket_name
+from stacks.vault_boundary import VaultPrincipals, protect_bucket_configuration
 
 # How long replaced or deleted versions stay recoverable before S3 expires them.
 NONCURRENT_VERSION_DAYS = 90
@@ -27,9 +28,8 @@ ACCESS_LOG_RETENTION_DAYS = 400
 # A multipart upload the pipeline aborted (or that died with its Lambda) is not billed for long.
 INCOMPLETE_UPLOAD_DAYS = 2
 ACCESS_LOG_PREFIX = "data-bucket/"
-# Everything that reads or changes objects (and lists them). Bucket configuration actions
-# (PutBucketPolicy, GetBucketLocation...) are left alone: CloudFormation needs them, and the
-# account's root user must always be able to repair the policy.
+# Everything that reads or changes objects (and lists them). Bucket configuration is
+# refused separately, to all but the vault's managers (stacks/vault_boundary.py).
 OBJECT_ACTIONS = (
     "s3:GetObject*",
     "s3:PutObject*",
@@ -119,31 +119,32 @@ class DataBucket(Construct):
         self._deny_wrong_encryption(data_key)
 
     def restrict_to_vault_principals(
-        self, *, data_key: kms.IKey, admin_principal_arns: Sequence[str]
+        self, *, data_key: kms.IKey, principals: VaultPrincipals
     ) -> None:
-        """Keep every object away from principals that are not the vault's, and researchers in
-        their lane.
+        """Keep every object away from principals that are not the vault's, the bucket's
+        configuration away from all but its managers, and researchers in their lane.
 
-        The policy names IAM paths, not roles: the pipeline's and researchers' roles live in
-        later stacks, and naming them here would tie the stacks into a cycle. Only roles under
-        :data:`~edx_vault.settings.iam_paths.PIPELINE_ROLE_PATH` or
-        :data:`~edx_vault.settings.iam_paths.RESEARCHER_ROLE_PATH` of this account, and the admin roles,
-        may touch objects (each still needs its own policy to allow it); the account's root and
-        CloudFormation's deploy role need none. A researcher role can only read and list, never
-        in ``raw/``, ``_work/`` or ``reports/``, and lists only below the published prefixes;
-        with the data key it can only decrypt, and only through S3.
+        Only the vault's roles, each by exact ARN (every pipeline step's role, every configured
+        researcher's role, the admin roles), may touch objects (each still needs its own policy
+        to allow it); a role created later at the vault's IAM paths is not one of them. Only
+        the admin roles and CloudFormation's execution role may change the bucket's policy,
+        replication, lifecycle, notifications, ownership or public access block
+        (:func:`stacks.vault_boundary.protect_bucket_configuration`). A researcher role can only
+        read and list, never in ``raw/``, ``_work/`` or ``reports/``, and lists only below the
+        published prefixes; with the data key it can only decrypt, and only through S3.
 
         Parameters
         ----------
         data_key
             The bucket's KMS key.
-        admin_principal_arns
-            The deployment's admin roles (``deployment.admin_role_arns``).
+        principals
+            The vault's principals.
         """
         stack = Stack.of(self)
-        role_arn = f"arn:{stack.partition}:iam::{stack.account}:role"
-        pipeline_roles = f"{role_arn}{PIPELINE_ROLE_PATH}*"
-        researcher_roles = f"{role_arn}{RESEARCHER_ROLE_PATH}*"
+        # Denies that keep researchers in their lane name the researcher path, not the exact
+        # roles: broader is safer for a Deny, and a role at that path that is not a configured
+        # researcher is refused every object anyway (DenyObjectAccessOutsideTheVault).
+        researcher_roles = f"arn:{stack.partition}:iam::{stack.account}:role{RESEARCHER_ROLE_PATH}*"
         is_researcher = {"ArnLike": {"aws:PrincipalArn": researcher_roles}}
         bucket = self.bucket
         everything = [bucket.bucket_arn, bucket.arn_for_objects("*")]
@@ -154,15 +155,7 @@ class DataBucket(Construct):
                 principals=[iam.AnyPrincipal()],
                 actions=list(OBJECT_ACTIONS),
                 resources=everything,
-                conditions={
-                    "ArnNotLike": {
-                        "aws:PrincipalArn": [
-                            pipeline_roles,
-                            researcher_roles,
-                            *admin_principal_arns,
-                        ]
-                    }
-                },
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": list(principals.data_users)}},
             ),
             iam.PolicyStatement(
                 sid="DenyResearchersAnythingButReading",
@@ -202,6 +195,8 @@ class DataBucket(Construct):
         ]
         for statement in statements:
             bucket.add_to_resource_policy(statement)
+        protect_bucket_configuration(bucket, principals.managers)
+        protect_bucket_configuration(self.access_logs_bucket, principals.managers)
         self._limit_researchers_on_key(data_key, is_researcher)
 
     @staticmethod

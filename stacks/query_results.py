@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from stacks.vault_boundary import VaultPrincipals, protect_bucket_configuration, protect_key
 
 # Where the results bucket's server access logs go in the logs bucket.
 RESULTS_ACCESS_LOG_PREFIX = "query-results/"
@@ -30,7 +32,10 @@ class QueryResultsBucket(Construct):
     Each researcher's workgroup writes under ``results/{researcher}/``
     (:mod:`stacks.research_workgroups`), and each researcher role may touch only that prefix
     (:mod:`edx_vault.access.query_statements`): IAM keeps researchers apart, so the bucket
-    policy only refuses plain HTTP.
+    policy refuses plain HTTP and, given the vault's ``principals``, any change of its
+    configuration but by the vault's managers; its own key is then used only by researchers
+    and admins, through S3, and administered only by the managers
+    (:mod:`stacks.vault_boundary`).
 
     **The key.** Results are learner data, so they are SSE-KMS under a customer-managed key with
     an S3 bucket key (fewer KMS calls; the encryption context is then the bucket's ARN, which
@@ -63,6 +68,7 @@ class QueryResultsBucket(Construct):
         expire_days: int,
         kms_key: kms.IKey | None = None,
         logs_bucket: s3.IBucket | None = None,
+        principals: VaultPrincipals | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.bucket_name = name
@@ -102,3 +108,19 @@ class QueryResultsBucket(Construct):
                 )
             ],
         )
+        if principals is not None:
+            self._restrict_to_vault_principals(principals)
+
+    def _restrict_to_vault_principals(self, principals: VaultPrincipals) -> None:
+        # Only the managers change the bucket's configuration; the key of its own (not one
+        # passed in) is used only by researchers and admins, through S3: Athena writes and
+        # reads results with the researcher's credentials (SSE_KMS, see query_statements).
+        protect_bucket_configuration(self.bucket, principals.managers)
+        if isinstance(self.key, kms.Key) and self.key.node.scope is self:
+            region = Stack.of(self).region
+            protect_key(
+                self.key,
+                principals,
+                users=[*principals.researcher_roles, *principals.admin_roles],
+                via_services=[f"s3.{region}.amazonaws.com"],
+            )

@@ -16,6 +16,7 @@ from stacks.manifest_table import ManifestTable
 from stacks.pipeline_secrets import PipelineSecrets
 from stacks.query_results import QueryResultsBucket
 from stacks.research_catalog import ResearchCatalog
+from stacks.vault_boundary import vault_principals
 from stacks.vault_keys import VaultKeys
 
 
@@ -25,7 +26,9 @@ class StorageStack(Stack):
     results bucket.
 
     Kept apart from the pipeline so that the pipeline can be redeployed or torn down without
-    touching anything that holds data. Its outputs are what the CLI reads.
+    touching anything that holds data. Its outputs are what the CLI reads. Its bucket and key
+    policies name the vault's roles by exact ARN (``researcher_role_names``: the access
+    stack's roles; the pipeline's are fixed) and the ``admin_role_arns``.
     """
 
     def __init__(
@@ -38,9 +41,20 @@ class StorageStack(Stack):
         orgs: Sequence[str],
         first_date: dt.date,
         results_expire_days: int,
+        researcher_role_names: Sequence[str] = (),
+        admin_role_arns: Sequence[str] = (),
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, id_, **stack_props)
+        # Every role that may reach the data, by exact name: the pipeline's (fixed names) and
+        # every configured researcher's. Adding a researcher changes the bucket and key
+        # policies, so it redeploys this stack too (before the access stack creates the role).
+        self.principals = vault_principals(
+            self,
+            stack_prefix=stack_prefix,
+            researcher_role_names=researcher_role_names,
+            admin_role_arns=admin_role_arns,
+        )
         self.keys = VaultKeys(self, "Keys", alias_prefix=resource_prefix)
         self.data = DataBucket(
             self,
@@ -66,6 +80,11 @@ class StorageStack(Stack):
             name=query_results_bucket_name(resource_prefix, self.account, self.region),
             expire_days=results_expire_days,
             logs_bucket=self.data.access_logs_bucket,
+            principals=self.principals,
+        )
+        self.keys.restrict_to_vault_principals(self.principals)
+        self.data.restrict_to_vault_principals(
+            data_key=self.keys.data_key, principals=self.principals
         )
 
         outputs = {

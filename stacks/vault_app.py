@@ -106,6 +106,8 @@ def build_vault_app(
         orgs=[org_id for org in config.edx.orgs for org_id in org.all_ids],
         first_date=config.edx.backfill_from,
         results_expire_days=config.research.results_expire_days,
+        researcher_role_names=[grant.role_name for grant in grants],
+        admin_role_arns=deployment.admin_role_arns,
         env=env,
         description="edx-vault: data bucket, KMS keys, secrets and manifest",
         termination_protection=True,
@@ -117,9 +119,6 @@ def build_vault_app(
         storage=storage,
         env=env,
         description="edx-vault: sync functions, state machine, schedule and alarms",
-    )
-    storage.data.restrict_to_vault_principals(
-        data_key=storage.keys.data_key, admin_principal_arns=deployment.admin_role_arns
     )
     access = AccessStack(
         app,

@@ -69,6 +69,7 @@ def session_context(
         "aws:PrincipalArn": principal_arn,
         "aws:PrincipalAccount": principal_arn.split(":")[4],
         "aws:CurrentTime": timestamp(at),
+        "aws:PrincipalIsAWSService": "false",
         "aws:SecureTransport": "true",
         "s3:TlsVersion": "1.3",
     }
@@ -133,6 +134,26 @@ def check_key(
     """Evaluate a KMS ``action`` on the data key (identity policy and key policy)."""
     return _evaluate_session(
         role, action, policies.key_arn, policies.key_policy, "kms", at=at, context=context
+    )
+
+
+def check_secrets_key(
+    policies: VaultPolicies,
+    role: RolePolicies,
+    action: str,
+    *,
+    at: dt.datetime,
+    context: Mapping[str, ContextValue | None] | None = None,
+) -> Decision:
+    """Evaluate a KMS ``action`` on the secrets key (identity policy and key policy)."""
+    return _evaluate_session(
+        role,
+        action,
+        policies.secrets_key_arn,
+        policies.secrets_key_policy,
+        "kms",
+        at=at,
+        context=context,
     )
 
 

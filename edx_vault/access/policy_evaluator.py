@@ -15,6 +15,10 @@ account**:
    account only delegates to IAM.
 3. Otherwise: implicit deny.
 
+One exception, S3's own: the account's root user may always get, put and delete a bucket's
+policy, "even if the policy explicitly denies the root user" (S3 API Reference,
+PutBucketPolicy), so that a policy that locks everyone out can be repaired.
+
 Statements: ``Action``/``NotAction`` (case-insensitive, ``*`` and ``?``), ``Resource``/
 ``NotResource`` (case-sensitive), ``Principal``/``NotPrincipal`` (``*``, account, ARN,
 ``Federated``, ``Service``). Conditions: every operator block must hold (AND), every key in a
@@ -43,6 +47,10 @@ Outcome = Literal["explicit-deny", "allow", "implicit-deny"]
 ContextValue = str | Sequence[str]
 
 _ACCOUNT_ID: Final = re.compile(r"^\d{12}$")
+# What S3 lets the bucket owner's root user do whatever the bucket policy says.
+_ROOT_BUCKET_POLICY_ACTIONS: Final = frozenset(
+    {"s3:getbucketpolicy", "s3:putbucketpolicy", "s3:deletebucketpolicy"}
+)
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,12 @@ def evaluate(
     UnsupportedPolicyError
         If a statement that could apply uses a condition operator or feature not modelled.
     """
+    if (
+        resource_policy_kind == "s3"
+        and request.action.lower() in _ROOT_BUCKET_POLICY_ACTIONS
+        and request.principal.endswith(":root")
+    ):
+        return Decision("allow", (), "the account's root user may always manage a bucket policy")
     identity_matches = [s for s in identity if _applies(s, request)]
     resource_matches = [
         (s, level)

@@ -200,6 +200,10 @@ class VaultPolicies:
         The data key's policy.
     roles
         Every IAM role of every stack, by ARN.
+    secrets_key_arn
+        The secrets key's ARN (edX's credentials and the pipeline's OpenPGP key).
+    secrets_key_policy
+        The secrets key's policy.
     """
 
     bucket_arn: str
@@ -207,6 +211,8 @@ class VaultPolicies:
     bucket_policy: tuple[Statement, ...]
     key_policy: tuple[Statement, ...]
     roles: Mapping[str, RolePolicies]
+    secrets_key_arn: str = ""
+    secrets_key_policy: tuple[Statement, ...] = ()
 
     def role_tagged(self, tag: str, value: str) -> RolePolicies:
         """The one role carrying ``tag=value`` (researcher roles carry their grant's name)."""
@@ -224,7 +230,8 @@ def load_vault_policies(
     region: str,
     partition: str = "aws",
 ) -> VaultPolicies:
-    """Collect the data bucket's, the data key's and every role's policies, resolved.
+    """Collect the data bucket's, the data key's, the secrets key's and every role's policies,
+    resolved.
 
     Parameters
     ----------
@@ -253,12 +260,25 @@ def load_vault_policies(
     key_document = resolver.resolve(
         storage_stack, storage["Resources"][key_id]["Properties"]["KeyPolicy"]
     )
+    secrets_key_arn = ""
+    secrets_key_policy: tuple[Statement, ...] = ()
+    if stack_outputs.SECRETS_KEY_ARN in outputs:
+        secrets_key_id = outputs[stack_outputs.SECRETS_KEY_ARN]["Value"]["Fn::GetAtt"][0]
+        secrets_key_arn = resolver.resolve(storage_stack, {"Fn::GetAtt": [secrets_key_id, "Arn"]})
+        secrets_key_policy = statements_of(
+            resolver.resolve(
+                storage_stack, storage["Resources"][secrets_key_id]["Properties"]["KeyPolicy"]
+            ),
+            source="secrets-key",
+        )
     return VaultPolicies(
         bucket_arn=bucket_arn,
         key_arn=key_arn,
         bucket_policy=bucket_policy,
         key_policy=statements_of(key_document, source="key"),
         roles=_roles(resolver),
+        secrets_key_arn=secrets_key_arn,
+        secrets_key_policy=secrets_key_policy,
     )
 
 

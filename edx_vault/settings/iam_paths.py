@@ -1,9 +1,12 @@
-"""IAM paths that tell the data bucket's policy who may touch objects.
+"""The IAM paths the vault's roles live under.
 
-The bucket policy (storage stack) cannot name roles created in later stacks without making the
-stacks depend on each other, so it names paths instead: only roles under these paths, and the
-admin roles from the config, may read or write objects. Every role the pipeline and the access
-stack create lives under one of them.
+Every role the pipeline and the access stack create lives under one of them, with a fixed name
+(``edx_vault.settings.resource_names.pipeline_role_name``,
+``edx_vault.access.researcher_roles.role_name_for``). The storage stack's bucket and key policies
+name each role by its exact ARN, path included (``stacks/vault_boundary.py``): a path alone
+grants nothing, since anyone allowed to create roles could create one under it. The policies
+still use the researcher path in the Deny statements that keep researcher roles read-only, where
+matching more roles only refuses more.
 """
 
 from __future__ import annotations

@@ -61,34 +61,46 @@ def outside_role(arn: str, *, tags: dict[str, str] | None = None) -> RolePolicie
     return RolePolicies(arn=arn, trust=(), identity=(everything,), tags=tags or {})
 
 
+DEPLOYER = "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1"
+ROOT = "arn:aws:iam::123456789012:root"
+
+
 @pytest.mark.parametrize(
     "principal",
     [
         "arn:aws:iam::123456789012:role/AnalyticsTeam",
         "arn:aws:iam::123456789012:role/edx-vault-lookalike/x",
-        "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1",
-        "arn:aws:iam::123456789012:root",
+        "arn:aws:iam::123456789012:role/edx-vault/pipeline/edxvault-pipeline-backfill",
+        "arn:aws:iam::123456789012:role/edx-vault/researcher/edxvault-mallory",
+        DEPLOYER,
+        ROOT,
         "arn:aws:iam::123456789012:user/intern",
     ],
 )
 def test_principals_outside_the_vault_cannot_touch_objects(
     synthesized: SynthesizedGrants, principal: str
 ) -> None:
-    # Given a same-account principal whose own policy allows everything
+    # Given a same-account principal whose own policy allows everything (roles created later
+    # at the vault's IAM paths included)
     policies = synthesized.policies
     role = outside_role(principal)
-    # When it reads, writes or lists the data bucket's objects
+    # When it reads, writes or lists the data bucket's objects, or replaces its policy
     decisions = [
         check_read(policies, role, EXAMPLEX_EVENTS, at=NOW, region=REGION).s3,
         check_bucket_action(policies, role, "s3:PutObject", key="events/x", at=NOW),
         check_list(policies, role, "events/", at=NOW),
     ]
+    replace_policy = check_bucket_action(policies, role, "s3:PutBucketPolicy", key=None, at=NOW)
     # Then the bucket policy refuses, by the statement that names the vault's principals
     for decision in decisions:
         assert decision.outcome == "explicit-deny"
         assert "DenyObjectAccessOutsideTheVault" in {s.sid for s in decision.deciding}
-    # But bucket configuration stays possible (CloudFormation updates the policy)
-    assert check_bucket_action(policies, role, "s3:PutBucketPolicy", key=None, at=NOW).allowed
+    # And only CloudFormation's role and the root user (S3's own rule) may replace the policy
+    if principal in (DEPLOYER, ROOT):
+        assert replace_policy.allowed
+    else:
+        assert replace_policy.outcome == "explicit-deny"
+        assert "DenyConfigurationChangesButByManagers" in {s.sid for s in replace_policy.deciding}
 
 
 def test_the_admin_role_from_the_config_may_read_everything(synthesized: SynthesizedGrants) -> None:
@@ -127,6 +139,9 @@ def test_every_pipeline_permission_on_the_data_survives_the_bucket_and_key_polic
                     if action == "s3:PutObject":
                         # What the pipeline sends on every put (edx_vault/engine/publish.py).
                         context |= pipeline_put_headers(policies.key_arn)
+                    if action.startswith("kms:"):
+                        # The pipeline uses the data key only through S3 and DynamoDB.
+                        context.setdefault("kms:ViaService", f"s3.{REGION}.amazonaws.com")
                     if concrete.startswith(policies.bucket_arn):
                         key = concrete.removeprefix(policies.bucket_arn).removeprefix("/") or None
                         decision = check_bucket_action(

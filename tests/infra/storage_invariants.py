@@ -215,7 +215,8 @@ def _objects_arn(bucket_id: str, pattern: str = "*") -> dict[str, Any]:
 
 def bucket_objects_only_for(template: Template, bucket_id: str, principals: set[str]) -> None:
     """Object reads, writes and listings are denied to every principal not in ``principals``
-    (the vault's role paths and the admin roles), on the bucket and on every object."""
+    (the vault's roles and the admin roles, each by exact ARN), on the bucket and every object."""
+    assert not any("*" in p or "?" in p for p in principals), "principals must be exact"
     resources = [_get_att_arn(bucket_id), _objects_arn(bucket_id)]
     matching = [
         s
@@ -226,31 +227,124 @@ def bucket_objects_only_for(template: Template, bucket_id: str, principals: set[
             for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket")
         )
         and all(resource in _as_list(s["Resource"]) for resource in resources)
-        and set(_as_list(s.get("Condition", {}).get("ArnNotLike", {}).get("aws:PrincipalArn", [])))
+        and set(
+            _as_list(s.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", []))
+        )
         == principals
-        and set(s.get("Condition", {})) == {"ArnNotLike"}
+        and set(s.get("Condition", {})) == {"ArnNotEquals"}
     ]
     assert matching, f"{bucket_id}: objects are not denied to principals outside {principals}"
 
 
-def bucket_policy_spares_configuration(
-    template: Template, bucket_id: str, researcher_roles: str
-) -> None:
-    """No statement denies bucket configuration (CloudFormation and the root user need it) to
-    anyone but researcher roles, except over insecure transport."""
-    for statement in _bucket_policy_statements(template, bucket_id):
-        if statement["Effect"] != "Deny" or not _covers_action(statement, "s3:PutBucketPolicy"):
+# What must stay with the vault's managers (issue 16): a bucket's policy, replication,
+# lifecycle, notifications, ownership and public access block.
+CONFIGURATION_ACTIONS = (
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutReplicationConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketNotification",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketLogging",
+    "s3:PutBucketAcl",
+    "s3:PutInventoryConfiguration",
+)
+
+
+def _unless_principals(statement: dict[str, Any]) -> set[str]:
+    return set(
+        _as_list(statement.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", []))
+    )
+
+
+def bucket_configuration_only_for(template: Template, bucket_id: str, managers: set[str]) -> None:
+    """Every configuration change of the bucket is denied to all but ``managers`` (exact ARNs),
+    and no other statement denies the managers (CloudFormation must still update it)."""
+    statements = _bucket_policy_statements(template, bucket_id)
+    guards = [
+        s
+        for s in statements
+        if _for_everyone(s)
+        and _get_att_arn(bucket_id) in _as_list(s["Resource"])
+        and all(_covers_action(s, action) for action in CONFIGURATION_ACTIONS)
+        and _unless_principals(s) == managers
+    ]
+    assert guards, f"{bucket_id}: its configuration may be changed by principals outside {managers}"
+    for statement in statements:
+        if statement in guards or statement["Effect"] != "Deny":
+            continue
+        if not _covers_action(statement, "s3:PutBucketPolicy"):
             continue
         conditions = statement.get("Condition", {})
         transport_only = conditions in (
             {"Bool": {"aws:SecureTransport": "false"}},
             {"NumericLessThan": {"s3:TlsVersion": 1.2}},
         )
-        researchers_only = conditions.get("ArnLike", {}).get("aws:PrincipalArn") == researcher_roles
-        assert transport_only or researchers_only, (
-            f"{bucket_id}: {statement.get('Sid')} denies bucket configuration to "
-            "principals that need it"
+        researchers_only = "ArnLike" in conditions and all(
+            "/researcher/" in arn for arn in _as_list(conditions["ArnLike"]["aws:PrincipalArn"])
         )
+        assert transport_only or researchers_only, (
+            f"{bucket_id}: {statement.get('Sid')} denies bucket configuration to its managers"
+        )
+
+
+def _key_policy(template: Template, key_id: str) -> list[dict[str, Any]]:
+    key = template.to_json()["Resources"][key_id]
+    statements: list[dict[str, Any]] = key["Properties"]["KeyPolicy"]["Statement"]
+    return statements
+
+
+def key_administered_only_by(template: Template, key_id: str, managers: set[str]) -> None:
+    """Changing the key's policy, disabling it, scheduling its deletion or granting its use is
+    denied to all but ``managers``, and the deletion window is the longest KMS allows."""
+    statements = [s for s in _key_policy(template, key_id) if _for_everyone(s)]
+    for action in ("kms:PutKeyPolicy", "kms:DisableKey", "kms:ScheduleKeyDeletion"):
+        assert any(
+            _covers_action(s, action) and _unless_principals(s) == managers for s in statements
+        ), f"{key_id}: {action} is not kept to {managers}"
+    assert any(
+        _covers_action(s, "kms:CreateGrant") and _unless_principals(s) == managers
+        for s in statements
+    ), f"{key_id}: anyone may grant the key's use"
+    for statement in statements:
+        if not _covers_action(statement, "kms:PutKeyPolicy"):
+            continue
+        researchers_only = all(
+            "/researcher/" in arn
+            for arn in _as_list(
+                statement["Condition"].get("ArnLike", {}).get("aws:PrincipalArn", ["none"])
+            )
+        )
+        assert researchers_only or managers <= _unless_principals(statement), (
+            f"{key_id}: {statement.get('Sid')} would lock a manager out (KMS lockout safety check)"
+        )
+    window = template.to_json()["Resources"][key_id]["Properties"].get("PendingWindowInDays")
+    assert window == 30, f"{key_id}: deletion window {window}, not 30 days"
+
+
+def key_used_only_by(
+    template: Template, key_id: str, users: set[str], via_services: set[str]
+) -> None:
+    """Decrypt and GenerateDataKey are denied to all but ``users`` (exact ARNs), and to every
+    non-admin unless a service in ``via_services`` asks on its behalf."""
+    statements = [s for s in _key_policy(template, key_id) if _for_everyone(s)]
+    actions = ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt")
+    assert any(
+        all(_covers_action(s, a) for a in actions)
+        and users <= _unless_principals(s)
+        and not any("*" in p for p in _unless_principals(s))
+        and "StringNotEquals" not in s["Condition"]
+        for s in statements
+    ), f"{key_id}: principals outside {users} may use the key"
+    assert any(
+        all(_covers_action(s, a) for a in actions)
+        and set(_as_list(s["Condition"].get("StringNotEquals", {}).get("kms:ViaService", [])))
+        == via_services
+        for s in statements
+    ), f"{key_id}: the key may be used outside {via_services}"
 
 
 def _researcher_statements(

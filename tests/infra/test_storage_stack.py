@@ -18,17 +18,35 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import IConstruct
 
+from edx_vault.access.researcher_roles import role_name_for
 from edx_vault.package import bucket_layout, grant_patterns
 from edx_vault.settings import stack_outputs
+from edx_vault.settings.config import load_config
+from edx_vault.settings.resource_names import PIPELINE_ROLE_STEPS, pipeline_role_name
 from stacks.storage_stack import StorageStack
 from stacks.vault_app import build_vault_app, cdk_json_context
 from tests.infra import storage_invariants as check
 
-# From config/example.toml: the account, the region and the admin role.
+# From config/example.toml: the account, the region, the admin role and the researchers.
 ROLES = "arn:aws:iam::123456789012:role"
 PIPELINE_ROLES = f"{ROLES}/edx-vault/pipeline/*"
 RESEARCHER_ROLES = f"{ROLES}/edx-vault/researcher/*"
-VAULT_PRINCIPALS = {PIPELINE_ROLES, RESEARCHER_ROLES, f"{ROLES}/DataCzar"}
+ADMIN = f"{ROLES}/DataCzar"
+EXAMPLE = load_config(Path(__file__).resolve().parents[2] / "config" / "example.toml")
+EXACT_PIPELINE_ROLES = {
+    f"{ROLES}/edx-vault/pipeline/{pipeline_role_name('EdxVault', step)}"
+    for step in PIPELINE_ROLE_STEPS
+}
+EXACT_RESEARCHER_ROLES = {
+    f"{ROLES}/edx-vault/researcher/{role_name_for('EdxVault', researcher.name)}"
+    for researcher in EXAMPLE.researchers
+}
+VAULT_PRINCIPALS = {*EXACT_PIPELINE_ROLES, *EXACT_RESEARCHER_ROLES, ADMIN}
+# CloudFormation's execution role of the default bootstrap (qualifier hnb659fds).
+DEPLOYER = f"{ROLES}/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1"
+MANAGERS = {ADMIN, DEPLOYER}
+ROOT = "arn:aws:iam::123456789012:root"
+KEY_MANAGERS = {*MANAGERS, ROOT}
 
 
 def logical_id(construct: IConstruct) -> str:
@@ -43,6 +61,7 @@ class Ids:
 
     data_bucket: str
     logs_bucket: str
+    results_bucket: str
     data_key: str
     secrets_key: str
     secrets: tuple[str, ...]
@@ -58,6 +77,7 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Ids]:
     ids = Ids(
         data_bucket=logical_id(storage.data.bucket),
         logs_bucket=logical_id(storage.data.access_logs_bucket),
+        results_bucket=logical_id(storage.query_results.bucket),
         data_key=logical_id(storage.keys.data_key),
         secrets_key=logical_id(storage.keys.secrets_key),
         secrets=tuple(
@@ -115,6 +135,7 @@ def careless() -> tuple[Template, Ids]:
     ids = Ids(
         data_bucket=logical_id(bucket),
         logs_bucket=logical_id(logs),
+        results_bucket=logical_id(logs),
         data_key=logical_id(key),
         secrets_key=logical_id(key),
         secrets=(logical_id(secret),),
@@ -168,8 +189,36 @@ INVARIANTS: dict[str, Invariant] = {
     "data bucket objects only for vault roles and admins": lambda t, i: (
         check.bucket_objects_only_for(t, i.data_bucket, VAULT_PRINCIPALS)
     ),
-    "data bucket policy never denies configuration to CloudFormation": lambda t, i: (
-        check.bucket_policy_spares_configuration(t, i.data_bucket, RESEARCHER_ROLES)
+    "data bucket configuration only by admins and CloudFormation": lambda t, i: (
+        check.bucket_configuration_only_for(t, i.data_bucket, MANAGERS)
+    ),
+    "logs bucket configuration only by admins and CloudFormation": lambda t, i: (
+        check.bucket_configuration_only_for(t, i.logs_bucket, MANAGERS)
+    ),
+    "results bucket configuration only by admins and CloudFormation": lambda t, i: (
+        check.bucket_configuration_only_for(t, i.results_bucket, MANAGERS)
+    ),
+    "data key administered only by admins, CloudFormation and root": lambda t, i: (
+        check.key_administered_only_by(t, i.data_key, KEY_MANAGERS)
+    ),
+    "secrets key administered only by admins, CloudFormation and root": lambda t, i: (
+        check.key_administered_only_by(t, i.secrets_key, KEY_MANAGERS)
+    ),
+    "data key used only by vault roles, through S3 and DynamoDB": lambda t, i: (
+        check.key_used_only_by(
+            t,
+            i.data_key,
+            {*VAULT_PRINCIPALS, ROOT},
+            {"s3.us-east-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"},
+        )
+    ),
+    "secrets key used only by pipeline and admins, through Secrets Manager": lambda t, i: (
+        check.key_used_only_by(
+            t,
+            i.secrets_key,
+            {*EXACT_PIPELINE_ROLES, ADMIN, ROOT},
+            {"secretsmanager.us-east-1.amazonaws.com"},
+        )
     ),
     "researchers are kept out of raw/, _work/ and reports/": lambda t, i: (
         check.bucket_keeps_researchers_out_of(
