@@ -181,7 +181,7 @@ def _slice(
     # using condition keys", S3 User Guide), and StringLike matches it with '*' and '?' only,
     # '*' matching any characters, '/' included (IAM User Guide, "Condition operators"): a
     # longer prefix below a granted one still matches, and no key holds two date levels.
-    # Without a range date_prefixes is ("",): the folder, as before.
+    # Without a range date_prefixes is ("",): the slice's folder, whatever the date.
     folders = [
         slice_patterns(category, **parts, date_prefix=date_prefix, prefix=prefix).prefix_pattern
         for date_prefix in date_prefixes

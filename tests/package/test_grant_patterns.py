@@ -103,6 +103,8 @@ def test_course_event_patterns_put_the_date_after_the_course(
     assert slice_patterns("events", prefix=EVENTS_BY_COURSE_PREFIX, **undated).prefix_pattern == (
         prefix
     )
+    if parts.get("date_prefix"):
+        assert patterns.prefix_pattern == key
 
 
 def test_a_course_event_pattern_matches_its_course_only() -> None:
@@ -199,6 +201,9 @@ def test_key_and_listing_patterns_follow_the_layout(
     assert slice_patterns(category, **parts).key_pattern == key
     undated = {name: value for name, value in parts.items() if name != "date_prefix"}
     assert slice_patterns(category, **undated).prefix_pattern == prefix
+    # And a dated slice lists its date prefix only, never the folder above it: what it reads
+    if parts.get("date_prefix"):
+        assert slice_patterns(category, **parts).prefix_pattern == key
 
 
 @pytest.mark.parametrize(
