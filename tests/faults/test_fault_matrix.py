@@ -16,8 +16,9 @@ After every case: no open multipart upload, no partial or unexpected object in t
 manifest row left ``in_progress``, and the fault actually fired (a case whose fault never hit
 a call would prove nothing).
 
-Persistent cases that take the same path as another are skipped unless
-``EDX_VAULT_FULL_FAULT_MATRIX=1`` (``make test-faults``); see :data:`PERSISTENT_COVERED_BY`.
+Cases that take the same path as another are skipped unless ``EDX_VAULT_FULL_FAULT_MATRIX=1``
+(``make test-faults``); see :data:`TRANSIENT_COVERED_BY`, :data:`PERSISTENT_COVERED_BY` and
+:data:`PERSISTENT_IN_MAKE_TEST`.
 
 A case the product does not heal yet is marked ``xfail(strict=True)`` with the defect: a fix
 flips it to XPASS, which fails the suite until the mark is removed.
@@ -415,11 +416,32 @@ PERSISTENT_COVERED_BY: Final = {
 }
 
 
+# Transient cases that heal by the very path another case's fault takes: the same step's task
+# fails with a TransientError before it has written anything, and Step Functions retries it (or,
+# for a throttled Invoke, the task's Retry on Lambda's own errors). Each runs in `make test-faults`;
+# a transient fault that leaves something behind (an open multipart upload, a claimed row, a
+# report written but not sent) keeps its own case in `make test`.
+TRANSIENT_COVERED_BY: Final = {
+    "plan-secrets-GetSecretValue-throttled": "plan-manifest-BatchGetItem-throttled",
+    "plan-work-PutObject-InternalError": "plan-manifest-BatchGetItem-throttled",
+    "mirror-edx-GetObject-SlowDown": "mirror-edx-GetObject-reset",
+    "decrypt-raw-GetObject-InternalError": "decrypt-raw-GetObject-reset",
+    "collect-vault-ListObjectsV2-SlowDown": "collect-work-GetObject-InternalError",
+    "report-secrets-DescribeSecret-throttled": "report-work-GetObject-InternalError",
+    "report-vault-ListObjectsV2-SlowDown": "report-work-GetObject-InternalError",
+    "report-manifest-Query-throttled": "report-work-GetObject-InternalError",
+    # Every task's Retry on Lambda's throttling is the same (stacks/sync_state_machine.py, and
+    # tests/infra/test_pipeline_stack.py checks each task has it): one Map item, one plain task.
+    "plan-lambda-Invoke-throttled": "report-lambda-Invoke-throttled",
+    "collect-lambda-Invoke-throttled": "report-lambda-Invoke-throttled",
+    "decrypt-lambda-Invoke-throttled": "mirror-lambda-Invoke-throttled",
+}
+
+
 # Persistent cases `make test` runs: one per way a fault outlasts its retries (an edX read, a
 # secret, a publish, a Map's own S3 write, a split, the Report's alert). The other persistent
 # cases run in `make test-faults` (EDX_VAULT_FULL_FAULT_MATRIX=1): they heal the same way, the
-# next run taking the item up, and `make test` must stay within its budget. Every transient
-# case runs in both.
+# next run taking the item up, and `make test` must stay within its budget.
 PERSISTENT_IN_MAKE_TEST: Final = frozenset(
     {
         "mirror-edx-GetObject-reset",
@@ -441,7 +463,13 @@ def _params() -> list[Any]:
                 marks.append(pytest.mark.xfail(strict=True, reason=fault.xfail[kind]))
             covered_by = PERSISTENT_COVERED_BY.get(f"{fault.step}-{fault.call}")
             case = f"{fault.step}-{fault.call}"
-            if kind == "persistent" and covered_by and not FULL_MATRIX:
+            transient_covered_by = TRANSIENT_COVERED_BY.get(case)
+            if kind == "transient" and transient_covered_by and not FULL_MATRIX:
+                reason = (
+                    f"same path as {transient_covered_by}-transient; EDX_VAULT_FULL_FAULT_MATRIX=1"
+                )
+                marks.append(pytest.mark.skip(reason=reason))
+            elif kind == "persistent" and covered_by and not FULL_MATRIX:
                 reason = f"same path as {covered_by}-persistent; EDX_VAULT_FULL_FAULT_MATRIX=1"
                 marks.append(pytest.mark.skip(reason=reason))
             elif kind == "persistent" and case not in PERSISTENT_IN_MAKE_TEST and not FULL_MATRIX:
