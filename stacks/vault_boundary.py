@@ -61,10 +61,11 @@ KEY_USE_ACTIONS: Final = (
     "kms:GenerateDataKey*",
     "kms:ReEncrypt*",
 )
-# A service principal (DynamoDB's background work on its grant for the manifest table) carries
-# no aws:PrincipalArn of ours: "...IfExists" makes the condition true when the key is absent,
-# so only requests made by IAM principals are judged (the form of AWS's data-perimeter
-# examples, "aws:PrincipalIsAWSService", IAM User Guide, global condition context keys).
+# A service principal's own request (DynamoDB's work on its grant for the manifest table)
+# carries no aws:PrincipalArn of ours and aws:PrincipalIsAWSService "true": the Deny statements
+# leave it alone. "...IfExists" counts a request without the key as an IAM principal's, so the
+# Deny still holds then (the form of AWS's data-perimeter examples; IAM User Guide, "AWS global
+# condition context keys", aws:PrincipalIsAWSService).
 _NOT_A_SERVICE: Final = {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
 
 
