@@ -341,7 +341,14 @@ COMMANDS: Final[tuple[Command, ...]] = (
         grants.run_list,
         "List researcher grants (from the configuration), or check whether a researcher may read "
         "a key (from the synthesized policies).",
-        (JSON, arg("--patterns", action="store_true", help="also list each grant's key patterns")),
+        (
+            JSON,
+            arg(
+                "--patterns",
+                action="store_true",
+                help="also list each grant's key patterns and listing prefixes",
+            ),
+        ),
         subcommands=(
             Command(
                 "check",
