@@ -182,9 +182,9 @@ class SyncFunctions(Construct):
                 pipeline_settings.ORG_GROUPS: scope_environment[pipeline_settings.ORG_GROUPS],
                 pipeline_settings.BACKFILL_FROM: scope_environment[pipeline_settings.BACKFILL_FROM],
             },
-            # A listing of every SELECT * table's folder (1,000 keys a request, a few tables at
-            # a time) and one small GET per table: seconds for a year of weekly exports of a
-            # few hundred courses; the timeout leaves room for decades of them.
+            # A listing of database/ and ora/ (1,000 keys a request) and one small GET per
+            # table: seconds for a year of weekly exports of a few hundred courses; the timeout
+            # leaves room for decades of them.
             timeout=Duration.minutes(15),
             memory_mb=1024,
         )

@@ -9,9 +9,11 @@ Tables (names are Athena-safe: lower case, digits and ``_``):
 
 - ``events`` and ``events_by_course``: the daily event logs, whole and split by course (gzip JSON
   lines, OpenX JSON SerDe).
-- ``database_{table}`` and ``ora_{table}``: one per ``.sql`` table whose columns are declared in
-  :mod:`edx_vault.package.table_columns` (TSV with a header row, LazySimpleSerDe). Why only the
-  declared ones: see that module.
+- ``database_{table}`` and ``ora_{table}``: one per ``.sql`` table (TSV with a header row,
+  LazySimpleSerDe, :func:`sql_table`). :func:`catalog_tables` holds the ones whose columns are
+  declared in :mod:`edx_vault.package.table_columns`, which the storage stack deploys; the
+  ``SELECT *`` ones (:func:`header_sql_tables`) are made by the pipeline's UpdateCatalog step
+  from the newest export's header line, with the same template (why: see table_columns).
 - ``forums`` (mongoexport JSON lines) and ``email_opt_in`` (quoted CSV with a header).
 
 Not tables: a course export is a ``.tar.gz`` of OLX XML and an RDX delivery a ``.tar.gz`` of

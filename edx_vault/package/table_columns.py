@@ -14,10 +14,13 @@ Which ``.sql`` tables are declared, and why only those:
 - Every other table is ``SELECT *`` (or ``a.*``) of a live edx-platform or ORA table: its
   columns are whatever that table had on the export date, and Django migrations add columns
   over the years. A fixed list would drift, and a TSV table maps columns by *position*, so a
-  drift would silently shift values into the wrong columns. These tables get no catalog table
-  until their columns are declared from a real export's header lines
-  (:data:`UNDECLARED_SQL_TABLES`). edX documents the ORA tables' columns only as an ERD image
-  (``en_us/data/source/internal_data_formats/ora2_data.rst``), so there is no text to take.
+  drift would silently shift values into the wrong columns. edX documents the ORA tables'
+  columns only as an ERD image (``en_us/data/source/internal_data_formats/ora2_data.rst``), so
+  there is no text to take either. These tables (:data:`UNDECLARED_SQL_TABLES`) are not
+  declared here: the pipeline's UpdateCatalog step makes their catalog tables from the header
+  line of each table's newest published export, and extends them only when a newer header
+  appends columns (:mod:`edx_vault.pipeline.steps.catalog`,
+  :mod:`edx_vault.package.catalog_headers`).
 
 This module is imported by the CDK stacks: no AWS or pydantic imports.
 """
@@ -89,7 +92,8 @@ EXPORTER_SELECT_COLUMNS: Final[Mapping[str, DeclaredColumns]] = MappingProxyType
         ),
     }
 )
-# Tables of database/ and ora/ with no declared columns (SELECT *): no catalog table yet.
+# Tables of database/ and ora/ with no declared columns (SELECT *): their catalog tables come
+# from the newest export's header line (the UpdateCatalog step), not from the storage stack.
 UNDECLARED_SQL_TABLES: Final = frozenset(
     {*DATABASE_TABLES, *ORA_TABLES} - set(EXPORTER_SELECT_COLUMNS)
 )

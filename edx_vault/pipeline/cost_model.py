@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from edx_vault.package.table_catalog import header_sql_tables
+
 # Lambda's duration price per GB-second in us-east-1 (first 6 billion GB-seconds a month), by
 # architecture; the stack deploys x86_64 (stacks/lambda_layers.py, LAMBDA_ARCHITECTURE).
 LAMBDA_PRICE_SOURCE: Final = "https://aws.amazon.com/lambda/pricing/ (us-east-1, as of 2026-11)"
@@ -62,6 +64,14 @@ SPLIT_MEMORY_MB: Final = MB_PER_VCPU
 SPLIT_MEMORY_GB: Final = SPLIT_MEMORY_MB / MB_PER_BILLED_GB
 EVENT_LOG_EXPANSION: Final = 10
 SPLIT_PLAINTEXT_BYTES_PER_SECOND: Final = 50_000_000
+# The UpdateCatalog step, once per run whatever the run did (stacks/sync_functions.py deploys it
+# at 1,024 MB): per SELECT * table, a LIST of its folder (one page per 1,000 files: one counted)
+# and a ranged GET of one header; Glue's GetTable / CreateTable / UpdateTable fall within its
+# free million requests a month (docs/cost.md), so they are not priced. Its time is taken as 10 s:
+# a few dozen requests, a few tables at a time.
+CATALOG_MEMORY_GB: Final = 1024 / MB_PER_BILLED_GB
+CATALOG_SECONDS: Final = 10
+CATALOG_TABLES: Final = len(header_sql_tables())
 
 
 @dataclass(frozen=True)
@@ -84,16 +94,17 @@ def estimate_run_cost_usd(volume: RunVolume) -> float:
         + volume.decrypted_bytes / DECRYPT_BYTES_PER_SECOND * DECRYPT_MEMORY_GB
         + split_plaintext / SPLIT_PLAINTEXT_BYTES_PER_SECOND * SPLIT_MEMORY_GB
         + items * 0.2 * DECRYPT_MEMORY_GB  # start-up and per-request latency
+        + CATALOG_SECONDS * CATALOG_MEMORY_GB
     )
     parts = (
         volume.mirrored_bytes + volume.decrypted_bytes + volume.course_file_bytes
     ) // PART_BYTES + volume.course_files
     cost = (
         lambda_seconds_gb * LAMBDA_GB_SECOND_USD
-        + (items + 3) * LAMBDA_REQUEST_USD
-        + (items * TRANSITIONS_PER_ITEM + 10) * STEP_FUNCTIONS_TRANSITION_USD
-        + (items * S3_WRITES_PER_ITEM + parts) * S3_WRITE_REQUEST_USD
-        + (items * S3_READS_PER_ITEM + parts) * S3_READ_REQUEST_USD
+        + (items + 4) * LAMBDA_REQUEST_USD
+        + (items * TRANSITIONS_PER_ITEM + 11) * STEP_FUNCTIONS_TRANSITION_USD
+        + (items * S3_WRITES_PER_ITEM + parts + CATALOG_TABLES) * S3_WRITE_REQUEST_USD
+        + (items * S3_READS_PER_ITEM + parts + CATALOG_TABLES) * S3_READ_REQUEST_USD
         + items * DYNAMODB_WRITES_PER_ITEM * DYNAMODB_WRITE_USD
         + items * DYNAMODB_READS_PER_ITEM * DYNAMODB_READ_USD
         + (items + volume.course_files) * KMS_REQUEST_USD  # bucket keys: ~one per object

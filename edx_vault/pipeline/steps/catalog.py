@@ -5,8 +5,8 @@ The storage stack deploys the tables whose columns are declared
 (:func:`~edx_vault.package.table_catalog.header_sql_tables`) are ``SELECT *`` exports whose
 columns follow edX's Django migrations. For each, every run, after the files are published:
 
-1. list the table's folder and take the file of the newest ``export_date`` (any org, site,
-   course): its header is the table's columns as edX exports them now;
+1. list ``database/`` and ``ora/`` and take each table's file of the newest ``export_date``
+   (any org, site, course): its header is the table's columns as edX exports them now;
 2. read only its first line, with one ranged GET of at most
    :data:`~edx_vault.package.catalog_headers.MAX_HEADER_BYTES` (held in memory, never written,
    never logged: it is plaintext of a learner-data file);
@@ -34,7 +34,11 @@ from botocore.exceptions import ClientError
 
 from edx_vault.engine.errors import aws_error_code, is_transient
 from edx_vault.engine.parallel import ordered_map
-from edx_vault.package.bucket_layout import GRANT_CATEGORY_PREFIXES, PARTITION_LEVELS
+from edx_vault.package.bucket_layout import (
+    GRANT_CATEGORY_PREFIXES,
+    PARTITION_LEVELS,
+    TABLE_CATEGORIES,
+)
 from edx_vault.package.catalog_headers import (
     MAX_HEADER_BYTES,
     HeaderError,
@@ -128,9 +132,13 @@ def update_catalog(s3: S3Client, glue: GlueClient, scope: CatalogScope) -> dict[
         A transient AWS or network error, as it is (:func:`~edx_vault.engine.errors.is_transient`).
     """
     result: dict[str, list[Any]] = {outcome: [] for outcome in OUTCOMES}
+    newest = newest_files(s3, scope.bucket)
 
     def one(table: tuple[GrantCategory, str]) -> tuple[str, Any]:
-        return _update_table(s3, glue, scope, *table)
+        file = newest.get(table)
+        if file is None:
+            return "no_file", f"{table[0]}_{table[1]}"
+        return _update_table(s3, glue, scope, *table, *file)
 
     for outcome, entry in ordered_map(one, header_sql_tables()):
         result[outcome].append(entry)
@@ -138,13 +146,15 @@ def update_catalog(s3: S3Client, glue: GlueClient, scope: CatalogScope) -> dict[
 
 
 def _update_table(
-    s3: S3Client, glue: GlueClient, scope: CatalogScope, category: GrantCategory, table: str
+    s3: S3Client,
+    glue: GlueClient,
+    scope: CatalogScope,
+    category: GrantCategory,
+    table: str,
+    key: str,
+    size: int,
 ) -> tuple[str, Any]:
     name = f"{category}_{table}"
-    newest = newest_file(s3, scope.bucket, category, table)
-    if newest is None:
-        return "no_file", name
-    key, size = newest
     try:
         columns = read_header(s3, scope.bucket, key, size)
         declared = DeclaredColumns(tuple(Column(column) for column in columns), HEADER_SOURCE)
@@ -205,33 +215,34 @@ def _current_table(glue: GlueClient, database: str, name: str) -> dict[str, Any]
     return table
 
 
-def newest_file(
-    s3: S3Client, bucket: str, category: GrantCategory, table: str
-) -> tuple[str, int] | None:
-    """The key and size of the table's published file of the newest export date, if any.
+def newest_files(s3: S3Client, bucket: str) -> dict[tuple[GrantCategory, str], tuple[str, int]]:
+    """Per ``.sql`` table, the key and size of its published file of the newest export date.
 
-    The whole folder is listed (1,000 keys a request): the export date is the last level of a
-    key, after the org, site and course, so no prefix or ``StartAfter`` finds the newest file
-    without reading the others. Among the newest date's files (one per course) the last key
-    is taken: one export run writes every course's file of a table with the same header.
+    Each table category's prefix is listed whole (1,000 keys a request): the export date is the
+    last level of a key, after the org, site and course, so no narrower prefix or
+    ``StartAfter`` finds the newest file without reading the others, and one listing of
+    ``database/`` costs no more pages than one per table folder, and fewer requests. Among the
+    newest date's files (one per course) the last key is taken: one export run writes every
+    course's file of a table with the same header.
     """
-    prefix = GRANT_CATEGORY_PREFIXES[category]
-    levels = PARTITION_LEVELS[prefix]
-    folder = f"{prefix}{table}/"
-    newest: tuple[str, str, int] | None = None
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
-    for page in pages:
-        for entry in page.get("Contents", []):
-            parts = entry["Key"][len(prefix) :].split("/")
-            if len(parts) != len(levels) + 1 or not parts[-1].endswith(".sql"):
-                continue
-            level, _, date = parts[levels.index(_EXPORT_DATE)].partition("=")
-            if level != _EXPORT_DATE:
-                continue
-            candidate = (date, entry["Key"], int(entry["Size"]))
-            if newest is None or candidate > newest:
-                newest = candidate
-    return None if newest is None else (newest[1], newest[2])
+    newest: dict[tuple[GrantCategory, str], tuple[str, str, int]] = {}
+    for category in sorted(TABLE_CATEGORIES):
+        prefix = GRANT_CATEGORY_PREFIXES[category]
+        levels = PARTITION_LEVELS[prefix]
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for entry in page.get("Contents", []):
+                parts = entry["Key"][len(prefix) :].split("/")
+                if len(parts) != len(levels) + 1 or not parts[-1].endswith(".sql"):
+                    continue
+                level, _, date = parts[levels.index(_EXPORT_DATE)].partition("=")
+                if level != _EXPORT_DATE:
+                    continue
+                table = (category, parts[levels.index("table")])
+                candidate = (date, entry["Key"], int(entry["Size"]))
+                if table not in newest or candidate > newest[table]:
+                    newest[table] = candidate
+    return {table: (key, size) for table, (_, key, size) in newest.items()}
 
 
 def read_header(s3: S3Client, bucket: str, key: str, size: int) -> tuple[str, ...]:
