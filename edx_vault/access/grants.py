@@ -33,6 +33,7 @@ from edx_vault.access.researcher_roles import (
 from edx_vault.settings.config import ConfigError, VaultConfig
 from edx_vault.settings.config_researchers import ResearcherConfig
 from edx_vault.settings.iam_paths import RESEARCHER_ROLE_PATH
+from edx_vault.settings.resource_names import data_bucket_name, resource_prefix
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ def compile_grants(
     problems: list[str] = []
     grants: list[ResearcherGrant] = []
     orgs_by_id = {org_id: org for org in config.edx.orgs for org_id in org.all_ids}
+    deployment = config.deployment
+    bucket_name = data_bucket_name(
+        resource_prefix(deployment.stack_prefix), deployment.account, deployment.region
+    )
     for index, researcher in enumerate(config.researchers):
         where = f"researchers[{index}]"
         role_name = role_name_for(config.deployment.stack_prefix, researcher.name)
@@ -137,7 +142,7 @@ def compile_grants(
             if not scope_problems:
                 slices += scope_slices(scope, expires=researcher.expires)
         expired = researcher.expires <= today
-        policies = () if expired else pack_policies(slices)
+        policies = () if expired else pack_policies(slices, bucket_name=bucket_name)
         # One managed policy of the role is its SQL access (stacks/researcher_role.py).
         read_policies = MANAGED_POLICIES_PER_ROLE - QUERY_POLICIES_PER_ROLE
         if len(policies) > read_policies:

@@ -38,7 +38,8 @@ PrincipalKind = Literal["iam", "saml", "oidc"]
 # Budget per managed policy: IAM's limit less room for the statements' fixed parts and for
 # tokens (the key ARN) whose length is only known at deploy time.
 _POLICY_BUDGET: Final = MANAGED_POLICY_MAX_CHARS - 1100
-_BUCKET_ARN_ESTIMATE: Final = len("arn:aws-us-gov:s3:::") + 63
+# The longest partition's bucket ARN prefix: the bucket's own name is added to it.
+_BUCKET_ARN_PREFIX_ESTIMATE: Final = len("arn:aws-us-gov:s3:::")
 
 
 def principal_kind(principal: str) -> PrincipalKind:
@@ -79,12 +80,16 @@ class PolicyChunk:
     prefix_patterns: tuple[str, ...]
 
 
-def pack_policies(slices: Sequence[ReadableSlice]) -> tuple[PolicyChunk, ...]:
+def pack_policies(slices: Sequence[ReadableSlice], *, bucket_name: str) -> tuple[PolicyChunk, ...]:
     """Pack the slices' patterns into as few managed policies as fit IAM's size limit, in order.
 
+    ``bucket_name`` is the data bucket's (fixed) name, which every key pattern's ARN spells: a
+    dated grant has a listing pattern per date prefix as well as a key pattern, so sizing the
+    ARNs by the real name rather than S3's longest keeps grants that fit from being refused.
     More than :data:`MANAGED_POLICIES_PER_ROLE` chunks do not fit one role: the caller refuses
     such a grant.
     """
+    bucket_arn = _BUCKET_ARN_PREFIX_ESTIMATE + len(bucket_name)
     entries = [("key", p) for p in dict.fromkeys(p for s in slices for p in s.key_patterns)]
     entries += [("prefix", p) for p in dict.fromkeys(p for s in slices for p in s.prefix_patterns)]
     chunks: list[PolicyChunk] = []
@@ -94,7 +99,7 @@ def pack_policies(slices: Sequence[ReadableSlice]) -> tuple[PolicyChunk, ...]:
     for kind, pattern in entries:
         # A key pattern is a quoted bucket ARN, '/', the pattern and a comma; a prefix pattern
         # is a quoted condition value and a comma.
-        size = len(pattern) + 3 + (_BUCKET_ARN_ESTIMATE + 1 if kind == "key" else 0)
+        size = len(pattern) + 3 + (bucket_arn + 1 if kind == "key" else 0)
         if used + size > _POLICY_BUDGET and (keys or prefixes):
             chunks.append(PolicyChunk(tuple(keys), tuple(prefixes)))
             keys, prefixes, used = [], [], 0

@@ -159,6 +159,9 @@ def _template_for(template: dict[str, Any], prefix: str) -> dict[str, Any]:
     text = text.replace("s3://edxvault-data-", f"s3://{lower}-data-")
     text = text.replace('"edxvault-results-', f'"{lower}-results-')
     text = text.replace('"edxvault_research"', f'"{lower.replace("-", "_")}_research"')
+    # The bucket and key policies name the vault's roles by exact ARN.
+    text = text.replace("/edx-vault/pipeline/edxvault-", f"/edx-vault/pipeline/{lower}-")
+    text = text.replace("/edx-vault/researcher/edxvault-", f"/edx-vault/researcher/{lower}-")
     assert "edxvault" not in text.lower().replace("edx-vault", ""), "a name was not renamed"
     document: dict[str, Any] = json.loads(text)
     for resource in document["Resources"].values():
