@@ -370,6 +370,12 @@ def summary_text(report: dict[str, Any]) -> str:
         )
     if report["missing"]:
         lines.append(f"{len(report['missing'])} expected files missing at edX")
+    catalog = report.get("catalog")
+    if catalog and (catalog["created"] or catalog["updated"]):
+        lines.append(
+            f"research catalog: {len(catalog['created'])} tables created, "
+            f"{len(catalog['updated'])} updated from the newest exports' header lines"
+        )
     audit = report.get("audit")
     if audit and audit["unexpected_reader_count"]:
         lines.append(

@@ -17,15 +17,21 @@ from moto import mock_aws
 from edx_vault.package.catalog_headers import MAX_HEADER_BYTES, column_change
 from edx_vault.package.catalog_table_input import HEADER_SOURCE, column_names
 from edx_vault.package.table_catalog import declared_sql_table_names, header_sql_tables
-from edx_vault.pipeline.run_files import RunFiles
+from edx_vault.pipeline.context import RunContext
+from edx_vault.pipeline.manifest import Manifest
+from edx_vault.pipeline.run_files import PLAN_SUMMARY, RunFiles
+from edx_vault.pipeline.run_report import summary_text
 from edx_vault.pipeline.steps.catalog import (
     CATALOG_CONFLICT,
     CATALOG_ERROR,
     CATALOG_RESULT,
+    OUTCOMES,
     CatalogScope,
     catalog_report,
     update_catalog,
 )
+from edx_vault.pipeline.steps.report import finish_run
+from edx_vault.settings.pipeline_settings import PipelineSettings
 
 BUCKET = "vault-data"
 DATABASE = "edxvault_research"
@@ -240,3 +246,75 @@ def test_column_change_tells_equal_appended_and_conflict_apart() -> None:
     assert column_change(("a", "b"), ("a",)) == "conflict"
     assert column_change(("a", "b"), ("b", "a")) == "conflict"
     assert column_change(("a", "b"), ("a", "c", "b")) == "conflict"
+
+
+def test_the_email_says_when_tables_were_created_or_gained_columns() -> None:
+    # Given a run report whose catalog step created one table and updated another
+    report = {
+        "run_id": "run-1",
+        "status": "succeeded",
+        "window": {"first_date": "2024-01-01", "last_date": "2024-01-07"},
+        "planned": 1,
+        "up_to_date": 0,
+        "files": {},
+        "failures": [],
+        "missing": [],
+        "key_expiry": None,
+        "estimated_cost_usd": 0.01,
+        "catalog": {"created": [{"table": TABLE}], "updated": [{"table": "ora_x"}]},
+    }
+    # When the summary is written / Then it counts them, without table contents
+    assert "research catalog: 1 tables created, 1 updated" in summary_text(report)
+    # And a run whose step changed nothing says nothing about it
+    report["catalog"] = {"created": [], "updated": []}
+    assert "research catalog" not in summary_text(report)
+
+
+@pytest.mark.parametrize("catalog_result", ["conflict", "missing"])
+def test_a_catalog_problem_fails_the_run_report(aws: tuple[Any, Any], catalog_result: str) -> None:
+    s3, _ = aws
+    # Given a run with nothing planned, whose catalog step found a conflict or left no result,
+    # in a deployment that has the step (the Report function is told the database)
+    key_arn = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    settings = PipelineSettings(
+        data_bucket=BUCKET, data_key_arn=key_arn, manifest_table="m", glue_database=DATABASE
+    )
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("m")
+    context = RunContext(settings=settings, vault_s3=s3, manifest=Manifest(table))
+    files = context.files("run-1")
+    started = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    files.put_json(
+        files.key(PLAN_SUMMARY),
+        {
+            "run_id": "run-1",
+            "started": started.isoformat(),
+            "first_date": "2024-01-01",
+            "last_date": "2026-02-28",
+            "planned": 0,
+            "up_to_date": 0,
+            "missing": [],
+            "unknown": [],
+        },
+    )
+    if catalog_result == "conflict":
+        conflict = {"table": TABLE, "key": "k1", "current": ["a"], "newest": ["b"]}
+        result = {outcome: [conflict] if outcome == "conflicts" else [] for outcome in OUTCOMES}
+        files.put_json(files.key(CATALOG_RESULT), result)
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secret = secrets.create_secret(Name=f"key-{catalog_result}", SecretString="x")["ARN"]
+    # When the Report step finishes the run
+    report = finish_run(
+        context,
+        secrets,
+        None,
+        run_id="run-1",
+        finished=started,
+        topic_arn="",
+        key_secret_arn=secret,
+    )
+    # Then the run failed, for the catalog, and the report says so
+    assert report["status"] == "failed"
+    [failure] = report["failures"]
+    expected = CATALOG_CONFLICT if catalog_result == "conflict" else "no-result"
+    assert (failure["stage"], failure["code"]) == ("catalog", expected)
+    assert (report["catalog"] is None) is (catalog_result == "missing")
