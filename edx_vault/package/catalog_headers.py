@@ -8,10 +8,14 @@ do with a new header depends on how it differs (:func:`column_change`):
 - **equal**: nothing to do;
 - **appended**: the new header is the old one plus trailing columns. Older files have fewer
   fields per line, which Athena reads as NULL in the new columns: right, so the table is
-  updated;
-- **conflict**: anything else (a column dropped, renamed or moved). Every older file would read
-  its values under the wrong names, silently; the table is left alone and the conflict
-  reported, for the admin to decide (docs/operations.md).
+  updated. Athena supports this for TSV: "you can use the ALTER TABLE ADD COLUMNS statement to
+  add columns after existing columns" in CSV and TSV too (Athena User Guide, "Add columns at
+  the end of the table");
+- **conflict**: anything else (a column dropped, renamed or moved). "Do not add columns at the
+  beginning or in the middle of the table in CSV and TSV, as these formats depend on
+  ordering" (Athena User Guide, "Add columns at the beginning or in the middle of the
+  table"): every older file would read its values under the wrong names, silently. The table
+  is left alone and the conflict reported, for the admin to decide (docs/operations.md).
 
 The header is plaintext of a learner-data file. It is read from at most
 :data:`MAX_HEADER_BYTES` bytes held in memory, and an error never quotes it: a first line that
