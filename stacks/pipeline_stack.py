@@ -33,9 +33,11 @@ class PipelineStack(Stack):
     ) -> None:
         super().__init__(scope, id_, **stack_props)
         self.storage_bucket_name = storage.data.bucket_name
-        # Declared before any grant: KMS keys then trust this account in their key policies
-        # instead of naming this stack's roles, which would make the two stacks depend on each
-        # other (and KMS rejects policies naming roles that do not exist yet).
+        # Declared before any grant, so CDK writes this stack's grants as identity policy rather
+        # than into the storage stack's key policies (a reference back, and KMS rejects a
+        # Principal naming a role that does not exist yet). The storage stack names these
+        # roles itself, by their fixed names, in its policies' aws:PrincipalArn conditions
+        # (stacks/vault_boundary.py).
         self.add_stack_dependency(storage)
         self.operations_key = OperationsKey(self, "OperationsKey").key
         self.alerts = AlertsTopic(
@@ -71,9 +73,14 @@ class PipelineStack(Stack):
             name=sync_name,
             role_name=pipeline_role_name(config.deployment.stack_prefix, "sync"),
         )
-        # The ItemReader reads the work lists, which are encrypted under the data key.
+        # The ItemReader reads the work lists, which are encrypted under the data key: S3
+        # decrypts them on the role's behalf, the only way the role may use the key.
         self.sync.state_machine.add_to_role_policy(
-            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[storage.keys.data_key.key_arn])
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[storage.keys.data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            )
         )
         self.schedule = SyncSchedule(
             self, "Schedule", config=config.schedule, state_machine=self.sync.state_machine

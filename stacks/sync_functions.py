@@ -353,14 +353,27 @@ class SyncFunctions(Construct):
 
         self._grant_catalog()
 
-        # Objects and the manifest are under the data key: S3 and DynamoDB ask KMS on our behalf.
+        # Objects and the manifest are under the data key: S3 and DynamoDB ask KMS on the role's
+        # behalf, and that is the only way each role may use the key (kms:ViaService, "the
+        # request comes from the specified AWS service", AWS KMS developer guide): through
+        # DynamoDB only for the functions that read or write the manifest.
+        region = Stack.of(self).region
+        manifest_users = (self.plan, self.mirror, self.decrypt, self.split, self.report)
         for function in self.all:
             if function is self.catalog:
                 continue  # through S3 only, in _grant_catalog
+            services = ["s3", *(["dynamodb"] if function in manifest_users else [])]
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                     resources=[storage.keys.data_key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": [
+                                f"{service}.{region}.amazonaws.com" for service in services
+                            ]
+                        }
+                    },
                 )
             )
 

@@ -89,6 +89,22 @@ class _WorkPrefixResultWriter(sfn.ResultWriterV2):
         ]
 
 
+class _WorkPrefixItemReader(sfn.S3JsonItemReader):
+    """CDK's JSON ItemReader, reading only ``_work/``.
+
+    CDK grants the ItemReader ``s3:GetObject`` on every object of the bucket (the key is only
+    known at run time), which would let the state machine read published learner data; the
+    work lists are only ever under ``_work/`` (the items_key paths Plan and Collect return).
+    """
+
+    def __init__(self, bucket: s3.IBucket, key_path: str) -> None:
+        super().__init__(bucket=bucket, key=sfn.JsonPath.string_at(key_path))
+        self._work_objects = bucket.arn_for_objects(f"{WORK_PREFIX}*")
+
+    def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+        return [iam.PolicyStatement(actions=["s3:GetObject"], resources=[self._work_objects])]
+
+
 class SyncStateMachine(Construct):
     """The sync's state machine, running as the role named ``role_name``.
 
@@ -290,9 +306,7 @@ class SyncStateMachine(Construct):
         item_map = sfn.DistributedMap(
             self,
             id_,
-            item_reader=sfn.S3JsonItemReader(
-                bucket=bucket, key=sfn.JsonPath.string_at(items_key_path)
-            ),
+            item_reader=_WorkPrefixItemReader(bucket, items_key_path),
             item_selector={"item": sfn.JsonPath.object_at("$$.Map.Item.Value")},
             max_concurrency=max_concurrency,
             # Standard child executions: moto runs them, and a weekly run's few thousand

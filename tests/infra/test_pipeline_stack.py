@@ -171,7 +171,9 @@ def _state_machine_statements(template: Template) -> list[dict[str, Any]]:
     return role_statements(template)[owner]
 
 
-def test_the_state_machine_writes_only_under_work(vault: VaultApp, template: Template) -> None:
+def test_the_state_machine_reads_and_writes_only_under_work(
+    vault: VaultApp, template: Template
+) -> None:
     # Given the state machine role's statements
     statements = _state_machine_statements(template)
     s3_statements = [s for s in statements if any(a.startswith("s3:") for a in actions_of(s))]
@@ -191,8 +193,9 @@ def test_the_state_machine_writes_only_under_work(vault: VaultApp, template: Tem
             ),
         }
     ]
-    # And its only other S3 grant is the ItemReaders' read
-    assert [actions_of(s) for s in s3_statements if s not in writes] == [["s3:GetObject"]]
+    # And that is its only S3 grant: the ItemReaders' read of the work lists is under _work/
+    # too (merged into it), not CDK's bucket/*, which would read published learner data
+    assert s3_statements == writes
 
 
 def test_the_state_machine_encrypts_results_with_the_data_key_only_through_s3(
@@ -846,3 +849,36 @@ def test_the_catalog_step_is_told_the_database_and_the_projections_scope(
     assert variables["Report"]["EDX_VAULT_GLUE_DATABASE"] == DATABASE
     assert json.loads(variables["Catalog"]["EDX_VAULT_ORG_GROUPS"])
     assert variables["Catalog"]["EDX_VAULT_BACKFILL_FROM"]
+
+
+def test_every_step_uses_the_data_key_only_through_the_services_it_calls(
+    template: Template,
+) -> None:
+    # Given every role's statements that use the data key (imported from the storage stack)
+    data_key_statements = {
+        owner: [
+            s
+            for s in statements
+            if any(a.startswith("kms:") for a in actions_of(s))
+            and "KeysDataKey" in json.dumps(s["Resource"])
+        ]
+        for owner, statements in role_statements(template).items()
+    }
+    via = {
+        owner: {
+            service
+            for s in owned
+            for service in (lambda value: value if isinstance(value, list) else [value])(
+                s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService", "(none)")
+            )
+        }
+        for owner, owned in data_key_statements.items()
+        if owned
+    }
+    # Then no step may call KMS with it directly: only S3, and DynamoDB for the manifest's users
+    s3, dynamodb = "s3.us-east-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"
+    manifest_users = {"Plan", "Mirror", "Decrypt", "Split", "Report"}
+    for name in FUNCTIONS:
+        assert via[name] == ({s3, dynamodb} if name in manifest_users else {s3}), name
+    [state_machine] = [owner for owner in via if owner.startswith("SyncRole")]
+    assert via[state_machine] == {s3}
