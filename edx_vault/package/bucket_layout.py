@@ -19,6 +19,7 @@ is the top-level prefix, so a researcher grant maps a category straight to a pre
     course-export/org={org}/site={site}/course={entity}/export_date={date}/{file}
     email-opt-in/org={org}/export_date={date}/{file}
     rdx/org={org}/request={request id}/{file}
+    deidentified/{published key}                                       the de-identified tier
     reports/{run id}.json                                              run reports
     _work/...                                                          plans, Map results
 
@@ -30,6 +31,12 @@ is the top-level prefix, so a researcher grant maps a category straight to a pre
 Two values are not courses: :data:`NO_COURSE` (events that name no course) and
 :data:`UNPARSED` (lines that are not JSON). The course comes before the date so that a course's
 whole history is one folder, and a course-limited grant is a prefix per course.
+
+``deidentified/`` is the de-identified tier (docs/deidentification.md): a copy of each published
+file a grant without ``identifiable = true`` may read, its identifiers dropped or pseudonymized,
+under the identified copy's own key behind this prefix
+(``deidentified/events-by-course/org=.../...``), so its partitions are the same. Files that are
+identifying as a whole have no copy.
 
 This module is imported by the CDK stacks, so it stays free of AWS and pydantic imports.
 """
@@ -59,6 +66,8 @@ EMAIL_OPT_IN_PREFIX: Final = "email-opt-in/"
 # Research data exchange archives: per approved request, not a grant category of their own.
 RDX_PREFIX: Final = "rdx/"
 # Run reports (JSON) and the pipeline's scratch space (plans, Map results). Never for researchers.
+# The de-identified tier: published keys behind this prefix.
+DEIDENTIFIED_PREFIX: Final = "deidentified/"
 REPORTS_PREFIX: Final = "reports/"
 WORK_PREFIX: Final = "_work/"
 # Under _work/: which course files each event log's split published (so a re-issued log's

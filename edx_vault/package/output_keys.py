@@ -13,11 +13,13 @@ from collections.abc import Mapping
 
 from edx_vault.package import bucket_layout
 from edx_vault.package.bucket_layout import (
+    DEIDENTIFIED_PREFIX,
     EMAIL_OPT_IN_PREFIX,
     EVENTS_BY_COURSE_PREFIX,
     EVENTS_PREFIX,
     GRANT_CATEGORY_PREFIXES,
     PARTITION_LEVELS,
+    PUBLISHED_PREFIXES,
     RAW_PREFIX,
     RDX_PREFIX,
     TABLE_CATEGORIES,
@@ -220,3 +222,16 @@ def _key(prefix: str, values: Mapping[str, str], file_name: str) -> str:
         for level in PARTITION_LEVELS[prefix]
     ]
     return prefix + "/".join(levels) + "/" + file_name_value(file_name)
+
+
+def deidentified_output_key(published_key: str) -> str:
+    """The de-identified tier's copy of a published key: the same key behind ``deidentified/``.
+
+    Raises
+    ------
+    ValueError
+        For a key that is not under a published prefix (``raw/``, ``_work/``, a copy already).
+    """
+    if not published_key.startswith(PUBLISHED_PREFIXES):
+        raise ValueError(f"{published_key!r} is not a published key: it has no de-identified copy")
+    return f"{DEIDENTIFIED_PREFIX}{published_key}"

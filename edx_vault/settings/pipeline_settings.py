@@ -21,6 +21,7 @@ MANIFEST_TABLE: Final = "EDX_VAULT_MANIFEST_TABLE"
 EDX_CREDENTIALS_SECRET_ARN: Final = "EDX_VAULT_EDX_CREDENTIALS_SECRET_ARN"
 PIPELINE_KEY_SECRET_ARN: Final = "EDX_VAULT_PIPELINE_KEY_SECRET_ARN"
 PIPELINE_PASSPHRASE_SECRET_ARN: Final = "EDX_VAULT_PIPELINE_PASSPHRASE_SECRET_ARN"
+PSEUDONYM_KEY_SECRET_ARN: Final = "EDX_VAULT_PSEUDONYM_KEY_SECRET_ARN"
 ALERTS_TOPIC_ARN: Final = "EDX_VAULT_ALERTS_TOPIC_ARN"
 ORG_GROUPS: Final = "EDX_VAULT_ORG_GROUPS"
 SITES: Final = "EDX_VAULT_SITES"
@@ -55,6 +56,7 @@ class PipelineSettings:
     edx_credentials_secret_arn: str = ""
     pipeline_key_secret_arn: str = ""
     pipeline_passphrase_secret_arn: str = ""
+    pseudonym_key_secret_arn: str = ""
     alerts_topic_arn: str = ""
     org_groups: tuple[tuple[str, ...], ...] = ()
     sites: tuple[Site, ...] = ()
@@ -79,6 +81,7 @@ class PipelineSettings:
             edx_credentials_secret_arn=environment.get(EDX_CREDENTIALS_SECRET_ARN, ""),
             pipeline_key_secret_arn=environment.get(PIPELINE_KEY_SECRET_ARN, ""),
             pipeline_passphrase_secret_arn=environment.get(PIPELINE_PASSPHRASE_SECRET_ARN, ""),
+            pseudonym_key_secret_arn=environment.get(PSEUDONYM_KEY_SECRET_ARN, ""),
             alerts_topic_arn=environment.get(ALERTS_TOPIC_ARN, ""),
             org_groups=tuple(
                 tuple(group) for group in json.loads(environment.get(ORG_GROUPS, "[]"))

@@ -1,4 +1,4 @@
-"""What the vault's three Secrets Manager entries hold, typed, and how to parse and write them.
+"""What the vault's four Secrets Manager entries hold, typed, and how to parse and write them.
 
 The storage stack creates the secrets empty; the admin CLI writes them and the Lambda functions
 read them. Both sides go through this module, so the JSON cannot drift between them:
@@ -11,6 +11,9 @@ read them. Both sides go through this module, so the JSON cannot drift between t
   files edX encrypted to either still decrypt) and the new one is primary.
 - **passphrase**: ``{"passphrase": "..."}``. One passphrase protects every key in the key secret,
   so a Lambda needs exactly two secret reads to decrypt anything.
+- **pseudonym key**: ``{"key": BASE64, "created"}``, at least 32 random bytes: the HMAC key of
+  the de-identified tier's pseudonyms (docs/deidentification.md); ``created`` an ISO 8601 UTC
+  timestamp, since a new key starts a new pseudonym space.
 
 Each format is a pydantic model (:mod:`edx_vault.settings.secret_document`); each ``parse_*``
 takes the secret's ``SecretString`` and raises :class:`SecretFormatError` naming the secret and
@@ -20,6 +23,8 @@ through Powertools Parameters, the CLI through :mod:`edx_vault.settings.secret_s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 from typing import Annotated, ClassVar, Final, NamedTuple, Self
@@ -48,12 +53,17 @@ _ARMORED_PRIVATE_KEY: Final = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
 EDX_CREDENTIALS: Final = "edX credentials"
 PIPELINE_KEY: Final = "pipeline key"
 PASSPHRASE: Final = "pipeline key passphrase"  # noqa: S105 - a label for messages
+PSEUDONYM_KEY: Final = "pseudonym key"
+# HMAC-SHA256's key should be at least the hash's output, 32 bytes (RFC 2104, section 3); the
+# same floor as edx_vault.engine.pseudonyms (which the settings layer may not import).
+PSEUDONYM_KEY_MIN_BYTES: Final = 32
 
 # What to run when a secret is still empty, by secret.
 _FILLED_BY: Final = {
     EDX_CREDENTIALS: "run `edx-vault import-credentials credentials.csv.gpg`",
     PIPELINE_KEY: "run `edx-vault keygen` (or `edx-vault import-key`)",
     PASSPHRASE: "run `edx-vault keygen` (or `edx-vault import-key`)",
+    PSEUDONYM_KEY: "run `edx-vault pseudonym-key init`",
 }
 
 
@@ -230,6 +240,47 @@ class PipelinePassphrase(SecretDocument):
     ]
 
 
+def _pseudonym_key_bytes(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise field_problem("is not base64") from None
+    if len(key) < PSEUDONYM_KEY_MIN_BYTES:
+        raise field_problem(f"is shorter than {PSEUDONYM_KEY_MIN_BYTES} bytes")
+    return key
+
+
+class PseudonymKey(SecretDocument):
+    """The key of the de-identified tier's pseudonyms (HMAC-SHA256), out of ``repr``.
+
+    Attributes
+    ----------
+    key
+        At least :data:`PSEUDONYM_KEY_MIN_BYTES` random bytes, base64.
+    created
+        When it was generated: a rotation starts a new pseudonym space, and copies made before
+        it no longer join copies made after.
+    """
+
+    what: ClassVar[str] = PSEUDONYM_KEY
+
+    key: Annotated[
+        SecretText,
+        # Raises its own problem (not base64, too short); a key it returns is never empty.
+        field_check(_pseudonym_key_bytes, "is empty"),
+    ]
+    created: Annotated[dt.datetime, AfterValidator(_in_utc)]
+
+    @field_serializer("created")
+    def _utc_timestamp(self, value: dt.datetime) -> str:
+        return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    @property
+    def key_bytes(self) -> bytes:
+        """The key's bytes, for :class:`edx_vault.engine.pseudonyms.Pseudonymizer`."""
+        return base64.b64decode(self.key)
+
+
 class DecryptionKeys(NamedTuple):
     """What a decrypting function needs: the keys to import, their passphrase, and metadata.
 
@@ -312,3 +363,13 @@ def serialise_pipeline_keyring(keyring: PipelineKeyring) -> str:
 def serialise_passphrase(passphrase: PipelinePassphrase) -> str:
     """The JSON for the passphrase secret."""
     return passphrase.to_secret_string()
+
+
+def parse_pseudonym_key(text: str) -> PseudonymKey:
+    """Read the pseudonym key secret from its ``SecretString`` (see :func:`parse_edx_credentials`)."""
+    return PseudonymKey.from_secret_string(text)
+
+
+def serialise_pseudonym_key(key: PseudonymKey) -> str:
+    """The JSON for the pseudonym key secret."""
+    return key.to_secret_string()

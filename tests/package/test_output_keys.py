@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 
 from edx_vault.package import bucket_layout, output_keys
-from edx_vault.package.output_keys import output_key
+from edx_vault.package.output_keys import deidentified_output_key, output_key
 from edx_vault.package.source_keys import (
     SourceObject,
 )
@@ -89,3 +89,19 @@ def test_a_course_value_that_could_add_a_level_is_refused() -> None:
     for course in ("a/b", "a=b", "", "x y"):
         with pytest.raises(ValueError, match="course partition"):
             output_keys.course_event_log_output_key("mitx", "edx", course, DAY)
+
+
+def test_a_published_keys_deidentified_copy_is_the_same_key_behind_the_tier_prefix() -> None:
+    # Given a course file's key, When its de-identified copy is named
+    key = "events-by-course/org=mitx/site=edx/course=MITx-6.002x-2012_Fall/date=2024-01-07/x.log.gz"
+    # Then it keeps every partition, behind deidentified/
+    assert deidentified_output_key(key) == f"deidentified/{key}"
+
+
+@pytest.mark.parametrize(
+    "key", ["raw/edx-course-data/x.gpg", "_work/r/plan.json", "deidentified/events/x"]
+)
+def test_a_key_that_is_not_published_data_has_no_deidentified_copy(key: str) -> None:
+    # Given a mirror, scratch or already de-identified key / When its copy is named / Then no
+    with pytest.raises(ValueError, match="not a published key"):
+        deidentified_output_key(key)

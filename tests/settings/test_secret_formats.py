@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from typing import Any
@@ -14,13 +15,16 @@ from edx_vault.settings.secret_formats import (
     PipelineKey,
     PipelineKeyring,
     PipelinePassphrase,
+    PseudonymKey,
     parse_decryption_keys,
     parse_edx_credentials,
     parse_passphrase,
     parse_pipeline_keyring,
+    parse_pseudonym_key,
     serialise_edx_credentials,
     serialise_passphrase,
     serialise_pipeline_keyring,
+    serialise_pseudonym_key,
 )
 
 SECRET = "q9Lw2vXbT8rN4mZ1kP6sY3hD0fG7jC5aE2uR8tW1"
@@ -283,3 +287,29 @@ def test_passphrase_round_trip_and_line_breaks_refused() -> None:
     # and an empty one, built in code as import-key does, is refused by name
     with pytest.raises(SecretFormatError, match="passphrase is empty"):
         PipelinePassphrase(passphrase="")
+
+
+def test_a_pseudonym_key_round_trips_and_never_shows_its_key() -> None:
+    # Given a generated pseudonym key
+    key = PseudonymKey(
+        key=base64.b64encode(bytes(range(32))).decode(),
+        created=dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC),
+    )
+    # When it is written and read back / Then it is the same key, and its repr hides it
+    assert parse_pseudonym_key(serialise_pseudonym_key(key)).key_bytes == bytes(range(32))
+    assert key.key not in repr(key)
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("not base64!", "key is not base64"),
+        (base64.b64encode(b"short").decode(), "key is shorter than 32 bytes"),
+    ],
+)
+def test_a_pseudonym_key_that_is_not_base64_or_too_short_is_refused(key: str, problem: str) -> None:
+    # Given a secret holding a bad key / When it is read / Then the error names the field only
+    text = json.dumps({"key": key, "created": "2026-11-30T12:00:00Z"})
+    with pytest.raises(SecretFormatError, match=problem) as raised:
+        parse_pseudonym_key(text)
+    assert key not in str(raised.value)
