@@ -25,6 +25,11 @@ _SECRETS_NOT_ROTATABLE = (
     "with edX by hand. Rotation is `edx-vault import-credentials` and `edx-vault keygen "
     "--rotate`; the key-expiry alarm says when."
 )
+_PSEUDONYM_KEY_NOT_ROTATED_AUTOMATICALLY = (
+    "A new pseudonym key breaks the linkage between de-identified copies made before and after "
+    "it and rebuilds the whole tier, so only an admin may rotate it, on purpose: "
+    "`edx-vault pseudonym-key rotate --yes-break-linkage`."
+)
 _ACCESS_LOGS_SSE_S3 = (
     "S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS. "
     "The logs hold request metadata, no learner data."
@@ -65,6 +70,13 @@ def acknowledge_storage_findings(storage: StorageStack) -> None:
                 "NIST.800.53.R5-SecretsManagerRotationEnabled": _SECRETS_NOT_ROTATABLE,
             },
         )
+    _acknowledge(
+        storage.secrets.pseudonym_key,
+        {
+            "AwsSolutions-SMG4": _PSEUDONYM_KEY_NOT_ROTATED_AUTOMATICALLY,
+            "NIST.800.53.R5-SecretsManagerRotationEnabled": _PSEUDONYM_KEY_NOT_ROTATED_AUTOMATICALLY,
+        },
+    )
     _acknowledge(
         storage.manifest.table, {"NIST.800.53.R5-DynamoDBInBackupPlan": _MANIFEST_PITR_ONLY}
     )

@@ -97,6 +97,7 @@ class StorageStack(Stack):
             stack_outputs.PIPELINE_PASSPHRASE_SECRET_ARN: (
                 self.secrets.pipeline_passphrase.secret_arn
             ),
+            stack_outputs.PSEUDONYM_KEY_SECRET_ARN: self.secrets.pseudonym_key.secret_arn,
             stack_outputs.MANIFEST_TABLE: self.manifest.table.table_name,
             stack_outputs.QUERY_RESULTS_BUCKET: self.query_results.bucket_name,
             stack_outputs.RESEARCH_DATABASE: glue_database_name(stack_prefix),

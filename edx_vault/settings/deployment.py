@@ -55,7 +55,12 @@ def _deploy_hint(stack: str) -> str:
 
 @dataclass(frozen=True)
 class StorageResources:
-    """What the storage stack created (see :mod:`edx_vault.settings.stack_outputs`)."""
+    """What the storage stack created (see :mod:`edx_vault.settings.stack_outputs`).
+
+    ``pseudonym_key_secret_arn`` is ``None`` for a storage stack deployed before the
+    de-identified tier: everything else still works, and :meth:`require_pseudonym_key_secret`
+    says to deploy again.
+    """
 
     data_bucket: str
     access_logs_bucket: str
@@ -65,6 +70,23 @@ class StorageResources:
     pipeline_key_secret_arn: str
     pipeline_passphrase_secret_arn: str
     manifest_table: str
+    pseudonym_key_secret_arn: str | None = None
+
+    def require_pseudonym_key_secret(self, storage_stack: str) -> str:
+        """The pseudonym key secret's ARN.
+
+        Raises
+        ------
+        DeploymentError
+            When the storage stack ``storage_stack`` predates it, saying how to deploy it.
+        """
+        if self.pseudonym_key_secret_arn is None:
+            raise DeploymentError(
+                f"the storage stack {storage_stack} has no output "
+                f"{stack_outputs.PSEUDONYM_KEY_SECRET_ARN}: it was deployed by an older "
+                f"version of edx-vault; {_deploy_hint(storage_stack)}"
+            )
+        return self.pseudonym_key_secret_arn
 
 
 @dataclass(frozen=True)
@@ -155,6 +177,7 @@ class Deployment:
                 stack_outputs.PIPELINE_PASSPHRASE_SECRET_ARN
             ],
             manifest_table=storage_outputs[stack_outputs.MANIFEST_TABLE],
+            pseudonym_key_secret_arn=storage_outputs.get(stack_outputs.PSEUDONYM_KEY_SECRET_ARN),
         )
 
         pipeline: PipelineResources | None = None

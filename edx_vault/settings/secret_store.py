@@ -21,6 +21,7 @@ from edx_vault.settings.secret_formats import (
     EdxCredentials,
     PipelineKeyring,
     PipelinePassphrase,
+    PseudonymKey,
     SecretNotSetError,
     decryption_keys,
 )
@@ -141,6 +142,16 @@ def store_passphrase(
 ) -> None:
     """Write the passphrase secret."""
     store_secret(client, secret_arn, passphrase)
+
+
+def read_pseudonym_key(client: SecretsManagerClient, secret_arn: str) -> PseudonymKey | None:
+    """The stored pseudonym key, or ``None`` when none was generated yet."""
+    return read_secret(client, secret_arn, PseudonymKey)
+
+
+def store_pseudonym_key(client: SecretsManagerClient, secret_arn: str, key: PseudonymKey) -> None:
+    """Write the pseudonym key secret (the previous key stays as AWSPREVIOUS)."""
+    store_secret(client, secret_arn, key)
 
 
 def load_pipeline_keyring(

@@ -16,6 +16,9 @@ EDX_CREDENTIALS_SECRET_ARN: Final = "EdxCredentialsSecretArn"
 PIPELINE_KEY_SECRET_ARN: Final = "PipelineKeySecretArn"
 PIPELINE_PASSPHRASE_SECRET_ARN: Final = "PipelinePassphraseSecretArn"
 MANIFEST_TABLE: Final = "ManifestTableName"
+# The de-identified tier's key (not in STORAGE_OUTPUTS: a storage stack deployed before it
+# still loads; the commands that need it say to deploy again).
+PSEUDONYM_KEY_SECRET_ARN: Final = "PseudonymKeySecretArn"
 # Researchers' SQL (not needed by the CLI, so not in STORAGE_OUTPUTS: a deployment from before
 # them still loads).
 QUERY_RESULTS_BUCKET: Final = "QueryResultsBucketName"

@@ -86,6 +86,7 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Ids]:
                 storage.secrets.edx_credentials,
                 storage.secrets.pipeline_key,
                 storage.secrets.pipeline_passphrase,
+                storage.secrets.pseudonym_key,
             )
         ),
         table=logical_id(storage.manifest.table),
@@ -272,6 +273,23 @@ def test_outputs_name_every_resource_the_cli_reads(vault: tuple[Template, Ids]) 
     assert outputs[stack_outputs.DATA_BUCKET]["Value"] == {"Ref": ids.data_bucket}
     assert outputs[stack_outputs.DATA_KEY_ARN]["Value"] == {"Fn::GetAtt": [ids.data_key, "Arn"]}
     assert outputs[stack_outputs.MANIFEST_TABLE]["Value"] == {"Ref": ids.table}
+
+
+def test_pseudonym_key_is_a_fourth_empty_secret_the_cli_finds(
+    vault: tuple[Template, Ids],
+) -> None:
+    # Given the stack's secrets and outputs
+    template, ids = vault
+    outputs = template.find_outputs("*")
+    secrets = template.find_resources("AWS::SecretsManager::Secret")
+    # Then the pseudonym key is its own secret (the fourth), named under the vault's prefix...
+    assert len(secrets) == len(set(ids.secrets)) == 4
+    pseudonym_key = ids.secrets[3]
+    assert secrets[pseudonym_key]["Properties"]["Name"] == "edxvault/pseudonym-key"
+    # ...empty as deployed (the "secrets are empty" invariant covers it: CloudFormation neither
+    # generates nor holds a value), and exported by ARN under the name the CLI looks up
+    assert outputs[stack_outputs.PSEUDONYM_KEY_SECRET_ARN]["Value"] == {"Ref": pseudonym_key}
+    assert "GenerateSecretString" not in secrets[pseudonym_key]["Properties"]
 
 
 def test_no_secret_value_reaches_the_template(vault: tuple[Template, Ids]) -> None:
