@@ -465,6 +465,7 @@ def test_every_pipeline_handler_imports_from_its_asset_and_layers(vault_assembly
         and str(resource["Properties"].get("Runtime", "")).startswith("python")
     )
     assert handlers == [
+        "catalog.handler",
         "collect.handler",
         "decrypt.handler",
         "mirror.handler",
