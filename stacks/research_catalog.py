@@ -74,7 +74,7 @@ class ResearchCatalog(Construct):
                     table, bucket_name=bucket_name, orgs=orgs, first_date=first_date
                 ),
             )
-            cfn_table.add_dependency(self.database)
+            cfn_table.add_resource_dependency(self.database)
             self.tables[table.name] = cfn_table
 
 
