@@ -27,6 +27,7 @@ from edx_vault.cli import (
     info,
     keygen,
     local,
+    pseudonym_key,
     status,
     sync,
     verify,
@@ -191,6 +192,50 @@ COMMANDS: Final[tuple[Command, ...]] = (
                 "--check",
                 action="store_true",
                 help="before storing, check AWS accepts the keys (sts get-caller-identity)",
+            ),
+        ),
+    ),
+    Command(
+        "pseudonym-key",
+        "create, rotate or inspect the de-identified tier's pseudonym key",
+        description=(
+            "The HMAC key of the de-identified tier's pseudonyms, in Secrets Manager. It is "
+            "generated here and never shown. Create it once before the first sync; rotating "
+            "it breaks linkage with every de-identified copy made before."
+        ),
+        metavar="ACTION",
+        subcommands=(
+            Command(
+                "init",
+                "generate the pseudonym key (refused when one is stored)",
+                pseudonym_key.run_init,
+                f"Generate {pseudonym_key.KEY_BYTES} random bytes into the pseudonym key secret. "
+                "Refused when the secret already holds a key: replacing one is `rotate`.",
+            ),
+            Command(
+                "rotate",
+                "replace the pseudonym key (breaks linkage; needs --yes-break-linkage)",
+                pseudonym_key.run_rotate,
+                "Say what a new key breaks, then, with --yes-break-linkage, replace the key. "
+                "Without the flag nothing changes and the exit status is 1.",
+                (
+                    arg(
+                        pseudonym_key.ROTATE_FLAG,
+                        action="store_true",
+                        help=(
+                            "replace the key: earlier de-identified copies stop joining later "
+                            "ones, and the next sync rebuilds the whole tier"
+                        ),
+                    ),
+                ),
+            ),
+            Command(
+                "status",
+                "whether the pseudonym key is stored, and when it was created",
+                pseudonym_key.run_status,
+                "Show whether the pseudonym key secret holds a key and when it was created "
+                "(never the key).",
+                (JSON,),
             ),
         ),
     ),

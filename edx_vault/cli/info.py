@@ -26,6 +26,10 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
         ("edX credentials secret", storage.edx_credentials_secret_arn),
         ("pipeline key secret", storage.pipeline_key_secret_arn),
         ("passphrase secret", storage.pipeline_passphrase_secret_arn),
+        (
+            "pseudonym key secret",
+            storage.pseudonym_key_secret_arn or "(none: deploy the storage stack again)",
+        ),
         ("pipeline stack", deployment.pipeline_stack),
     ]
     pipeline = deployment.pipeline
