@@ -1,4 +1,5 @@
-"""The secrets a pipeline Lambda reads: edX's credentials (Plan, Mirror), the keyring (Decrypt).
+"""The secrets a pipeline Lambda reads: edX's credentials (Plan, Mirror), the keyring (Decrypt),
+the pseudonym key (Deidentify).
 
 Apart from :mod:`edx_vault.pipeline.lambda_runtime` so that the functions that read no secret
 (Collect, Report) import neither the secret formats nor Powertools Parameters.
@@ -40,9 +41,12 @@ from edx_vault.settings.secret_formats import (
     EDX_CREDENTIALS,
     PASSPHRASE,
     PIPELINE_KEY,
+    PSEUDONYM_KEY,
+    PseudonymKey,
     SecretNotSetError,
     parse_decryption_keys,
     parse_edx_credentials,
+    parse_pseudonym_key,
 )
 
 if TYPE_CHECKING:
@@ -179,6 +183,21 @@ class PipelineKeyring:
 @functools.cache
 def keyring() -> PipelineKeyring:
     return PipelineKeyring()
+
+
+def pseudonym_key() -> PseudonymKey:
+    """The de-identified tier's pseudonym key, read once per sandbox (never logged: its ``repr``
+    hides the key).
+
+    Raises
+    ------
+    SecretNotSetError
+        When the secret has no value yet; the message names ``edx-vault pseudonym-key init``.
+    """
+    with forgotten_if_unusable():
+        return parse_pseudonym_key(
+            secret_string(settings().pseudonym_key_secret_arn, PSEUDONYM_KEY)
+        )
 
 
 def end_sandbox() -> None:

@@ -30,6 +30,7 @@ from edx_vault.engine.parallel import ordered_map
 from edx_vault.package.bucket_layout import REPORTS_PREFIX
 from edx_vault.pipeline.claims import HELD_BY_ANOTHER_RUN
 from edx_vault.pipeline.cost_model import RunVolume, estimate_run_cost_usd
+from edx_vault.pipeline.deidentify_report import summary_line as deidentified_summary
 from edx_vault.pipeline.key_metadata import KEY_EXPIRY_WARNING_DAYS, KeyExpiry
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.manifest_rows import ClaimOutcome, RowKey, object_row, split_row, unit_row
@@ -376,6 +377,8 @@ def summary_text(report: dict[str, Any]) -> str:
             f"research catalog: {len(catalog['created'])} tables created, "
             f"{len(catalog['updated'])} updated from the newest exports' header lines"
         )
+    if deidentified := deidentified_summary(report):
+        lines.append(deidentified)
     audit = report.get("audit")
     if audit and audit["unexpected_reader_count"]:
         lines.append(

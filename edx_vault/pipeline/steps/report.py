@@ -10,6 +10,7 @@ from edx_vault.engine.errors import aws_error_code
 from edx_vault.package.access_log_readers import KnownPrincipals
 from edx_vault.package.identifying_data import identifying_key
 from edx_vault.pipeline.context import RunContext
+from edx_vault.pipeline.deidentify_report import deidentified_report
 from edx_vault.pipeline.key_metadata import key_expiry_from_tags
 from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY, new_data_since
 from edx_vault.pipeline.read_audit import audit_report_key, audit_summary, weekly_window
@@ -51,7 +52,9 @@ def finish_run(
     The report also carries the UpdateCatalog step's result (``catalog``), whose conflicts and
     errors are failures of the run (:func:`~edx_vault.pipeline.steps.catalog.catalog_report`).
     A deployment with the step names the Glue database in the settings: its result must then
-    be there.
+    be there. Likewise the de-identify step's (``deidentified``,
+    :func:`~edx_vault.pipeline.deidentify_report.deidentified_report`), whose failed or lost
+    copies fail the run; a deployment with it names the pseudonym key in the settings.
 
     The report also says when a run last published something (``new_data``), carried from run
     to run in :data:`~edx_vault.pipeline.new_data.NEW_DATA_STATE_KEY`, for the NoNewData alarm.
@@ -79,6 +82,16 @@ def finish_run(
     report["catalog"] = catalog
     if catalog_failures:
         report["failures"].extend(catalog_failures)
+        report["status"] = "failed"
+    # The de-identify step's: a copy it could not make fails the run, naming the file. A
+    # deployment with the step gives its functions the pseudonym key's ARN.
+    deidentified, deidentify_failures = deidentified_report(
+        files, expected=bool(context.settings.pseudonym_key_secret_arn)
+    )
+    if deidentified is not None:
+        report["deidentified"] = deidentified
+    if deidentify_failures:
+        report["failures"].extend(deidentify_failures)
         report["status"] = "failed"
     state = _new_data_state(context)
     last = dt.datetime.fromisoformat(state["last"]) if state else None
