@@ -130,7 +130,7 @@ def unset_secrets(secretsmanager: Any, storage: Any) -> list[str]:
     version?), never its value: the stacks create the secrets empty, and a sync started
     before they are filled would fail in its first step with a raw ResourceNotFoundException.
     """
-    needed = (
+    needed: list[tuple[str, str, str]] = [
         (storage.edx_credentials_secret_arn, "edX's credentials", "edx-vault import-credentials"),
         (storage.pipeline_key_secret_arn, "the pipeline's OpenPGP key", "edx-vault keygen"),
         (
@@ -138,7 +138,13 @@ def unset_secrets(secretsmanager: Any, storage: Any) -> list[str]:
             "the pipeline key's passphrase",
             "edx-vault keygen",
         ),
-    )
+    ]
+    # A storage stack deployed before the de-identified tier has no pseudonym key, and the
+    # pipeline deployed with it does not read one.
+    if storage.pseudonym_key_secret_arn is not None:
+        needed.append(
+            (storage.pseudonym_key_secret_arn, "the pseudonym key", "edx-vault pseudonym-key init")
+        )
     missing = []
     for secret_arn, what, command in needed:
         stages = secretsmanager.describe_secret(SecretId=secret_arn).get("VersionIdsToStages")

@@ -20,6 +20,7 @@ all of it; the gaps are worked around here, in the test harness, and nowhere in 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -53,11 +54,13 @@ from edx_vault.settings.secret_formats import (
     PipelineKey,
     PipelineKeyring,
     PipelinePassphrase,
+    PseudonymKey,
 )
 from edx_vault.settings.secret_store import (
     store_edx_credentials,
     store_passphrase,
     store_pipeline_keyring,
+    store_pseudonym_key,
 )
 from tests.integration import conftest as integration
 from tests.integration.conftest import Aws
@@ -125,6 +128,10 @@ class DeployedVault:
     @property
     def credentials_secret(self) -> str:
         return self.outputs[stack_outputs.EDX_CREDENTIALS_SECRET_ARN]
+
+    @property
+    def pseudonym_key_secret(self) -> str:
+        return self.outputs[stack_outputs.PSEUDONYM_KEY_SECRET_ARN]
 
     @property
     def data_bucket(self) -> str:
@@ -529,6 +536,16 @@ def seed_edx_credentials(vault: DeployedVault) -> None:
             imported_at=dt.datetime(2024, 1, 5, tzinfo=dt.UTC),
         ),
     )
+
+
+def seed_pseudonym_key(vault: DeployedVault) -> PseudonymKey:
+    """Store a pseudonym key directly, as if ``pseudonym-key init`` had run."""
+    key = PseudonymKey(
+        key=base64.b64encode(bytes(range(32))).decode("ascii"),
+        created=dt.datetime(2024, 1, 5, tzinfo=dt.UTC),
+    )
+    store_pseudonym_key(vault.aws.client("secretsmanager"), vault.pseudonym_key_secret, key)
+    return key
 
 
 def tag_pipeline_key(vault: DeployedVault, fingerprint: str, expires: str) -> None:

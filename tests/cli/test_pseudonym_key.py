@@ -9,13 +9,14 @@ import logging
 
 import pytest
 
+from edx_vault.cli.sync import unset_secrets
+from edx_vault.settings.deployment import Deployment
 from edx_vault.settings.secret_formats import PseudonymKey, parse_pseudonym_key
-from edx_vault.settings.stack_outputs import PSEUDONYM_KEY_SECRET_ARN
-from tests.cli.conftest import Cli, DeployedVault
+from tests.cli.conftest import Cli, DeployedVault, seed_pseudonym_key
 
 
 def _secret(vault: DeployedVault) -> str:
-    return vault.outputs[PSEUDONYM_KEY_SECRET_ARN]
+    return vault.pseudonym_key_secret
 
 
 def _stored_key(vault: DeployedVault) -> PseudonymKey:
@@ -121,3 +122,24 @@ def test_a_malformed_value_is_never_overwritten_by_init(
     assert "not a valid pseudonym key" in init.stderr
     assert vault_stack.secret_text(_secret(vault_stack)) == '{"key": "short"}'
     assert "MALFORMED" in status.stdout and "rotate --yes-break-linkage" in status.stdout
+
+
+def test_sync_and_doctor_name_an_unset_pseudonym_key_with_its_command(
+    vault_stack: DeployedVault,
+) -> None:
+    # Given every secret stored but the pseudonym key
+    client = vault_stack.aws.client("secretsmanager")
+    for arn in (
+        vault_stack.credentials_secret,
+        vault_stack.key_secret,
+        vault_stack.passphrase_secret,
+    ):
+        client.put_secret_value(SecretId=arn, SecretString="stored")
+    storage = Deployment.discover(vault_stack.aws.client("cloudformation"), vault_stack.prefix)
+    # When sync's check of unset secrets runs (doctor's secrets check is the same function)
+    missing = unset_secrets(client, storage.storage)
+    # Then it names the pseudonym key and the command that creates it, and nothing else
+    assert missing == ["the pseudonym key (run `edx-vault pseudonym-key init`)"]
+    # And once the key is stored (as init stores it), nothing is missing
+    seed_pseudonym_key(vault_stack)
+    assert unset_secrets(client, storage.storage) == []

@@ -1,4 +1,4 @@
-"""Doctor's checks 2 and 3: the three secrets hold values, and the pipeline key's expiry.
+"""Doctor's checks 2 and 3: the secrets hold values, and the pipeline key's expiry.
 
 Both read metadata only (``DescribeSecret``): whether each secret has an ``AWSCURRENT`` version,
 as ``sync`` checks before it starts, and the key secret's tags, which is what the expiry alarm
@@ -35,10 +35,12 @@ def secrets(doctor: Doctor, verdict: Verdict) -> Check:
             "not stored yet: " + "; ".join(missing),
             fix=f"run the command named for each ({FIRST_SET_UP})",
         )
-    return verdict(
-        "PASS",
-        "edX's credentials, the pipeline key and its passphrase each have a current value",
-    )
+    stored = "edX's credentials, the pipeline key, its passphrase"
+    if deployment.storage.pseudonym_key_secret_arn is not None:
+        stored += " and the pseudonym key"
+    else:
+        stored = stored.replace(", its passphrase", " and its passphrase")
+    return verdict("PASS", f"{stored} each have a current value")
 
 
 def key_expiry(doctor: Doctor, verdict: Verdict) -> Check:
