@@ -66,6 +66,7 @@ class PipelineStack(Stack):
             collect=functions.collect,
             decrypt=functions.decrypt,
             split=functions.split,
+            deidentify=functions.deidentify,
             catalog=functions.catalog,
             report=functions.report,
             max_concurrency=config.schedule.max_concurrency,

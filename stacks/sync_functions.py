@@ -27,7 +27,9 @@ from constructs import Construct
 from edx_vault.access.audit import known_principals
 from edx_vault.package import bucket_layout
 from edx_vault.package.bucket_layout import TABLE_CATEGORIES
+from edx_vault.pipeline.deidentify_plan import COPIED_PREFIXES
 from edx_vault.pipeline.steps.catalog import CATALOG_RESULT
+from edx_vault.pipeline.steps.deidentify import EPOCH_KEY
 from edx_vault.settings import pipeline_settings
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
@@ -42,11 +44,11 @@ LOG_RETENTION: Final = logs.RetentionDays.THIRTEEN_MONTHS
 
 
 class SyncFunctions(Construct):
-    """plan, mirror, collect, decrypt, split, catalog and report.
+    """plan, mirror, collect, decrypt, split, deidentify, catalog and report.
 
     Attributes
     ----------
-    plan, mirror, collect, decrypt, split, catalog, report
+    plan, mirror, collect, decrypt, split, deidentify, catalog, report
         The functions, for the state machine to invoke.
     """
 
@@ -171,6 +173,22 @@ class SyncFunctions(Construct):
             # on one core (bench/course_split.py: 53-58 MB/s here), inside the 15-minute limit.
             memory_mb=1769,
         )
+        self.deidentify = self._function(
+            "Deidentify",
+            "deidentify",
+            environment={
+                **base_environment,
+                pipeline_settings.PSEUDONYM_KEY_SECRET_ARN: (
+                    storage.secrets.pseudonym_key.secret_arn
+                ),
+            },
+            # One full vCPU, as Split: one Python thread parsing events, about 13 MB/s of
+            # plaintext (docs/deidentification.md); a batch holds at most 64 MiB of originals
+            # (edx_vault/pipeline/steps/deidentify.py), minutes of work, and the plan's listing
+            # of the published prefixes takes seconds per hundred thousand files.
+            timeout=Duration.minutes(15),
+            memory_mb=1769,
+        )
         self.catalog = self._function(
             "Catalog",
             "catalog",
@@ -196,6 +214,9 @@ class SyncFunctions(Construct):
                 **glue_database,
                 pipeline_settings.ALERTS_TOPIC_ARN: topic.topic_arn,
                 pipeline_settings.PIPELINE_KEY_SECRET_ARN: storage.secrets.pipeline_key.secret_arn,
+                # Says that the de-identify step runs, so its plan must be there (never read:
+                # the Report role has no grant on the secret).
+                pipeline_settings.PSEUDONYM_KEY_SECRET_ARN: storage.secrets.pseudonym_key.secret_arn,
                 # The week's read audit (edx_vault/pipeline/read_audit.py): the data bucket's
                 # access logs, and the principals expected in them.
                 # arn:{partition}:s3:::{name}: the name is the sixth ":" field.
@@ -305,6 +326,7 @@ class SyncFunctions(Construct):
             (self.mirror, secrets.edx_credentials),
             (self.decrypt, secrets.pipeline_key),
             (self.decrypt, secrets.pipeline_passphrase),
+            (self.deidentify, secrets.pseudonym_key),
         ):
             self._grant_secret_value(function, secret.secret_arn)
 
@@ -337,6 +359,7 @@ class SyncFunctions(Construct):
         self._allow_objects(
             self.split, ["s3:DeleteObject"], [bucket_layout.COURSE_SPLIT_SPILL_PREFIX]
         )
+        self._grant_deidentify(multipart)
         self._allow_objects(self.report, read + write, [work])
         self._allow_list(self.report, work)
         self._allow_objects(self.report, write, [bucket_layout.REPORTS_PREFIX])
@@ -420,6 +443,35 @@ class SyncFunctions(Construct):
             )
         )
 
+    def _grant_deidentify(self, multipart: list[str]) -> None:
+        """The de-identify step: list and read the published files that have copies (each
+        copied table's folder, not database/ whole), list, write and remove copies under
+        deidentified/ only (by delete marker: never s3:DeleteObjectVersion), its tier marker
+        and run files under _work/. No manifest, no raw/, no other published prefix."""
+        function = self.deidentify
+        tier = bucket_layout.DEIDENTIFIED_PREFIX
+        self._allow_objects(function, ["s3:GetObject"], list(COPIED_PREFIXES))
+        # One statement for every listed prefix ("If a single condition operator includes
+        # multiple values for a context key, those values are evaluated using a logical OR",
+        # IAM User Guide, Conditions with multiple context keys or values): one statement per
+        # prefix would take the role's inline policy past IAM's size quota (CDK then moves the
+        # overflow to a managed policy).
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn(self._storage.data.bucket_name)],
+                conditions={
+                    "StringLike": {
+                        "s3:prefix": [
+                            f"{prefix}*" for prefix in (*COPIED_PREFIXES, tier, EPOCH_KEY)
+                        ]
+                    }
+                },
+            )
+        )
+        self._allow_objects(function, [*multipart, "s3:DeleteObject"], [tier])
+        self._allow_objects(function, ["s3:GetObject", "s3:PutObject"], [bucket_layout.WORK_PREFIX])
+
     def _grant_catalog(self) -> None:
         """The catalog step: list the SELECT * tables' folders and read one header each, keep
         their Glue tables (:func:`stacks.research_catalog.grant_table_upkeep`), write its one
@@ -470,6 +522,7 @@ class SyncFunctions(Construct):
             self.collect,
             self.decrypt,
             self.split,
+            self.deidentify,
             self.catalog,
             self.report,
         )

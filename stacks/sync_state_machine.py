@@ -1,6 +1,6 @@
 """The sync state machine: Plan, a Distributed Map that mirrors, Collect, a Distributed Map that
-decrypts, Collect again, a Distributed Map that splits the daily event logs by course,
-UpdateCatalog (the research catalog's SELECT * tables from the newest headers), Report, and a
+decrypts, Collect again, a Distributed Map that splits the daily event logs by course, the
+de-identified tier's plan and a Distributed Map that makes its due copies, UpdateCatalog (the research catalog's SELECT * tables from the newest headers), Report, and a
 verdict that fails the execution when any item failed (or the catalog step reported a problem).
 
 Work lists travel through S3 (Distributed Map ItemReader), in batches of up to 100 items (one Map
@@ -125,6 +125,7 @@ class SyncStateMachine(Construct):
         collect: lambda_.IFunction,
         decrypt: lambda_.IFunction,
         split: lambda_.IFunction,
+        deidentify: lambda_.IFunction,
         catalog: lambda_.IFunction,
         report: lambda_.IFunction,
         max_concurrency: int,
@@ -166,6 +167,20 @@ class SyncStateMachine(Construct):
         # report (which settles the sources): the Report step finds no catalog result and
         # reports it as a failure of the run. The published data is not touched either way.
         catalog_task.add_catch(report_task, result_path="$.catalog_error")
+        # The de-identified tier, rebuilt from the published files after the split: its plan
+        # (one task), then its due copies (a Map, as the others). A plan that fails after its
+        # retries (the pseudonym key not set yet) skips the copies: the Report step finds the
+        # plan's error, or no plan, and fails the run; the published data is not touched.
+        deidentify_plan_task = self._step(
+            "PlanDeidentified",
+            deidentify,
+            {**run_id, "action": "plan"},
+            result_path="$.deidentify_plan",
+        )
+        deidentify_plan_task.add_catch(catalog_task, result_path="$.deidentify_error")
+        deidentify_map = self._item_map(
+            "DeidentifyFiles", bucket, "$.deidentify_plan.items_key", deidentify, max_concurrency
+        )
         verdict = (
             sfn.Choice(self, "AnyItemFailed")
             .when(
@@ -185,6 +200,8 @@ class SyncStateMachine(Construct):
             .next(decrypt_map)
             .next(collect_splits_task)
             .next(split_map)
+            .next(deidentify_plan_task)
+            .next(deidentify_map)
             .next(catalog_task)
             .next(report_task)
         ).next(verdict)

@@ -31,15 +31,22 @@ from edx_vault.package.bucket_layout import (
     EVENTS_BY_COURSE_PREFIX,
     UNPARSED,
 )
-from edx_vault.package.identifying_columns import TABLE_RULES, CopiedTable, has_deidentified_copy
+from edx_vault.package.edx_spellings import DATABASE_TABLES
+from edx_vault.package.identifying_columns import (
+    COPIED_TABLES,
+    TABLE_RULES,
+    CopiedTable,
+    has_deidentified_copy,
+)
 
-# The published prefixes that have copies. Not events/ (the whole-org logs): a whole-org
-# non-identifiable grant reads every course's copy, _none included; not the categories that
-# identify as a whole (forums, ORA, email opt-in: has_deidentified_copy); not rdx/ (no grant
-# category reads it).
+# The published prefixes that have copies, listed and read by the step: the course event files
+# (not events/, the whole-org logs: a whole-org non-identifiable grant reads every course's
+# copy, _none included), each copied table's folder, course structure and exports. Not the
+# categories that identify as a whole (forums, ORA, email opt-in: has_deidentified_copy), the
+# tables without a copy (user_id_map, unreviewed ones), nor rdx/ (no grant category reads it).
 COPIED_PREFIXES: Final = (
     EVENTS_BY_COURSE_PREFIX,
-    DATABASE_PREFIX,
+    *(f"{DATABASE_PREFIX}{table}/" for table in sorted(COPIED_TABLES) if table in DATABASE_TABLES),
     COURSE_STRUCTURE_PREFIX,
     COURSE_EXPORT_PREFIX,
 )

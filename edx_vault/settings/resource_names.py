@@ -37,6 +37,7 @@ PIPELINE_ROLE_STEPS: Final = (
     "collect",
     "decrypt",
     "split",
+    "deidentify",
     "catalog",
     "report",
     "sync",

@@ -32,8 +32,8 @@ from edx_vault.settings.resource_names import (
 from stacks.sync_state_machine import MAP_IO_ERRORS, TRANSIENT_ERRORS
 from stacks.vault_app import VaultApp, build_vault_app
 
-FUNCTIONS = ("Plan", "Mirror", "Collect", "Decrypt", "Split", "Catalog", "Report")
-MAP_STATES = ("MirrorFiles", "DecryptFiles", "SplitEventLogs")
+FUNCTIONS = ("Plan", "Mirror", "Collect", "Decrypt", "Split", "Deidentify", "Catalog", "Report")
+MAP_STATES = ("MirrorFiles", "DecryptFiles", "SplitEventLogs", "DeidentifyFiles")
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,12 @@ def secret_readers(template: Template) -> dict[str, set[str]]:
                 for resource in resources_of(statement):
                     secret = next(
                         name
-                        for name in ("EdxCredentials", "PipelineKey", "PipelinePassphrase")
+                        for name in (
+                            "EdxCredentials",
+                            "PipelineKey",
+                            "PipelinePassphrase",
+                            "PseudonymKey",
+                        )
                         if f"Secrets{name}" in json.dumps(resource)
                     )
                     readers.setdefault(secret, set()).add(owner)
@@ -95,6 +100,7 @@ def assert_each_secret_read_only_by_its_step(template: Template) -> None:
         "EdxCredentials": {"Plan", "Mirror"},
         "PipelineKey": {"Decrypt"},
         "PipelinePassphrase": {"Decrypt"},
+        "PseudonymKey": {"Deidentify"},
     }
 
 
@@ -114,6 +120,8 @@ def test_state_machine_runs_plan_maps_collect_report_then_a_verdict(template: Te
         "DecryptFiles",
         "CollectSplits",
         "SplitEventLogs",
+        "PlanDeidentified",
+        "DeidentifyFiles",
         "UpdateCatalog",
         "Report",
         "AnyItemFailed",
@@ -320,7 +328,7 @@ def test_only_transient_errors_are_retried(template: Template) -> None:
             tasks.extend(
                 s for s in state["ItemProcessor"]["States"].values() if s["Type"] == "Task"
             )
-    assert len(tasks) == 8
+    assert len(tasks) == 10
     for task in tasks:
         [retry] = task["Retry"]
         assert retry["ErrorEquals"] == TRANSIENT_ERRORS
@@ -378,7 +386,14 @@ def test_only_the_split_may_delete_and_none_uses_wildcard_actions(template: Temp
                     deletes.extend((owner, action, json.dumps(r)) for r in resources_of(statement))
     # The split removes the course files a re-issued log no longer has, and its own spills: by
     # delete marker (s3:DeleteObject), never a version (s3:DeleteObjectVersion), and only there
-    assert {(owner, action) for owner, action, _ in deletes} == {("Split", "s3:DeleteObject")}
+    # The de-identify step removes copies whose original is gone, under deidentified/ only
+    assert {(owner, action) for owner, action, _ in deletes} == {
+        ("Split", "s3:DeleteObject"),
+        ("Deidentify", "s3:DeleteObject"),
+    }
+    [deidentify_delete] = [r for owner, _, r in deletes if owner == "Deidentify"]
+    assert f"/{bucket_layout.DEIDENTIFIED_PREFIX}*" in deidentify_delete
+    deletes = [d for d in deletes if d[0] == "Split"]
     prefixes = {
         prefix
         for _, _, resource in deletes
@@ -426,6 +441,7 @@ def test_steps_write_only_where_they_must(template: Template) -> None:
     }
     assert writes("Split") == {"_work/", bucket_layout.EVENTS_BY_COURSE_PREFIX}
     assert writes("Report") == {"_work/", "reports/"}
+    assert writes("Deidentify") == {"_work/"}  # and deidentified/ (not a published prefix)
     assert writes("Catalog") == {"_work/"}  # its result file only: see the catalog tests
     assert "raw/" not in writes("Decrypt")
 
@@ -468,7 +484,7 @@ def test_the_split_reads_only_the_org_level_logs_and_its_own_work(template: Temp
 
 def test_functions_run_the_layers_runtime_with_tracing(template: Template) -> None:
     functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 7
+    assert len(functions) == 8
     for function in functions.values():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.12"
@@ -541,7 +557,7 @@ def test_seven_alarms_notify_the_encrypted_topic(template: Template) -> None:
 
 def test_every_log_group_is_encrypted_and_kept(template: Template) -> None:
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 8  # one per function, one for the state machine
+    assert len(groups) == 9  # one per function, one for the state machine
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
         assert group["DeletionPolicy"] == "Retain"
@@ -720,7 +736,7 @@ def test_the_catalog_step_runs_after_the_split_and_before_the_report_and_cannot_
     catalog = states["UpdateCatalog"]
     # Then it follows the split, passes on to Report, and a failure after its retries goes to
     # Report as well (which then reports the missing catalog result as a failure)
-    assert states["SplitEventLogs"]["Next"] == "UpdateCatalog"
+    assert states["DeidentifyFiles"]["Next"] == "UpdateCatalog"
     assert catalog["Next"] == "Report"
     [catch] = catalog["Catch"]
     assert catch == {
@@ -882,3 +898,54 @@ def test_every_step_uses_the_data_key_only_through_the_services_it_calls(
         assert via[name] == ({s3, dynamodb} if name in manifest_users else {s3}), name
     [state_machine] = [owner for owner in via if owner.startswith("SyncRole")]
     assert via[state_machine] == {s3}
+
+
+def test_the_deidentify_step_reads_only_what_it_copies_and_writes_only_the_tier(
+    template: Template,
+) -> None:
+    # Given the de-identify function's statements
+    statements = role_statements(template)["Deidentify"]
+    text = json.dumps(statements)
+    reads = _object_prefixes(statements, "s3:GetObject")
+    # Then it reads the course event files, course content and its run files; of database/
+    # only the copied tables' folders; never raw/, the org logs or what identifies as a whole
+    assert reads == {
+        bucket_layout.EVENTS_BY_COURSE_PREFIX,
+        bucket_layout.COURSE_STRUCTURE_PREFIX,
+        bucket_layout.COURSE_EXPORT_PREFIX,
+        "_work/",
+    }
+    assert "/database/auth_user/*" in text
+    for never in ("raw/", "events/", "email-opt-in/", "forums/", "ora/", "database/user_id_map/"):
+        assert f"/{never}*" not in text, never
+        assert f'"{never}*"' not in text, never  # nor lists it
+    # And it writes and removes only under deidentified/ (and its run files under _work/)
+    writers = [s for s in statements if {"s3:PutObject", "s3:DeleteObject"} & set(actions_of(s))]
+    written = {json.dumps(r) for s in writers for r in resources_of(s)}
+    assert all("/deidentified/*" in r or "/_work/*" in r for r in written), written
+    assert not any("/deidentified/*" in r for r in written if "_work" in r)
+    assert not any(a == "s3:DeleteObjectVersion" for s in statements for a in actions_of(s))
+    # And it uses no manifest, and the data key only through S3
+    assert not any(a.startswith("dynamodb:") for s in statements for a in actions_of(s))
+
+
+def test_the_tier_is_rebuilt_after_the_split_and_its_plan_cannot_stop_the_report(
+    template: Template,
+) -> None:
+    # Given the synthesized definition
+    states = definition_of(template)["States"]
+    plan = states["PlanDeidentified"]
+    # Then the plan follows the split, its Map follows it, then the catalog step
+    assert states["SplitEventLogs"]["Next"] == "PlanDeidentified"
+    assert plan["Next"] == "DeidentifyFiles"
+    assert states["DeidentifyFiles"]["Next"] == "UpdateCatalog"
+    # And a plan that fails after its retries skips the copies, on to the catalog and report
+    [catch] = plan["Catch"]
+    assert catch == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.deidentify_error",
+        "Next": "UpdateCatalog",
+    }
+    # And the Map reads the work list the plan returned
+    reader = states["DeidentifyFiles"]["ItemReader"]["Parameters"]
+    assert reader["Key.$"] == "$.deidentify_plan.items_key"
