@@ -17,7 +17,7 @@ from edx_vault.access.readable_slices import (
     ORG_WIDE_CATEGORIES,
     TABLES_BY_CATEGORY,
     covers_whole_orgs,
-    is_identifying,
+    has_deidentified_copy,
     scope_tables,
 )
 from edx_vault.access.researcher_roles import (
@@ -136,17 +136,29 @@ def scope_problems(
     problems += _course_problems(scope, where, orgs_by_id)
     problems += _table_problems(scope, where)
     if not researcher.identifiable:
-        identifying = [
+        # A grant without identifiable reads the de-identified tier only, so what has no copy
+        # there (identifying as a whole, or a table no rule reviewed) cannot be granted.
+        uncopied = [
             category
             for category in scope.categories
-            if any(is_identifying(category, table) for table in scope_tables(scope, category))
+            if not all(
+                has_deidentified_copy(category, table) for table in scope_tables(scope, category)
+            )
         ]
-        if identifying:
+        if uncopied:
+            tables = [
+                table
+                for category in uncopied
+                for table in scope_tables(scope, category)
+                if table != "*" and not has_deidentified_copy(category, table)
+            ]
+            which = f" (tables {tables})" if tables and set(uncopied) <= {"database"} else ""
             problems.append(
-                f"{where}: {identifying} hold identifying data (names, emails or learners' own "
-                "text), and the researcher does not have identifiable = true. Fix: set "
-                "identifiable = true if the approval covers identifiable data; otherwise "
-                "remove them (for 'database', list non-identifying tables)"
+                f"{where}: {uncopied}{which} have no de-identified copy (names, emails, "
+                "learners' own text, or a table no rule reviewed: docs/deidentification.md), "
+                "and the researcher does not have identifiable = true, so reads only that "
+                "tier. Fix: set identifiable = true if the approval covers identifiable data; "
+                "otherwise remove them (for 'database', list tables that have a copy)"
             )
     if scope.date_from is not None and scope.date_from >= researcher.expires:
         problems.append(

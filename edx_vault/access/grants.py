@@ -8,6 +8,10 @@ patterns (:mod:`edx_vault.access.readable_slices`, derived from
 :mod:`edx_vault.package.bucket_layout`, the one spelling of the bucket's layout), and packs those
 into the role's managed policies (:mod:`edx_vault.access.researcher_roles`).
 
+**Tiers**: a researcher with ``identifiable = true`` reads the original tier; any other reads
+the de-identified tier only (``deidentified/``), and may be granted only what has a copy there
+(:mod:`edx_vault.access.readable_slices` says why not both).
+
 **Expiry**: ``expires`` is the first day without access (00:00 UTC). A grant that has already
 expired when the app is synthesized still becomes a role, one that can read nothing, so an old
 entry never blocks a deployment; synth warns about it.
@@ -140,7 +144,9 @@ def compile_grants(
             scope_problems = grant_checks.scope_problems(scope, scope_where, researcher, orgs_by_id)
             found += scope_problems
             if not scope_problems:
-                slices += scope_slices(scope, expires=researcher.expires)
+                slices += scope_slices(
+                    scope, expires=researcher.expires, identifiable=researcher.identifiable
+                )
         expired = researcher.expires <= today
         policies = () if expired else pack_policies(slices, bucket_name=bucket_name)
         # One managed policy of the role is its SQL access (stacks/researcher_role.py).

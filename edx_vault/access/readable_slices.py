@@ -6,13 +6,22 @@ Pure Python; :mod:`edx_vault.access.grants` calls :func:`scope_slices` for every
 
 Decisions (``docs/researchers.md`` explains them to admins and researchers):
 
-* **Identifying data** needs ``identifiable = true`` on the researcher. Identifying means: names,
+* **Two tiers.** A grant with ``identifiable = true`` reads the original tier (edX's files as
+  published); a grant without it reads the de-identified tier only (``deidentified/`` and the
+  same key: docs/deidentification.md), for every category it names, and never an original:
+  the originals carry usernames, IP addresses and, in some events, emails and names. Not
+  both for an identifiable grant: reading an original and its copy side by side pairs each
+  username with its pseudonym, and pseudonyms are the same in every course and file, so that
+  pairing would re-identify the same learners in any copy beyond the grant (a collaborator's
+  de-identified extract of another course). An identifiable approval that also wants the
+  tier gets a second, non-identifiable researcher entry.
+* **Identifying data** has no de-identified copy and needs ``identifiable = true``: names,
   email addresses, or text learners wrote themselves, in which they may say anything about
   themselves. That is the ``email-opt-in`` report (names and emails, kept to contact learners),
   ``forums`` and ``ora`` (free-text posts, answers and peer feedback), and the ``database``
-  tables in :data:`IDENTIFYING_TABLES`. Nothing in the package is anonymous: usernames, user ids
-  and IP addresses are everywhere (events, most tables), so every grant is for personal data and
-  needs an approval; the flag marks the data that names people outright.
+  tables without a copy (``has_deidentified_copy``: ``user_id_map``, tables no rule reviewed).
+  The tables in :data:`IDENTIFYING_TABLES` (``auth_user``...) are identifying as published, but
+  their copies keep only reviewed columns, so a non-identifiable grant may read those.
 * **Org-wide files.** An email opt-in report holds every course of an org. It cannot be cut by
   course, so a scope that names it must say ``courses = ["*"]``: granting the whole file for a
   course-limited approval would over-grant, and silently dropping it would under-grant.
@@ -22,6 +31,9 @@ Decisions (``docs/researchers.md`` explains them to admins and researchers):
   include ``"*"`` reads both, with the split's ``_none`` and ``_unparsed`` folders (events that
   name no course, lines that are not events), which belong to the org, not to a course. So a
   course glob other than ``"*"`` must not match those two (:mod:`~edx_vault.access.grant_checks`).
+  The de-identified tier copies the per-course files only, ``_none`` included and never
+  ``_unparsed`` (lines that are not events are dropped, not copied), so a non-identifiable
+  grant reads ``deidentified/events-by-course/`` alone, whole org or not.
 * **Orgs are exact**: a grant for ``MITx`` does not include the alias ``MITxPRO``; name each.
 * **Sites**: old forums files that do not say their site (``site=unspecified``) are included
   only when the scope grants both sites. Email opt-in reports exist for edx.org only.
@@ -49,8 +61,13 @@ from edx_vault.package.bucket_layout import PARTITION_LEVELS
 from edx_vault.package.edx_spellings import DATABASE_TABLES, ORA_TABLES
 from edx_vault.package.grant_patterns import (
     CATEGORY_PREFIXES,
+    DEIDENTIFIED_CATEGORY_PREFIXES,
     date_partition_prefixes,
+    original_prefix,
     slice_patterns,
+)
+from edx_vault.package.identifying_columns import (
+    has_deidentified_copy as has_deidentified_copy,
 )
 from edx_vault.package.identifying_data import (
     IDENTIFYING_CATEGORIES as IDENTIFYING_CATEGORIES,
@@ -85,7 +102,7 @@ class ReadableSlice:
         The slice; ``"*"`` for every site, course or table.
     prefix
         The published prefix read: the category's, or ``events-by-course/`` for the per-course
-        event files.
+        event files; behind ``deidentified/`` for a grant without ``identifiable = true``.
     date_from, date_to
         The data dates included (``None``: unbounded on that side, before capping).
     key_patterns
@@ -119,16 +136,21 @@ def covers_whole_orgs(scope: ResearcherScope) -> bool:
     return "*" in scope.courses
 
 
-def scope_prefixes(scope: ResearcherScope, category: GrantCategory) -> tuple[str, ...]:
+def scope_prefixes(
+    scope: ResearcherScope, category: GrantCategory, *, identifiable: bool
+) -> tuple[str, ...]:
     """The published prefixes of ``category`` a scope reads.
 
-    A prefix whose keys have no course partition (an org's whole event log) only for a scope
-    that covers whole orgs: a course-limited scope reads ``events-by-course/`` alone.
+    The original tier's for an ``identifiable`` researcher, the de-identified tier's otherwise
+    (none for a category without a copy: the grant checks refuse those). A prefix whose keys
+    have no course partition (an org's whole event log) only for a scope that covers whole
+    orgs: a course-limited scope reads ``events-by-course/`` alone.
     """
+    tier = CATEGORY_PREFIXES if identifiable else DEIDENTIFIED_CATEGORY_PREFIXES
     return tuple(
         prefix
-        for prefix in CATEGORY_PREFIXES[category]
-        if "course" in PARTITION_LEVELS[prefix] or covers_whole_orgs(scope)
+        for prefix in tier[category]
+        if "course" in PARTITION_LEVELS[original_prefix(prefix)] or covers_whole_orgs(scope)
     )
 
 
@@ -139,16 +161,30 @@ def _sites(scope: ResearcherScope, category: GrantCategory) -> tuple[str, ...]:
     return tuple(dict.fromkeys(scope.sites))
 
 
-def scope_slices(scope: ResearcherScope, *, expires: dt.date) -> list[ReadableSlice]:
-    """Every slice a (checked) scope grants, an open date range capped at the expiry's year."""
+def scope_slices(
+    scope: ResearcherScope, *, expires: dt.date, identifiable: bool
+) -> list[ReadableSlice]:
+    """Every slice a (checked) scope grants, an open date range capped at the expiry's year.
+
+    Parameters
+    ----------
+    scope
+        A scope :mod:`~edx_vault.access.grant_checks` found sound.
+    expires
+        The grant's expiry (caps an open date range).
+    identifiable
+        The researcher's ``identifiable``: the original tier when true, else the
+        de-identified tier only.
+    """
     date_to = scope.date_to
     if date_to is None and scope.date_from is not None:
         date_to = dt.date(expires.year, 12, 31)
     date_prefixes = date_partition_prefixes(scope.date_from, date_to)
     slices: list[ReadableSlice] = []
     for category in dict.fromkeys(scope.categories):
-        for prefix in scope_prefixes(scope, category):
-            whole = covers_whole_orgs(scope) or "course" not in PARTITION_LEVELS[prefix]
+        for prefix in scope_prefixes(scope, category, identifiable=identifiable):
+            levels = PARTITION_LEVELS[original_prefix(prefix)]
+            whole = covers_whole_orgs(scope) or "course" not in levels
             courses = ("*",) if whole else tuple(dict.fromkeys(scope.courses))
             for org in dict.fromkeys(org.lower() for org in scope.orgs):
                 for site in _sites(scope, category):

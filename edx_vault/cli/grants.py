@@ -1,9 +1,11 @@
 """``edx-vault grants``: who can read what, and would this researcher be allowed this key?
 
 ``edx-vault grants`` lists every researcher grant of the configuration: what it covers
-(category, the folders it is read from, orgs, courses, tables, sites, dates), whether it
-includes identifying data, its expiry and the days left, and the role to assume. Course-limited
-events are read from ``events-by-course/`` only; events of whole orgs also from ``events/``.
+(category, the folders it is read from, orgs, courses, tables, sites, dates), which tier it
+reads, its expiry and the days left, and the role to assume. A grant with ``identifiable =
+true`` reads the original tier; one without it the de-identified tier only (its folders start
+``deidentified/``). Course-limited events are read from ``events-by-course/`` only; events of
+whole orgs also from ``events/`` (the de-identified tier has per-course files only).
 ``--patterns`` adds the key patterns it reads and the ``s3:prefix`` patterns it lists (a dated
 grant's are its date prefixes: the prefixes a researcher's listing must lie within).
 It reads the configuration only, through the same code (``edx_vault/access/grants.py``) the
@@ -14,8 +16,8 @@ cdk-nag and without building the Lambda layers) and evaluates the synthesized id
 and key policies with :mod:`edx_vault.access.policy_evaluator`: ``ALLOW`` or ``DENY``, and the
 statements that decided. ``--list`` asks about a listing with ``KEY`` as the prefix instead;
 ``--at`` evaluates at another moment (the policies are still today's). A refusal shows the first
-patterns the grant reads (or lists, with ``--list``). Exit status: 0 for ALLOW, 1 for DENY (and
-for errors).
+patterns the grant reads (or lists, with ``--list``), and the other tier's spelling of the key
+when the grant reads that tier. Exit status: 0 for ALLOW, 1 for DENY (and for errors).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from edx_vault.access.template_policies import (
 from edx_vault.cli.context import CliContext
 from edx_vault.cli.errors import EXIT_FAILURE, EXIT_OK, CliError, UsageError
 from edx_vault.cli.tables import render_table
+from edx_vault.package.bucket_layout import DEIDENTIFIED_PREFIX
+from edx_vault.package.grant_patterns import RESEARCHER_PREFIXES
 from edx_vault.settings.config import VaultConfig
 from edx_vault.settings.stack_outputs import STORAGE_STACK_SUFFIX, stack_name
 from edx_vault.settings.types import GrantCategory
@@ -76,13 +80,14 @@ def run_list(args: argparse.Namespace, context: CliContext) -> int:
     rows: list[tuple[object, ...]] = []
     for grant in grants:
         status = "EXPIRED" if grant.expired else f"{grant.days_left(today)}"
+        identifiable = grant.config.identifiable
         for scope in grant.config.scopes:
             for category in scope.categories:
                 rows.append(
                     (
                         grant.name,
                         category,
-                        ",".join(scope_prefixes(scope, category)),
+                        ",".join(scope_prefixes(scope, category, identifiable=identifiable)),
                         ",".join(scope.orgs),
                         _courses(scope.courses, category),
                         ",".join(scope.tables) if scope.tables and category in _TABLED else "*",
@@ -108,8 +113,12 @@ def run_list(args: argparse.Namespace, context: CliContext) -> int:
         context.out(line)
     context.out("")
     for grant in grants:
-        identifying = "identifiable data allowed" if grant.config.identifiable else "de-identified"
-        context.out(f"{grant.name}: {grant.role_arn(account)} ({identifying})")
+        tier = (
+            "identifiable data allowed: the original tier"
+            if grant.config.identifiable
+            else f"de-identified: the {DEIDENTIFIED_PREFIX} tier only"
+        )
+        context.out(f"{grant.name}: {grant.role_arn(account)} ({tier})")
         if args.patterns:
             for pattern in grant.key_patterns:
                 context.out(f"    read  {pattern}")
@@ -151,7 +160,10 @@ def _grant_json(grant: ResearcherGrant, *, account: str, today: dt.date) -> dict
         "scopes": [
             {
                 **scope.model_dump(mode="json"),
-                "folders": {c: list(scope_prefixes(scope, c)) for c in scope.categories},
+                "folders": {
+                    c: list(scope_prefixes(scope, c, identifiable=researcher.identifiable))
+                    for c in scope.categories
+                },
             }
             for scope in researcher.scopes
         ],
@@ -283,7 +295,26 @@ def run_check(args: argparse.Namespace, context: CliContext) -> int:
             context.out("  the grant covers (first patterns):")
             for pattern in _nearest(grant.key_patterns, key):
                 context.out(f"    {pattern}")
+        other_tier = None if grant.expired else _other_tier_hint(grant, key)
+        if other_tier:
+            context.out(f"  {other_tier}")
     return EXIT_OK if verdict else EXIT_FAILURE
+
+
+def _other_tier_hint(grant: ResearcherGrant, key: str) -> str | None:
+    """For a refused key of the tier the grant does not read, the same file in the tier it does."""
+    if grant.config.identifiable and key.startswith(DEIDENTIFIED_PREFIX):
+        return (
+            "the grant has identifiable = true and reads the original tier, not its "
+            f"de-identified copies: the original is {key.removeprefix(DEIDENTIFIED_PREFIX)}"
+        )
+    published = key.startswith(RESEARCHER_PREFIXES) and not key.startswith(DEIDENTIFIED_PREFIX)
+    if not grant.config.identifiable and published:
+        return (
+            "the grant is not identifiable and reads the de-identified tier only: its copy "
+            f"of this file, if it has one, is {DEIDENTIFIED_PREFIX}{key}"
+        )
+    return None
 
 
 def _nearest(patterns: tuple[str, ...], key: str) -> list[str]:

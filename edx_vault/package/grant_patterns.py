@@ -9,8 +9,10 @@ patterns (:mod:`edx_vault.access.readable_slices`), so grants follow the layout'
 A category is read from one published prefix, except ``events``: the daily logs under
 ``events/`` (every course of an org) and the same logs split by course under
 ``events-by-course/`` (:data:`CATEGORY_PREFIXES`), where the course is a level of its own,
-before the date. :data:`RESEARCHER_PREFIXES` are all the prefixes a grant can name, so the
-bucket policy lets researchers list there and nowhere else.
+before the date. A grant without ``identifiable = true`` reads the de-identified tier instead
+(:data:`DEIDENTIFIED_CATEGORY_PREFIXES`: ``deidentified/`` and the original's prefix, the same
+levels below). :data:`RESEARCHER_PREFIXES` are all the prefixes a grant can name, in both
+tiers, so the bucket policy lets researchers list there and nowhere else.
 
 ``*`` in an IAM pattern also matches ``/``; that is safe here because no partition value or
 file name may hold ``/`` or ``=``, so each ``name=`` level occurs once in a key and a wildcard
@@ -26,6 +28,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from edx_vault.package.bucket_layout import (
+    DEIDENTIFIED_PREFIX,
     EMAIL_OPT_IN_PREFIX,
     EVENTS_BY_COURSE_PREFIX,
     EVENTS_PREFIX,
@@ -34,6 +37,7 @@ from edx_vault.package.bucket_layout import (
     org_value,
     table_name,
 )
+from edx_vault.package.identifying_columns import has_deidentified_copy
 
 if TYPE_CHECKING:
     from edx_vault.settings.types import GrantCategory
@@ -46,11 +50,39 @@ CATEGORY_PREFIXES: Final[Mapping[GrantCategory, tuple[str, ...]]] = MappingProxy
         for category, prefix in GRANT_CATEGORY_PREFIXES.items()
     }
 )
-# Every prefix a researcher grant can name: the bucket policy denies researchers' listings
-# anywhere else.
-RESEARCHER_PREFIXES: Final[tuple[str, ...]] = tuple(
-    dict.fromkeys(prefix for prefixes in CATEGORY_PREFIXES.values() for prefix in prefixes)
+# The de-identified tier's prefixes each category is read from by a grant without
+# identifiable = true: "deidentified/" and the original prefix, for the categories that have a
+# copy (has_deidentified_copy: not email opt-in, forums or ORA, which identify as a whole).
+# Events only from the per-course copies: the tier has no copy of events/, the whole-org logs
+# (the course files are the same events), and a whole-org grant reads every course's copy,
+# _none included.
+DEIDENTIFIED_CATEGORY_PREFIXES: Final[Mapping[GrantCategory, tuple[str, ...]]] = MappingProxyType(
+    {
+        category: tuple(
+            f"{DEIDENTIFIED_PREFIX}{prefix}" for prefix in prefixes if prefix != EVENTS_PREFIX
+        )
+        if has_deidentified_copy(category)
+        else ()
+        for category, prefixes in CATEGORY_PREFIXES.items()
+    }
 )
+# Every prefix a researcher grant can name, in either tier: the bucket policy denies
+# researchers' listings anywhere else.
+RESEARCHER_PREFIXES: Final[tuple[str, ...]] = tuple(
+    dict.fromkeys(
+        prefix
+        for tier in (CATEGORY_PREFIXES, DEIDENTIFIED_CATEGORY_PREFIXES)
+        for prefixes in tier.values()
+        for prefix in prefixes
+    )
+)
+
+
+def original_prefix(prefix: str) -> str:
+    """The published prefix a prefix of either tier copies: ``deidentified/events-by-course/``
+    is ``events-by-course/``; an original prefix is itself. Its levels are the same."""
+    return prefix.removeprefix(DEIDENTIFIED_PREFIX)
+
 
 # Why the files of a prefix without a site or course partition cannot be narrowed by one.
 _NO_SITE_OR_COURSE: Final = {
@@ -113,7 +145,8 @@ def slice_patterns(
 
     ``email-opt-in`` has neither a site nor a course partition, ``events/`` no course partition:
     ``site`` and ``course`` must then stay ``"*"``. A course's events are under
-    ``events-by-course/``, whose date level follows the course.
+    ``events-by-course/``, whose date level follows the course. A de-identified prefix has the
+    levels of the original it copies.
 
     Parameters
     ----------
@@ -133,7 +166,8 @@ def slice_patterns(
         :func:`date_partition_prefixes`.
     prefix
         One of the category's :data:`CATEGORY_PREFIXES` (``events-by-course/`` for a course's
-        events); the category's own prefix when ``None``.
+        events) or :data:`DEIDENTIFIED_CATEGORY_PREFIXES`; the category's own prefix when
+        ``None``.
 
     Raises
     ------
@@ -143,9 +177,9 @@ def slice_patterns(
     """
     if prefix is None:
         prefix = GRANT_CATEGORY_PREFIXES[category]
-    elif prefix not in CATEGORY_PREFIXES[category]:
+    elif prefix not in (*CATEGORY_PREFIXES[category], *DEIDENTIFIED_CATEGORY_PREFIXES[category]):
         raise ValueError(f"{category!r} files are not under {prefix!r}")
-    names = PARTITION_LEVELS[prefix]
+    names = PARTITION_LEVELS[original_prefix(prefix)]
     values = {"org": "*" if org == "*" else org_value(org), "site": site, "course": course}
     if not _is_date_prefix(date_prefix):
         raise ValueError(f"{date_prefix!r} is not the start of a YYYY-MM-DD date")
@@ -154,7 +188,7 @@ def slice_patterns(
             raise ValueError(f"{category!r} files are not tables: leave the table out")
         table_name(table)
     if any(value != "*" and name not in names for name, value in values.items()):
-        raise ValueError(_NO_SITE_OR_COURSE[prefix])
+        raise ValueError(_NO_SITE_OR_COURSE[original_prefix(prefix)])
     levels: list[tuple[str, bool]] = [(prefix.rstrip("/"), True)]
     for name in names:
         if name == "table":

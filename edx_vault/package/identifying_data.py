@@ -13,18 +13,25 @@ addresses are everywhere (event logs carry every learner's username and IP addre
 tables a user id), so every grant is for personal data and needs an approval; this marks the
 data that names people outright.
 
-This is about the original, published files. The de-identified tier (issue 15) builds on the
-same answer: the identifying categories have no de-identified copy at all, and what is kept of
-each table, column by column, is :mod:`edx_vault.package.identifying_columns` (which imports
-:data:`IDENTIFYING_CATEGORIES` from here, and whose tests check that every table in
-:data:`IDENTIFYING_TABLES` loses its identifying columns there).
+This is about the original, published files. The de-identified tier (``deidentified/``,
+docs/deidentification.md) builds on the same answer: the identifying categories have no
+de-identified copy at all, and what is kept of each table, column by column, is
+:mod:`edx_vault.package.identifying_columns` (which imports :data:`IDENTIFYING_CATEGORIES` from
+here, and whose tests check that every table in :data:`IDENTIFYING_TABLES` loses its
+identifying columns there). A grant without ``identifiable = true`` reads only that tier, so
+what it may be granted is what has a copy (``has_deidentified_copy``); a copy is never
+identifying data here, whatever its original is.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from edx_vault.package.bucket_layout import GRANT_CATEGORY_PREFIXES, TABLE_CATEGORIES
+from edx_vault.package.bucket_layout import (
+    DEIDENTIFIED_PREFIX,
+    GRANT_CATEGORY_PREFIXES,
+    TABLE_CATEGORIES,
+)
 
 if TYPE_CHECKING:
     from edx_vault.settings.types import GrantCategory
@@ -55,7 +62,13 @@ def is_identifying(category: GrantCategory, table: str = "*") -> bool:
 
 
 def identifying_key(key: str) -> bool:
-    """Whether an object of the data bucket holds identifying data, from its key alone."""
+    """Whether an object of the data bucket holds identifying data, from its key alone.
+
+    A de-identified copy (``deidentified/...``) never does: its identifying columns and fields
+    are gone, and the categories identifying as a whole have no copy.
+    """
+    if key.startswith(DEIDENTIFIED_PREFIX):
+        return False
     for category, prefix in GRANT_CATEGORY_PREFIXES.items():
         if key.startswith(prefix):
             # database/{table}/... and ora/{table}/...: the table is the folder below.

@@ -103,6 +103,21 @@ def course_events(course: str, date: str, *, org: str = "examplex", site: Site =
     return output_keys.course_event_log_output_key(org, site, course, day)
 
 
+def tier(key: str) -> str:
+    """The de-identified tier's copy of a published key: what a non-identifiable grant reads."""
+    return output_keys.deidentified_output_key(key)
+
+
+def tdb(table: str, course: str, date: str, *, org: str = "examplex", site: str = "edx") -> str:
+    """The de-identified copy of a table file (see :func:`db`)."""
+    return tier(db(table, course, date, org=org, site=site))
+
+
+def tcourse_events(course: str, date: str, *, org: str = "examplex", site: Site = "edx") -> str:
+    """The de-identified copy of one course's share of a daily event log."""
+    return tier(course_events(course, date, org=org, site=site))
+
+
 def folder(key: str, level: str) -> str:
     """The folder of ``key`` that holds its ``level=`` partition: what a listing names."""
     return key[: key.index(f"/{level}=") + 1]
@@ -120,39 +135,41 @@ CELLS = [
     Cell(
         "ann-course",
         "granted table, course, date",
-        read(db("student_courseenrollment", CS101, "2025-03-02")),
+        read(tdb("student_courseenrollment", CS101, "2025-03-02")),
         "allow",
     ),
     Cell(
         "ann-course",
         "granted table on the first day",
-        read(db("courseware_studentmodule", CS101, "2025-01-01")),
+        read(tdb("courseware_studentmodule", CS101, "2025-01-01")),
         "allow",
     ),
     Cell(
         "ann-course",
         "granted table on the last day",
-        read(db("courseware_studentmodule", CS101, "2025-06-30")),
+        read(tdb("courseware_studentmodule", CS101, "2025-06-30")),
         "allow",
     ),
     Cell(
         "ann-course",
         "course structure of a granted course",
         read(
-            f"course-structure/org=examplex/site=edx/course={CS101}/export_date=2025-05-04/{CS101}-course_structure-prod-analytics.json"
+            tier(
+                f"course-structure/org=examplex/site=edx/course={CS101}/export_date=2025-05-04/{CS101}-course_structure-prod-analytics.json"
+            )
         ),
         "allow",
     ),
     Cell(
         "ann-course",
         "her course's events on the range's last day, edge",
-        read(course_events(CS101, "2025-03-31", site="edge")),
+        read(tcourse_events(CS101, "2025-03-31", site="edge")),
         "allow",
     ),
     Cell(
         "ann-course",
         "her course's events on the range's first day, edx",
-        read(course_events(CS101, "2025-03-01")),
+        read(tcourse_events(CS101, "2025-03-01")),
         "allow",
     ),
     Cell(
@@ -164,73 +181,73 @@ CELLS = [
     Cell(
         "ann-course",
         "another course's events of a granted day",
-        read(course_events(CS202, "2025-03-10")),
+        read(tcourse_events(CS202, "2025-03-10")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "events naming no course (_none)",
-        read(course_events(NO_COURSE, "2025-03-10")),
+        read(tcourse_events(NO_COURSE, "2025-03-10")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "lines that are not events (_unparsed)",
-        read(course_events(UNPARSED, "2025-03-10", site="edge")),
+        read(tcourse_events(UNPARSED, "2025-03-10", site="edge")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "her course's events in the alias org",
-        read(course_events(CS101, "2025-03-10", org="examplexpro")),
+        read(tcourse_events(CS101, "2025-03-10", org="examplexpro")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "a day before the date range",
-        read(db("student_courseenrollment", CS101, "2024-12-31")),
+        read(tdb("student_courseenrollment", CS101, "2024-12-31")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "a day after the date range",
-        read(db("student_courseenrollment", CS101, "2025-07-01")),
+        read(tdb("student_courseenrollment", CS101, "2025-07-01")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "her course's events the day before the range",
-        read(course_events(CS101, "2025-02-28")),
+        read(tcourse_events(CS101, "2025-02-28")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "her course's events the day after the range",
-        read(course_events(CS101, "2025-04-01", site="edge")),
+        read(tcourse_events(CS101, "2025-04-01", site="edge")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "ungranted course",
-        read(db("student_courseenrollment", CS202, "2025-03-02")),
+        read(tdb("student_courseenrollment", CS202, "2025-03-02")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "ungranted table",
-        read(db("grades_persistentcoursegrade", CS101, "2025-03-02")),
+        read(tdb("grades_persistentcoursegrade", CS101, "2025-03-02")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "ungranted site",
-        read(db("student_courseenrollment", CS101, "2025-03-02", site="edge")),
+        read(tdb("student_courseenrollment", CS101, "2025-03-02", site="edge")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
-        "identifying table without identifiable",
-        read(db("auth_user", CS101, "2025-03-02")),
+        "the tier's auth_user, a table her scope does not name",
+        read(tdb("auth_user", CS101, "2025-03-02")),
         "implicit-deny",
     ),
     Cell(
@@ -248,6 +265,71 @@ CELLS = [
             f"forums/org=examplex/site=edx/course={CS101}/export_date=2025-03-02/{CS101}-prod.mongo"
         ),
         "implicit-deny",
+    ),
+    # She is not identifiable: she reads the de-identified tier (above), never an original,
+    # not even the original of a file whose copy she reads
+    Cell(
+        "ann-course",
+        "the identified original of her course's events (its copy is granted)",
+        read(course_events(CS101, "2025-03-10")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "the identified original of a granted table (its copy is granted)",
+        read(db("student_courseenrollment", CS101, "2025-03-02")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "auth_user as published (names, emails)",
+        read(db("auth_user", CS101, "2025-03-02")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the original folder of a granted day",
+        listing(folder(course_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the original folder of a granted month's table",
+        listing(
+            folder(db("student_courseenrollment", CS101, "2025-03-02"), "export_date")
+            + "export_date=2025-03"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "a copy of the org's whole log (the tier has none; never granted)",
+        read(tier(events("examplex", "edx", "2025-03-10"))),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "a copy under forums/ (the tier has none; never granted)",
+        read(
+            f"deidentified/forums/org=examplex/site=edx/course={CS101}/export_date=2025-03-02/{CS101}-prod.mongo"
+        ),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course",
+        "list the de-identified tier's root",
+        listing("deidentified/"),
+        "explicit-deny",
+        "DenyResearchersListingOutsidePublishedData",
+    ),
+    Cell(
+        "ann-course",
+        "list the tier's per-course events' root",
+        listing("deidentified/events-by-course/"),
+        "implicit-deny",
+    ),
+    Cell(
+        "ann-course", "list the tier's tables", listing("deidentified/database/"), "implicit-deny"
     ),
     Cell("ann-course", "another org", read(events("otheru", "edx", "2025-03-10")), "implicit-deny"),
     Cell(
@@ -289,7 +371,7 @@ CELLS = [
         "ann-course",
         "granted key over plain HTTP",
         read(
-            db("student_courseenrollment", CS101, "2025-03-02"), **{"aws:SecureTransport": "false"}
+            tdb("student_courseenrollment", CS101, "2025-03-02"), **{"aws:SecureTransport": "false"}
         ),
         "explicit-deny",
     ),
@@ -297,7 +379,7 @@ CELLS = [
         "ann-course",
         "granted key, last second before expiry",
         read(
-            db("student_courseenrollment", CS101, "2025-03-02"),
+            tdb("student_courseenrollment", CS101, "2025-03-02"),
             at=ANN_EXPIRY - dt.timedelta(seconds=1),
         ),
         "allow",
@@ -305,13 +387,13 @@ CELLS = [
     Cell(
         "ann-course",
         "granted key at expiry",
-        read(db("student_courseenrollment", CS101, "2025-03-02"), at=ANN_EXPIRY),
+        read(tdb("student_courseenrollment", CS101, "2025-03-02"), at=ANN_EXPIRY),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "granted key a year after expiry",
-        read(course_events(CS101, "2025-03-10"), at=ANN_EXPIRY + dt.timedelta(days=365)),
+        read(tcourse_events(CS101, "2025-03-10"), at=ANN_EXPIRY + dt.timedelta(days=365)),
         "implicit-deny",
     ),
     # Listing follows the dates: a dated grant lists its date prefixes (a day, a month, a year
@@ -320,7 +402,7 @@ CELLS = [
         "ann-course",
         "list a granted month of a granted course",
         listing(
-            folder(db("student_courseenrollment", CS101, "2025-03-02"), "export_date")
+            folder(tdb("student_courseenrollment", CS101, "2025-03-02"), "export_date")
             + "export_date=2025-03"
         ),
         "allow",
@@ -329,7 +411,7 @@ CELLS = [
         "ann-course",
         "list the range's first day",
         listing(
-            folder(db("courseware_studentmodule", CS101, "2025-01-01"), "export_date")
+            folder(tdb("courseware_studentmodule", CS101, "2025-01-01"), "export_date")
             + "export_date=2025-01-01/"
         ),
         "allow",
@@ -339,7 +421,7 @@ CELLS = [
         "list the range's last day, by glob-matched course",
         listing(
             folder(
-                db("student_courseenrollment", "ExampleX-CS101-2024_T3", "2025-06-30"),
+                tdb("student_courseenrollment", "ExampleX-CS101-2024_T3", "2025-06-30"),
                 "export_date",
             )
             + "export_date=2025-06-30/"
@@ -350,7 +432,7 @@ CELLS = [
         "ann-course",
         "list the day before date_from",
         listing(
-            folder(db("student_courseenrollment", CS101, "2024-12-31"), "export_date")
+            folder(tdb("student_courseenrollment", CS101, "2024-12-31"), "export_date")
             + "export_date=2024-12-31/"
         ),
         "implicit-deny",
@@ -359,7 +441,7 @@ CELLS = [
         "ann-course",
         "list the year before date_from",
         listing(
-            folder(db("student_courseenrollment", CS101, "2024-12-31"), "export_date")
+            folder(tdb("student_courseenrollment", CS101, "2024-12-31"), "export_date")
             + "export_date=2024"
         ),
         "implicit-deny",
@@ -368,7 +450,7 @@ CELLS = [
         "ann-course",
         "list the day after date_to",
         listing(
-            folder(db("student_courseenrollment", CS101, "2025-07-01"), "export_date")
+            folder(tdb("student_courseenrollment", CS101, "2025-07-01"), "export_date")
             + "export_date=2025-07-01/"
         ),
         "implicit-deny",
@@ -377,7 +459,7 @@ CELLS = [
         "ann-course",
         "list the range's year, which runs past date_to",
         listing(
-            folder(db("student_courseenrollment", CS101, "2025-03-02"), "export_date")
+            folder(tdb("student_courseenrollment", CS101, "2025-03-02"), "export_date")
             + "export_date=2025"
         ),
         "implicit-deny",
@@ -385,28 +467,32 @@ CELLS = [
     Cell(
         "ann-course",
         "list a granted course's whole folder (every date)",
-        listing(f"database/student_courseenrollment/org=examplex/site=edx/course={CS101}/"),
+        listing(
+            f"deidentified/database/student_courseenrollment/org=examplex/site=edx/course={CS101}/"
+        ),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list a granted course's date level without a date",
         listing(
-            f"database/student_courseenrollment/org=examplex/site=edx/course={CS101}/export_date="
+            f"deidentified/database/student_courseenrollment/org=examplex/site=edx/course={CS101}/export_date="
         ),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list the granted courses by glob (every date)",
-        listing("database/courseware_studentmodule/org=examplex/site=edx/course=ExampleX-CS101-"),
+        listing(
+            "deidentified/database/courseware_studentmodule/org=examplex/site=edx/course=ExampleX-CS101-"
+        ),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list another course on a granted day",
         listing(
-            folder(db("student_courseenrollment", CS202, "2025-03-02"), "export_date")
+            folder(tdb("student_courseenrollment", CS202, "2025-03-02"), "export_date")
             + "export_date=2025-03-02/"
         ),
         "implicit-deny",
@@ -414,38 +500,38 @@ CELLS = [
     Cell(
         "ann-course",
         "list her course's events on a granted day",
-        listing(folder(course_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/"),
+        listing(folder(tcourse_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/"),
         "allow",
     ),
     Cell(
         "ann-course",
         "list her course's events of the granted month, edge",
-        listing(folder(course_events(CS101, "2025-03-10", site="edge"), "date") + "date=2025-03"),
+        listing(folder(tcourse_events(CS101, "2025-03-10", site="edge"), "date") + "date=2025-03"),
         "allow",
     ),
     Cell(
         "ann-course",
         "list her course's events the day before the range",
-        listing(folder(course_events(CS101, "2025-02-28"), "date") + "date=2025-02-28/"),
+        listing(folder(tcourse_events(CS101, "2025-02-28"), "date") + "date=2025-02-28/"),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list her course's events the day after the range",
-        listing(folder(course_events(CS101, "2025-04-01"), "date") + "date=2025-04-01/"),
+        listing(folder(tcourse_events(CS101, "2025-04-01"), "date") + "date=2025-04-01/"),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list her course's whole event folder (every date)",
-        listing(folder(course_events(CS101, "2025-03-10"), "date")),
+        listing(folder(tcourse_events(CS101, "2025-03-10"), "date")),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list her courses' event folders by glob (every date)",
         listing(
-            folder(course_events(CS101, "2025-03-10", site="edge"), "course")
+            folder(tcourse_events(CS101, "2025-03-10", site="edge"), "course")
             + "course=ExampleX-CS101-"
         ),
         "implicit-deny",
@@ -453,7 +539,7 @@ CELLS = [
     Cell(
         "ann-course",
         "list another course's events on a granted day",
-        listing(folder(course_events(CS202, "2025-03-10"), "date") + "date=2025-03-10/"),
+        listing(folder(tcourse_events(CS202, "2025-03-10"), "date") + "date=2025-03-10/"),
         "implicit-deny",
     ),
     Cell(
@@ -465,13 +551,13 @@ CELLS = [
     Cell(
         "ann-course",
         "list the events naming no course on a granted day",
-        listing(folder(course_events(NO_COURSE, "2025-03-10"), "date") + "date=2025-03-10/"),
+        listing(folder(tcourse_events(NO_COURSE, "2025-03-10"), "date") + "date=2025-03-10/"),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "list every course's event folders of the org",
-        listing(folder(course_events(CS101, "2025-03-10"), "site")),
+        listing(folder(tcourse_events(CS101, "2025-03-10"), "site")),
         "implicit-deny",
     ),
     Cell(
@@ -519,7 +605,7 @@ CELLS = [
         "ann-course",
         "list another course",
         listing(
-            "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS202-2025_T1/"
+            "deidentified/database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS202-2025_T1/"
         ),
         "implicit-deny",
     ),
@@ -527,7 +613,7 @@ CELLS = [
         "ann-course",
         "list an ungranted table on a granted day",
         listing(
-            folder(db("auth_user", CS101, "2025-03-02"), "export_date") + "export_date=2025-03-02/"
+            folder(tdb("auth_user", CS101, "2025-03-02"), "export_date") + "export_date=2025-03-02/"
         ),
         "implicit-deny",
     ),
@@ -535,7 +621,7 @@ CELLS = [
         "ann-course",
         "list her course's events in another org whose id starts the same, on a granted day",
         listing(
-            folder(course_events(CS101, "2025-03-10", org="examplexpro"), "date")
+            folder(tcourse_events(CS101, "2025-03-10", org="examplexpro"), "date")
             + "date=2025-03-10/"
         ),
         "implicit-deny",
@@ -544,7 +630,7 @@ CELLS = [
         "ann-course",
         "list a granted day, last second before expiry",
         listing(
-            folder(course_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/",
+            folder(tcourse_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/",
             at=ANN_EXPIRY - dt.timedelta(seconds=1),
         ),
         "allow",
@@ -553,28 +639,28 @@ CELLS = [
         "ann-course",
         "list a granted day after expiry",
         listing(
-            folder(course_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/", at=ANN_EXPIRY
+            folder(tcourse_events(CS101, "2025-03-10"), "date") + "date=2025-03-10/", at=ANN_EXPIRY
         ),
         "implicit-deny",
     ),
     Cell(
         "ann-course",
         "write to a granted prefix",
-        s3_action("s3:PutObject", db("student_courseenrollment", CS101, "2025-03-02")),
+        s3_action("s3:PutObject", tdb("student_courseenrollment", CS101, "2025-03-02")),
         "explicit-deny",
         "DenyResearchersAnythingButReading",
     ),
     Cell(
         "ann-course",
         "delete a granted object",
-        s3_action("s3:DeleteObject", db("student_courseenrollment", CS101, "2025-03-02")),
+        s3_action("s3:DeleteObject", tdb("student_courseenrollment", CS101, "2025-03-02")),
         "explicit-deny",
         "DenyResearchersAnythingButReading",
     ),
     Cell(
         "ann-course",
         "read an old version",
-        s3_action("s3:GetObjectVersion", db("student_courseenrollment", CS101, "2025-03-02")),
+        s3_action("s3:GetObjectVersion", tdb("student_courseenrollment", CS101, "2025-03-02")),
         "explicit-deny",
         "DenyResearchersAnythingButReading",
     ),
@@ -725,6 +811,27 @@ CELLS = [
         "lines that are not events (_unparsed)",
         read(course_events(UNPARSED, "2025-03-10", org="otheru", site="edge")),
         "allow",
+    ),
+    # He is identifiable: he reads the originals only. Not also the tier: the two side by side
+    # would pair each username with its pseudonym, and pseudonyms are the same in every course
+    # and file, so that pairing would re-identify the tier beyond his grant.
+    Cell(
+        "ben-identified",
+        "the tier's copy of a course's events",
+        read(tcourse_events("OtherU-X1-2013", "2013-09-01", org="otheru", site="edge")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "the tier's copy of a table",
+        read(tdb("student_courseenrollment", "OtherU-X1-2013", "2013-09-01", org="otheru")),
+        "implicit-deny",
+    ),
+    Cell(
+        "ben-identified",
+        "list the tier's copies of the org's course events",
+        listing("deidentified/events-by-course/org=otheru/"),
+        "implicit-deny",
     ),
     Cell(
         "ben-identified",

@@ -19,6 +19,7 @@ from edx_vault.access.researcher_roles import (
 from edx_vault.devtools.research_recipes import listing_prefixes
 from edx_vault.package import output_keys
 from edx_vault.package.bucket_layout import NOT_COURSES
+from edx_vault.package.identifying_data import identifying_key
 from edx_vault.settings.config import ConfigError, parse_config
 from tests.access.grant_config import GRANTS_TOML, TODAY
 
@@ -136,13 +137,17 @@ def test_a_course_glob_that_matches_the_no_course_folders_is_refused(
         (["email-opt-in"], None, "['email-opt-in']"),
         (["forums"], None, "['forums']"),
         (["ora"], ["submissions_score"], "['ora']"),
-        (["database"], None, "['database']"),  # all tables include auth_user
-        (["database"], ["student_courseenrollment", "auth_userprofile"], "['database']"),
+        (
+            ["database"],
+            ["student_courseenrollment", "user_id_map"],
+            "['database'] (tables ['user_id_map'])",
+        ),
     ],
 )
-def test_identifying_data_needs_identifiable(
+def test_data_without_a_deidentified_copy_needs_identifiable(
     categories: list[str], tables: list[str] | None, named: str
 ) -> None:
+    # Given a non-identifiable grant naming a category (or table) the tier has no copy of
     config = document()
     scope = researcher(config, "ann-course")["scopes"][0]
     scope["categories"] = categories
@@ -150,18 +155,53 @@ def test_identifying_data_needs_identifiable(
     scope.pop("tables")
     if tables is not None:
         scope["tables"] = tables
+    # Then the synth stops, naming it and the fix
     [problem] = problems(config)
-    assert problem.startswith(f"researchers[0].scopes[0]: {named} hold identifying data")
+    assert problem.startswith(f"researchers[0].scopes[0]: {named} have no de-identified copy")
     assert "Fix: set identifiable = true" in problem
 
 
-def test_non_identifying_tables_need_no_identifiable() -> None:
+def test_non_identifiable_tables_are_read_from_their_deidentified_copies() -> None:
+    # Given ann (not identifiable), whose table scope names two tables
     ann = grant(document(), "ann-course")
     assert not ann.config.identifiable
-    assert {s.table for s in ann.slices if s.category == "database"} == {
-        "student_courseenrollment",
-        "courseware_studentmodule",
-    }
+    tables = [s for s in ann.slices if s.category == "database"]
+    # Then she reads both, from the de-identified tier only
+    assert {s.table for s in tables} == {"student_courseenrollment", "courseware_studentmodule"}
+    assert {s.prefix for s in tables} == {"deidentified/database/"}
+
+
+@pytest.mark.parametrize("tables", [None, ["auth_user", "auth_userprofile"]])
+def test_a_table_identifying_as_published_is_granted_de_identified_only(
+    tables: list[str] | None,
+) -> None:
+    # Given a non-identifiable grant of auth_user and auth_userprofile (names and emails as
+    # published; their copies keep reviewed columns only), or of every table
+    config = document()
+    scope = researcher(config, "ann-course")["scopes"][0]
+    scope["categories"] = ["database"]
+    scope.pop("tables")
+    if tables is not None:
+        scope["tables"] = tables
+    # When the grant is compiled
+    ann = grant(config, "ann-course")
+    # Then every table pattern is a copy's; no original table is readable
+    tables_read = [s for s in ann.slices if s.category == "database"]
+    reads = [p for s in tables_read for p in s.key_patterns]
+    lists = [p for s in tables_read for p in s.prefix_patterns]
+    assert reads and all(p.startswith("deidentified/database/") for p in reads + lists)
+    original = output_keys.course_output_key(
+        "database",
+        table="auth_user",
+        org="ExampleX",
+        site="edx",
+        course="ExampleX-CS101-2025_T1",
+        export_date=dt.date(2025, 3, 2),
+        file_name="ExampleX-CS101-2025_T1-auth_user-prod-analytics.sql",
+    )
+    copy = output_keys.deidentified_output_key(original)
+    assert any(matches_glob(p, copy) for p in ann.key_patterns)
+    assert not any(matches_glob(p, original) for p in ann.key_patterns)
 
 
 @pytest.mark.parametrize(
@@ -360,17 +400,21 @@ def test_ann_gets_exactly_her_slices() -> None:
         "arn:aws:iam::123456789012:role/edx-vault/researcher/edxvault-ann-course"
     )
     assert ann.expiry_timestamp == "2027-01-01T00:00:00Z"
+    # She is not identifiable: every pattern is the de-identified tier's
+    tier = "deidentified"
     assert set(ann.key_patterns) == {
         *(
-            f"database/{table}/org=examplex/site=edx/course=ExampleX-CS101-*/export_date={month}*"
+            f"{tier}/database/{table}/org=examplex/site=edx/course=ExampleX-CS101-*/"
+            f"export_date={month}*"
             for table in ("student_courseenrollment", "courseware_studentmodule")
             for month in ("2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06")
         ),
         *(
-            f"course-structure/org=examplex/site=edx/course=ExampleX-CS101-*/export_date={month}*"
+            f"{tier}/course-structure/org=examplex/site=edx/course=ExampleX-CS101-*/"
+            f"export_date={month}*"
             for month in ("2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06")
         ),
-        "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*",
+        f"{tier}/events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*",
     }
     # And she lists exactly where she reads: her dates, never a folder above them
     assert set(ann.prefix_patterns) == set(ann.key_patterns)
@@ -443,7 +487,7 @@ def test_an_open_date_range_ends_with_the_expiry_year() -> None:
     [events] = [s for s in grant(config, "ann-course").slices if s.category == "events"]
     assert events.date_to == dt.date(2027, 12, 31)
     assert events.key_patterns[-1] == (
-        "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2027*"
+        "deidentified/events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2027*"
     )
 
 
@@ -472,6 +516,10 @@ def test_identifying_rules() -> None:
         "auth_userprofile",
         "certificates_generatedcertificate",
     } <= IDENTIFYING_TABLES
+    # A de-identified copy is never identifying, whatever its original is (the audit's answer)
+    auth_user = "database/auth_user/org=x/site=edx/course=C/export_date=2026-11-01/a.sql"
+    assert identifying_key(auth_user)
+    assert not identifying_key(f"deidentified/{auth_user}")
 
 
 def test_every_pattern_matches_the_keys_the_pipeline_writes() -> None:
@@ -492,13 +540,18 @@ def test_every_pattern_matches_the_keys_the_pipeline_writes() -> None:
     opt_in_key = output_keys.email_opt_in_output_key(
         "OtherU", day, "otheru-email_opt_in-prod-analytics.csv"
     )
-    # Then the grant patterns for them match, and those of a neighbour do not
+    copy = output_keys.deidentified_output_key
+    # Then the grant patterns for them match, and those of a neighbour do not: the
+    # non-identifiable grant reads the copies, never the originals; the identifiable one the
+    # originals, never the copies
     ann = grant(document(), "ann-course")
     ben = grant(document(), "ben-identified")
-    assert any(matches_glob(p, event_key) for p in ann.key_patterns)
-    assert any(matches_glob(p, table_key) for p in ann.key_patterns)
+    assert any(matches_glob(p, copy(event_key)) for p in ann.key_patterns)
+    assert any(matches_glob(p, copy(table_key)) for p in ann.key_patterns)
+    assert not any(matches_glob(p, key) for p in ann.key_patterns for key in (event_key, table_key))
     assert not any(matches_glob(p, opt_in_key) for p in ann.key_patterns)
     assert any(matches_glob(p, opt_in_key) for p in ben.key_patterns)
+    assert not any(matches_glob(p, copy(opt_in_key)) for p in ben.key_patterns)
     assert not any(matches_glob(p, table_key) for p in ben.key_patterns)
     assert not any(matches_glob(p, event_key) for p in ben.key_patterns)
 
@@ -514,9 +567,24 @@ def test_course_event_patterns_match_the_keys_the_split_step_writes() -> None:
             for course in courses
         },
     }
+    keys |= {
+        f"copy of {what}": output_keys.deidentified_output_key(key)
+        for what, key in keys.items()
+        if what != "org log"  # the tier copies the per-course files only
+    }
     config = document()
     researcher(config, "ben-identified")["scopes"][0]["orgs"] = ["ExampleX"]
-    grants = {"ann": grant(document(), "ann-course"), "ben": grant(config, "ben-identified")}
+    # (and ben's whole-org events scope without identifiable: the tier of the whole org)
+    whole_org = document()
+    researcher(whole_org, "ben-identified")["scopes"][0].update(
+        orgs=["ExampleX"], categories=["events"]
+    )
+    researcher(whole_org, "ben-identified")["identifiable"] = False
+    grants = {
+        "ann": grant(document(), "ann-course"),
+        "ben": grant(config, "ben-identified"),
+        "ben, not identifiable": grant(whole_org, "ben-identified"),
+    }
     # When each grant's patterns are matched against them
     readable = {
         name: {
@@ -524,8 +592,16 @@ def test_course_event_patterns_match_the_keys_the_split_step_writes() -> None:
         }
         for name, g in grants.items()
     }
-    # Then the course-limited grant reads its course's file only; the whole-org grant all of them
-    assert readable == {"ann": {"ExampleX-CS101-2025_T1"}, "ben": set(keys)}
+    # Then the course-limited grant reads its course's copy only; the identifiable whole-org
+    # grant every original and no copy; the non-identifiable whole-org grant every course's
+    # copy, _none's included, and no original. (Its pattern would also match a copy of
+    # _unparsed, which the tier never holds: lines that are not events are dropped, not copied.)
+    originals = {what for what in keys if not what.startswith("copy of ")}
+    assert readable == {
+        "ann": {"copy of ExampleX-CS101-2025_T1"},
+        "ben": originals,
+        "ben, not identifiable": set(keys) - originals,
+    }
 
 
 @pytest.mark.parametrize(
@@ -545,7 +621,7 @@ def test_the_recipes_list_every_granted_day_and_only_what_the_grant_lists(
     scope = researcher(config, "ann-course")["scopes"][1]
     scope["date_from"], scope["date_to"] = date_from, date_to
     patterns = grant(config, "ann-course").prefix_patterns
-    folder = "events-by-course/org=examplex/site=edge/course=ExampleX-CS101-2025_T1"
+    folder = "deidentified/events-by-course/org=examplex/site=edge/course=ExampleX-CS101-2025_T1"
     # When the recipe spells the prefixes to list
     prefixes = listing_prefixes(folder, "date", date_from, date_to)
     # Then the grant allows every one of them, and they reach every day of the range, no other

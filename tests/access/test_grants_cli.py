@@ -13,16 +13,22 @@ from edx_vault.cli import context as cli_context
 from edx_vault.cli import grants as grants_command
 from edx_vault.cli import main
 from edx_vault.package.bucket_layout import NO_COURSE
-from edx_vault.package.output_keys import course_event_log_output_key, event_log_output_key
+from edx_vault.package.output_keys import (
+    course_event_log_output_key,
+    deidentified_output_key,
+    event_log_output_key,
+)
 from tests.access.conftest import SynthesizedGrants
 from tests.access.grant_config import NOW, TODAY
 
 MARCH_10 = dt.date(2025, 3, 10)
-COURSE_EVENTS = "events-by-course/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
-GRANTED = (
+# ann is not identifiable: she reads the de-identified tier.
+COURSE_EVENTS = "deidentified/events-by-course/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
+ORIGINAL = (
     "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
     "export_date=2025-03-02/ExampleX-CS101-2025_T1-student_courseenrollment-prod-analytics.sql"
 )
+GRANTED = deidentified_output_key(ORIGINAL)
 
 
 @pytest.fixture(autouse=True)
@@ -63,15 +69,15 @@ def test_grants_lists_who_reads_what_until_when(
 ) -> None:
     # When the admin lists the grants
     status, out, err = run(capsys, "grants", "--config", str(grants_config))
-    # Then each researcher x category is a row with the folders it reads, its scope, expiry and
-    # days left
+    # Then each researcher x category is a row with the folders it reads (the de-identified
+    # tier's for a grant without identifiable), its scope, expiry and days left
     assert status == 0
     rows = [line.split() for line in out.splitlines()]
     assert rows[0][:3] == ["RESEARCHER", "CATEGORY", "FOLDERS"]
     assert [
         "ann-course",
         "database",
-        "database/",
+        "deidentified/database/",
         "ExampleX",
         "ExampleX-CS101-*",
         "student_courseenrollment,courseware_studentmodule",
@@ -83,11 +89,11 @@ def test_grants_lists_who_reads_what_until_when(
         "351",
     ] in rows
     # And course-limited events are read from the per-course files alone, whole-org events from
-    # the org's logs and their split
+    # the org's logs and their split (the tier has the per-course files only)
     assert [
         "ann-course",
         "events",
-        "events-by-course/",
+        "deidentified/events-by-course/",
         "ExampleX",
         "ExampleX-CS101-*",
         "*",
@@ -113,7 +119,7 @@ def test_grants_lists_who_reads_what_until_when(
     assert [
         "dan-expired",
         "events",
-        "events/,events-by-course/",
+        "deidentified/events-by-course/",
         "ExampleX",
         "*",
         "*",
@@ -125,7 +131,11 @@ def test_grants_lists_who_reads_what_until_when(
     # And the role to assume, and a warning about the expired grant
     assert (
         "ben-identified: arn:aws:iam::123456789012:role/edx-vault/researcher/"
-        "edxvault-ben-identified (identifiable data allowed)"
+        "edxvault-ben-identified (identifiable data allowed: the original tier)"
+    ) in out
+    assert (
+        "ann-course: arn:aws:iam::123456789012:role/edx-vault/researcher/"
+        "edxvault-ann-course (de-identified: the deidentified/ tier only)"
     ) in out
     assert "warning: expired grants read nothing" in err and "dan-expired" in err
 
@@ -146,21 +156,43 @@ def test_grants_json_has_the_patterns(
     assert grants["dan-expired"]["key_patterns"] == []
     # And each scope says which folders each of its categories reads
     assert [scope["folders"] for scope in grants["ann-course"]["scopes"]] == [
-        {"database": ["database/"], "course-structure": ["course-structure/"]},
-        {"events": ["events-by-course/"]},
+        {
+            "database": ["deidentified/database/"],
+            "course-structure": ["deidentified/course-structure/"],
+        },
+        {"events": ["deidentified/events-by-course/"]},
+    ]
+    assert [scope["folders"] for scope in grants["ben-identified"]["scopes"]] == [
+        {
+            "email-opt-in": ["email-opt-in/"],
+            "forums": ["forums/"],
+            "database": ["database/"],
+            "events": ["events/", "events-by-course/"],
+        }
     ]
     assert (
-        "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*"
+        "deidentified/events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*"
         in (grants["ann-course"]["key_patterns"])
     )
+
+
+ANN_COURSE_EVENTS = course_event_log_output_key(
+    "ExampleX", "edge", "ExampleX-CS101-2025_T1", MARCH_10
+)
 
 
 @pytest.mark.parametrize(
     ("key", "verdict"),
     [
-        (course_event_log_output_key("ExampleX", "edge", "ExampleX-CS101-2025_T1", MARCH_10), 0),
+        (deidentified_output_key(ANN_COURSE_EVENTS), 0),
+        (ANN_COURSE_EVENTS, 1),  # the original of the same file
         (event_log_output_key("ExampleX", "edge", MARCH_10), 1),
-        (course_event_log_output_key("ExampleX", "edge", NO_COURSE, MARCH_10), 1),
+        (
+            deidentified_output_key(
+                course_event_log_output_key("ExampleX", "edge", NO_COURSE, MARCH_10)
+            ),
+            1,
+        ),
     ],
 )
 def test_check_a_course_limited_grant_reads_its_course_events_only(
@@ -170,10 +202,11 @@ def test_check_a_course_limited_grant_reads_its_course_events_only(
     key: str,
     verdict: int,
 ) -> None:
-    # Given ann's events grant for ExampleX-CS101-* in March 2025
-    # When the admin checks her course's per-course file, the org's log, and the no-course file
+    # Given ann's events grant for ExampleX-CS101-* in March 2025 (not identifiable)
+    # When the admin checks her course's copy and its original, the org's log, and the
+    # no-course file's copy
     status, out, _ = check(capsys, grants_config, "ann-course", key)
-    # Then only her course's file is allowed
+    # Then only her course's copy is allowed
     assert status == verdict
     assert out.startswith(f"{'DENY' if verdict else 'ALLOW'}  ann-course  s3://")
 
@@ -219,9 +252,42 @@ def test_check_an_ungranted_key_shows_what_is_granted(
     assert "s3:GetObject: implicit-deny (no Allow in the identity policy)" in out
     assert "the grant covers (first patterns):" in out
     assert (
-        "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-*/"
-        "export_date=2025-01*"
+        "deidentified/database/student_courseenrollment/org=examplex/site=edx/"
+        "course=ExampleX-CS101-*/export_date=2025-01*"
     ) in out
+
+
+def test_check_an_original_for_a_non_identifiable_grant_points_at_its_copy(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
+) -> None:
+    # Given ann, who is not identifiable and is granted the copy of this table file
+    # When the admin checks the identified original
+    status, out, _ = check(capsys, grants_config, "ann-course", ORIGINAL)
+    # Then it is refused, and the refusal names the copy she reads
+    assert status == 1
+    assert "s3:GetObject: implicit-deny" in out
+    assert (
+        f"reads the de-identified tier only: its copy of this file, if it has one, is {GRANTED}"
+        in (out)
+    )
+
+
+def test_check_a_copy_for_an_identifiable_grant_points_at_the_original(
+    capsys: pytest.CaptureFixture[str], grants_config: Path, synthesized_once: list[dt.date]
+) -> None:
+    # Given ben, identifiable, who reads OtherU's originals
+    original = event_log_output_key("OtherU", "edx", MARCH_10)
+    copy = deidentified_output_key(
+        course_event_log_output_key("OtherU", "edx", "OtherU-X1-2025", MARCH_10)
+    )
+    # When the admin checks the original, then a de-identified copy
+    allowed, _, _ = check(capsys, grants_config, "ben-identified", original)
+    status, out, _ = check(capsys, grants_config, "ben-identified", copy)
+    # Then the original is allowed; the copy refused, naming the original tier
+    assert allowed == 0
+    assert status == 1
+    assert "reads the original tier, not its de-identified copies: the original is " in out
+    assert copy.removeprefix("deidentified/") in out
 
 
 def test_check_a_listing_as_json(
@@ -267,7 +333,10 @@ def test_check_a_listing_of_a_dated_grant_names_its_dates(
     if verdict:
         assert "s3:ListBucket: implicit-deny" in out
         assert "the grant lists (first s3:prefix patterns):" in out
-        assert "events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*" in out
+        assert (
+            "deidentified/events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/"
+            "date=2025-03*"
+        ) in out
 
 
 def test_grants_patterns_shows_what_a_grant_reads_and_lists(
@@ -278,17 +347,15 @@ def test_grants_patterns_shows_what_a_grant_reads_and_lists(
     # Then a dated grant lists its date prefixes, and a grant without dates its folders
     assert status == 0
     lines = {line.strip() for line in out.splitlines()}
-    assert (
-        "list  events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*" in lines
-    )
-    assert "read  events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/date=2025-03*" in (
-        lines
-    )
+    ann_events = "deidentified/events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/"
+    assert f"list  {ann_events}date=2025-03*" in lines
+    assert f"read  {ann_events}date=2025-03*" in lines
     assert "list  events/org=otheru/*" in lines
-    assert not any(
-        line.startswith("list  events-by-course/org=examplex/site=*/course=ExampleX-CS101-*/*")
-        for line in lines
-    )
+    assert not any(line.startswith(f"list  {ann_events}*") for line in lines)
+    # And a non-identifiable grant's patterns are all the tier's
+    ann = out[out.index("ann-course: arn:") : out.index("ben-identified: arn:")]
+    patterns = [line.split()[1] for line in ann.splitlines()[1:] if line.strip()]
+    assert patterns and all(p.startswith("deidentified/") for p in patterns)
 
 
 def test_check_an_unknown_researcher_is_a_usage_error(

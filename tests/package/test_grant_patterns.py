@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from edx_vault.access.iam_wildcards import matches_glob
 from edx_vault.package import bucket_layout
 from edx_vault.package.bucket_layout import (
+    DEIDENTIFIED_PREFIX,
     EVENTS_BY_COURSE_PREFIX,
     EVENTS_PREFIX,
     NOT_COURSES,
@@ -18,11 +19,13 @@ from edx_vault.package.bucket_layout import (
 )
 from edx_vault.package.grant_patterns import (
     CATEGORY_PREFIXES,
+    DEIDENTIFIED_CATEGORY_PREFIXES,
     RESEARCHER_PREFIXES,
     date_partition_prefixes,
     slice_patterns,
 )
-from edx_vault.package.output_keys import course_event_log_output_key
+from edx_vault.package.identifying_columns import has_deidentified_copy
+from edx_vault.package.output_keys import course_event_log_output_key, deidentified_output_key
 from edx_vault.settings.types import GrantCategory
 
 
@@ -65,11 +68,61 @@ def test_events_are_read_from_the_org_logs_and_from_their_split_by_course() -> N
 
 
 def test_researchers_may_reach_every_published_prefix_but_rdx_and_nothing_else() -> None:
-    # rdx/ archives are per request, not a grant category; the pipeline's prefixes never
-    assert set(RESEARCHER_PREFIXES) == set(bucket_layout.PUBLISHED_PREFIXES) - {
-        bucket_layout.RDX_PREFIX
+    # rdx/ archives are per request, not a grant category; the pipeline's prefixes never.
+    # In the de-identified tier: the copies of every prefix a non-identifiable grant reads.
+    originals = set(bucket_layout.PUBLISHED_PREFIXES) - {bucket_layout.RDX_PREFIX}
+    tier = {
+        f"{DEIDENTIFIED_PREFIX}{prefix}"
+        for prefix in (
+            EVENTS_BY_COURSE_PREFIX,
+            bucket_layout.DATABASE_PREFIX,
+            bucket_layout.COURSE_STRUCTURE_PREFIX,
+            bucket_layout.COURSE_EXPORT_PREFIX,
+        )
     }
+    assert set(RESEARCHER_PREFIXES) == originals | tier
     assert not set(RESEARCHER_PREFIXES) & set(PIPELINE_ONLY_PREFIXES)
+
+
+@pytest.mark.parametrize("category", get_args(GrantCategory))
+def test_the_tier_is_read_where_a_copy_exists_and_never_from_the_whole_org_logs(
+    category: GrantCategory,
+) -> None:
+    # Given a category's prefixes in the de-identified tier
+    tier = DEIDENTIFIED_CATEGORY_PREFIXES[category]
+    # Then a category with a copy is read from the copies of its per-course prefixes (events:
+    # events-by-course/ only, the tier has no copy of the whole-org logs), and one without a
+    # copy (email opt-in, forums, ORA: identifying as a whole) from none
+    if not has_deidentified_copy(category):
+        assert tier == ()
+        return
+    assert tier == tuple(
+        f"{DEIDENTIFIED_PREFIX}{prefix}"
+        for prefix in CATEGORY_PREFIXES[category]
+        if prefix != EVENTS_PREFIX
+    )
+    assert tier
+
+
+def test_a_deidentified_slice_has_the_originals_levels_behind_the_tiers_prefix() -> None:
+    # Given one course's March of events, in both tiers
+    parts: dict[str, Any] = {"org": "MITx", "course": "MITx-6.002x-*", "date_prefix": "2025-03"}
+    original = slice_patterns("events", prefix=EVENTS_BY_COURSE_PREFIX, **parts)
+    copy = slice_patterns(
+        "events", prefix=f"{DEIDENTIFIED_PREFIX}{EVENTS_BY_COURSE_PREFIX}", **parts
+    )
+    # Then the copy's patterns are the original's behind deidentified/ (the copy's key is the
+    # original's behind it: output_keys.deidentified_output_key)
+    assert copy.key_pattern == f"{DEIDENTIFIED_PREFIX}{original.key_pattern}"
+    assert copy.prefix_pattern == f"{DEIDENTIFIED_PREFIX}{original.prefix_pattern}"
+    key = course_event_log_output_key("MITx", "edx", "MITx-6.002x-2012_Fall", dt.date(2025, 3, 2))
+    assert matches_glob(copy.key_pattern, deidentified_output_key(key))
+    assert not matches_glob(copy.key_pattern, key)
+    # And the tier's copy of the whole-org logs, or of a category without a copy, is no slice
+    with pytest.raises(ValueError, match="are not under"):
+        slice_patterns("events", org="mitx", prefix=f"{DEIDENTIFIED_PREFIX}{EVENTS_PREFIX}")
+    with pytest.raises(ValueError, match="are not under"):
+        slice_patterns("forums", org="mitx", prefix=f"{DEIDENTIFIED_PREFIX}forums/")
 
 
 @pytest.mark.parametrize(
