@@ -98,6 +98,9 @@ def run_init(args: argparse.Namespace, context: CliContext) -> int:
             f"that is `edx-vault pseudonym-key rotate {ROTATE_FLAG}`, a separate, explicit command"
         )
     key = new_key(context)
+    # Not a compare-and-set: Secrets Manager has none, so two admins running init at the same
+    # moment could both store a key (the later one current). The check above is for the
+    # admin who forgot a key exists, which is the mistake that breaks linkage.
     store_pseudonym_key(context.secretsmanager(), secret_arn, key)
     context.out(
         f"Stored a new pseudonym key ({KEY_BYTES} random bytes, created {_created(key)}) in "
@@ -124,6 +127,10 @@ def run_rotate(args: argparse.Namespace, context: CliContext) -> int:
     if not args.yes_break_linkage:
         raise CliError(f"nothing was changed: run it again with {ROTATE_FLAG} to rotate")
     key = new_key(context)
+    # PutSecretValue without VersionStages moves AWSCURRENT to the new version and AWSPREVIOUS
+    # to the one it left (Secrets Manager API Reference, PutSecretValue, VersionStages); the
+    # functions' GetSecretValue without a stage reads AWSCURRENT, so the next sync uses the
+    # new key, and the old one stays one version back, which is what undoes a mistaken run.
     store_pseudonym_key(context.secretsmanager(), secret_arn, key)
     replaced = f"the key created {_created(current)}" if current is not None else "a malformed key"
     context.out(
