@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import json
 import secrets
 from typing import Final
@@ -127,6 +128,11 @@ def run_rotate(args: argparse.Namespace, context: CliContext) -> int:
     if not args.yes_break_linkage:
         raise CliError(f"nothing was changed: run it again with {ROTATE_FLAG} to rotate")
     key = new_key(context)
+    if current is not None and _created(key) <= _created(current):
+        # The pipeline tells key generations apart by `created` (stored to the second): the
+        # tier is rebuilt when it changes. A second rotation within the same second (or a
+        # clock behind the last one's) must still be a new generation.
+        key = PseudonymKey(key=key.key, created=current.created + dt.timedelta(seconds=1))
     # PutSecretValue without VersionStages moves AWSCURRENT to the new version and AWSPREVIOUS
     # to the one it left (Secrets Manager API Reference, PutSecretValue, VersionStages); the
     # functions' GetSecretValue without a stage reads AWSCURRENT, so the next sync uses the

@@ -99,7 +99,7 @@ def test_rotate_explains_and_changes_nothing_without_the_flag_then_replaces_with
     assert rotated.exit_code == 0, rotated.stderr
     new = _stored_key(vault_stack)
     assert new.key != old.key and len(new.key_bytes) == 32
-    assert new.created >= old.created
+    assert new.created > old.created  # a new generation, even within the same second
     client = vault_stack.aws.client("secretsmanager")
     previous = client.get_secret_value(SecretId=_secret(vault_stack), VersionStage="AWSPREVIOUS")
     assert parse_pseudonym_key(previous["SecretString"]).key == old.key
