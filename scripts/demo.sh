@@ -4,9 +4,10 @@
 #   1. start the embedded AWS (moto) and deploy the app's synthesized stacks into it
 #   2. generate the pipeline's OpenPGP key (private half into Secrets Manager)
 #   3. play edX: a synthetic data package encrypted to that key, and credentials.csv.gpg
-#   4. import the credentials, as a data czar would
-#   5. run a sync and wait for it: mirror, decrypt in "Lambda", re-encrypt under KMS, report
-#   6. list what was published in the institutional bucket
+#   4. import the credentials and create the pseudonym key, as a data czar would
+#   5. run a sync and wait for it: mirror, decrypt in "Lambda", re-encrypt under KMS, split by
+#      course, build the de-identified tier, report
+#   6. list what was published in the institutional bucket, and check the de-identified tier
 #
 # The embedded AWS is always stopped at the end, whatever happens. Everything the demo writes
 # goes to a temporary directory; a server you started yourself with `edx-vault local up` is
@@ -32,7 +33,7 @@ step() {
 
 [ -x "$EDX" ] || fail "the edx-vault command is not installed in .venv: run \`make setup\` first"
 "$EDX" --help >/dev/null 2>&1 || fail "\`edx-vault --help\` fails: the admin CLI is not usable yet"
-for command in local keygen import-credentials sync; do
+for command in local keygen import-credentials pseudonym-key sync; do
   "$EDX" "$command" --help >/dev/null 2>&1 \
     || fail "the admin CLI has no \`$command\` command yet (edx_vault/cli/commands.py)"
 done
@@ -100,16 +101,17 @@ if seeded["corrupted"]:
 print(line)
 PY
 
-step "4/7 Importing edX's credentials (edx-vault import-credentials)"
+step "4/7 Importing edX's credentials and creating the pseudonym key (edx-vault import-credentials, pseudonym-key init)"
 "$EDX" import-credentials "$WORK/credentials.csv.gpg"
+"$EDX" pseudonym-key init
 
-step "5/7 Syncing: mirror, decrypt, re-encrypt under KMS, report (edx-vault sync --wait)"
+step "5/7 Syncing: mirror, decrypt, re-encrypt under KMS, split, de-identify, report (edx-vault sync --wait)"
 sync_status=0
 "$EDX" sync --wait || sync_status=$?
 
 step "6/7 What the institutional bucket holds now"
 published_status=0
-"$PYTHON" - "$WORK/seeded.json" "${DEMO_CORRUPT:-0}" <<'PY' || published_status=$?
+"$PYTHON" - "$WORK/seeded.json" "${DEMO_CORRUPT:-0}" "$CONFIG" "${DEMO_SIZE:-demo}" <<'PY' || published_status=$?
 """List the published prefixes of the data bucket, then check every seeded file is published.
 
 A sync that says it succeeded while a file it was given is missing is the worst failure the
@@ -189,16 +191,55 @@ if missing:
         print(f"  {item['key']}  (from s3://{item['source']})")
     sys.exit(1)
 print(f"Every one of the {len(expected)} files edX delivered is published.")
+
+# The de-identified tier (docs/deidentification.md): every published file of a copied kind has
+# its copy under deidentified/, and no synthetic learner's username, email or IP is in it.
+import gzip
+import re
+
+from edx_vault.devtools.embedded_aws.seed import seed_package_spec
+from edx_vault.devtools.synthetic.people import learners
+from edx_vault.pipeline.deidentify_plan import has_copy
+from edx_vault.settings.config import load_config
+
+copies = {key for key in present if key.startswith("deidentified/")}
+wanted = {"deidentified/" + key for key in present if has_copy(key)}
+print()
+print(f"De-identified tier: {len(copies)} copies under deidentified/, e.g.:")
+for key in sorted(copies)[:3]:
+    print(f"  {key}")
+if wanted - copies:
+    print(f"NOT DE-IDENTIFIED: {len(wanted - copies)} published files have no copy, e.g.:")
+    for key in sorted(wanted - copies)[:10]:
+        print(f"  {key}")
+    sys.exit(1)
+spec = seed_package_spec(load_config(sys.argv[3]), sys.argv[4], failed_export=corrupt)
+people = [learner for org in spec.orgs for learner in learners(spec, org)]
+tier = b""
+s3 = boto3.client("s3")
+for key in sorted(copies):
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    tier += gzip.decompress(body) if key.endswith(".gz") else body
+named = [v for p in people for v in (p.username, p.email) if v.encode() in tier]
+named += re.findall(rb"(?:203\.0\.113|198\.51\.100)\.\d{1,3}", tier)
+if named:
+    print(f"IDENTIFIED: the de-identified tier holds {len(named)} learner identifiers")
+    sys.exit(1)
+print(
+    f"Every copied file has its copy, and none of the {len(people)} synthetic learners' "
+    "usernames, emails or IP addresses is in any byte of them."
+)
 PY
 
 step "7/7 A researcher reads a granted course, and the data czar's audit shows it"
 research_status=0
 if [ "$published_status" -eq 0 ]; then
   "$PYTHON" - "$CONFIG" <<'PY' || research_status=$?
-"""The example config's in-account researcher lists one course's events by the dates of their
-grant and reads them with the pandas recipe of docs/researchers.md
-(edx_vault/devtools/research_recipes.py), is refused a listing of the course's whole folder and
-of the org's whole logs, and `edx-vault audit` then shows those reads."""
+"""The example config's in-account researcher (identifiable = false) lists one course's
+de-identified events by the dates of their grant and reads them with the pandas recipe of
+docs/researchers.md
+(edx_vault/devtools/research_recipes.py), is refused a listing of the course's whole folder, of
+the original tier and of the org's whole logs, and `edx-vault audit` then shows those reads."""
 
 import os
 import sys
@@ -238,16 +279,23 @@ filesystem = researcher_filesystem(credentials, region=region, endpoint=endpoint
 s3 = researcher_s3(credentials, region=region, endpoint=endpoint)
 scope = next(scope for scope in researcher.scopes if "events" in scope.categories)
 course = "ExampleX-6.002x-2012_Fall"
-folder = f"events-by-course/org=examplex/site=edx/course={course}"
+original = f"events-by-course/org=examplex/site=edx/course={course}"
+# identifiable = false: the grant reads the de-identified tier only (docs/deidentification.md),
+# the same keys behind deidentified/, usernames as pseudonyms.
+assert not researcher.identifiable
+folder = f"deidentified/{original}"
 # A dated grant lists its dates only: one prefix per whole year, month or day of its range.
 prefixes = listing_prefixes(folder, "date", scope.date_from, scope.date_to)
 events = read_events(filesystem, list_files(s3, bucket, prefixes))
 print(f"{researcher.name} assumed {role.split(':')[-1]}")
 print(f"  listed {', '.join(p.removeprefix(folder + '/') for p in prefixes)} of {course}")
-print(f"  read {len(events)} events of {course} ({events['date'].nunique()} days), e.g.:")
+print(f"  read {len(events)} de-identified events of {course} ({events['date'].nunique()} days), e.g.:")
 print(events[["date", "event_type", "username"]].head(5).to_string(index=False))
 refused = {
     "the course's whole folder (every date's file names)": [f"{folder}/"],
+    "the original (identified) tier's files of the course": listing_prefixes(
+        original, "date", scope.date_from, scope.date_to
+    ),
     "the org's whole logs (events/)": listing_prefixes(
         "events/org=examplex/site=edx", "date", scope.date_from, scope.date_to
     ),

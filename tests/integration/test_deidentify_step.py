@@ -32,7 +32,9 @@ from edx_vault.pipeline.steps.deidentify import (
     DEIDENTIFY_ITEMS,
     deidentify_batch,
     plan_deidentified,
+    plan_failed,
 )
+from edx_vault.settings.secret_formats import PSEUDONYM_KEY, SecretNotSetError
 from tests.integration.conftest import Vault
 
 pytestmark = pytest.mark.integration
@@ -287,3 +289,23 @@ def test_a_batch_that_left_no_result_fails_the_run_naming_each_file(
     assert section is not None and section["failed"] == plan["due"] == len(failures)
     assert {f["code"] for f in failures} == {"no-result"}
     assert EVENTS in {f["source_key"] for f in failures}
+
+
+def test_a_plan_without_its_key_fails_the_run_with_the_command_that_sets_it(
+    vault: Vault,
+) -> None:
+    # Given a plan that could not read the pseudonym key (the handler records why, then fails)
+    context = vault.context()
+    error = SecretNotSetError(PSEUDONYM_KEY, "arn:aws:secretsmanager:us-east-1:1:secret:k")
+    plan_failed(context, "run-1", code="secret-not-set", reason=str(error))
+    # When the report reads the run
+    section, [failure] = deidentified_report(context.files("run-1"), expected=True)
+    # Then the run fails, saying which command fills the key
+    assert failure["code"] == "secret-not-set"
+    assert "edx-vault pseudonym-key init" in failure["reason"]
+    assert section is not None and section["error"]["code"] == "secret-not-set"
+    # And a deployment without the step has no section and no failure from it
+    assert deidentified_report(vault.context().files("run-2"), expected=False) == (None, [])
+    # But one with the step whose plan left nothing fails the run
+    _, [lost] = deidentified_report(vault.context().files("run-2"), expected=True)
+    assert lost["code"] == "no-result"

@@ -140,6 +140,8 @@ def synced(vault_assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                 size="small",
             )
             assert main(["import-credentials", str(seeded.credentials_file)]) == 0
+            # And the de-identified tier's pseudonym key (the sync refuses to start without it)
+            assert main(["pseudonym-key", "init"]) == 0
             # When the admin runs a sync and waits for it
             status = sync_and_wait()
         yield Synced(aws, seeded, status, work)
