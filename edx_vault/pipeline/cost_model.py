@@ -74,6 +74,15 @@ CATALOG_SECONDS: Final = 10
 CATALOG_TABLES: Final = len(header_sql_tables())
 
 
+# The de-identify step (stacks/sync_functions.py deploys it at one vCPU): it parses every line,
+# about 13 MB of plaintext a second on one core (the transforms' measure, docs/deidentification.md).
+# Its originals' bytes are taken as gzip event files (EVENT_LOG_EXPANSION times the plaintext),
+# which overstates the tables (plain TSV, a small share of the bytes). Per copy: a GET, a PUT,
+# about one KMS request, and its share of a Map item.
+DEIDENTIFY_MEMORY_GB: Final = MB_PER_VCPU / MB_PER_BILLED_GB
+DEIDENTIFY_PLAINTEXT_BYTES_PER_SECOND: Final = 13_000_000
+
+
 @dataclass(frozen=True)
 class RunVolume:
     mirrored_objects: int
@@ -108,5 +117,31 @@ def estimate_run_cost_usd(volume: RunVolume) -> float:
         + items * DYNAMODB_WRITES_PER_ITEM * DYNAMODB_WRITE_USD
         + items * DYNAMODB_READS_PER_ITEM * DYNAMODB_READ_USD
         + (items + volume.course_files) * KMS_REQUEST_USD  # bucket keys: ~one per object
+    )
+    return round(cost, 4)
+
+
+def estimate_deidentify_cost_usd(copies: int, original_bytes: int) -> float:
+    """The estimated cost of one run's de-identified copies in US dollars.
+
+    Parameters
+    ----------
+    copies
+        The copies the run made.
+    original_bytes
+        The bytes of their originals, as published (gzip for event files).
+    """
+    plaintext = original_bytes * EVENT_LOG_EXPANSION
+    lambda_seconds_gb = (
+        plaintext / DEIDENTIFY_PLAINTEXT_BYTES_PER_SECOND + copies * 0.2
+    ) * DEIDENTIFY_MEMORY_GB
+    parts = original_bytes // PART_BYTES
+    cost = (
+        lambda_seconds_gb * LAMBDA_GB_SECOND_USD
+        + (copies + 1) * LAMBDA_REQUEST_USD
+        + (copies * TRANSITIONS_PER_ITEM + 2) * STEP_FUNCTIONS_TRANSITION_USD
+        + (copies + parts) * S3_WRITE_REQUEST_USD
+        + (copies + parts) * S3_READ_REQUEST_USD
+        + copies * KMS_REQUEST_USD
     )
     return round(cost, 4)

@@ -81,6 +81,8 @@ def deidentified_report(
         "lines": lines,
         "dropped": dict(sorted(dropped.items())),
         "unknown_types": unknown_types,
+        # What the originals of the due copies weighed, for the run's cost estimate.
+        "original_bytes": int(plan.get("due_bytes", 0)),
     }
     return section, failures
 

@@ -58,3 +58,13 @@ def test_a_run_with_nothing_to_do_costs_only_its_fixed_steps() -> None:
     nothing = RunVolume(mirrored_objects=0, mirrored_bytes=0, decrypted_units=0, decrypted_bytes=0)
     # Then it costs the three fixed invocations and ten transitions: a fraction of a cent
     assert 0 < estimate_run_cost_usd(nothing) < 0.001
+
+
+def test_a_gb_of_gzip_event_files_costs_its_de_identifying_time() -> None:
+    # Given the modeled de-identify rate (13 MB/s of plaintext, ten times the gzip bytes)
+    one_gb = cost_model.estimate_deidentify_cost_usd(copies=1, original_bytes=10**9)
+    nothing = cost_model.estimate_deidentify_cost_usd(copies=1, original_bytes=0)
+    # Then a GB of gzip event files is about 770 s of one vCPU, about $0.022 (docs/cost.md)
+    seconds = 10**10 / cost_model.DEIDENTIFY_PLAINTEXT_BYTES_PER_SECOND
+    assert seconds == pytest.approx(770, rel=0.01)
+    assert one_gb - nothing == pytest.approx(0.022, abs=0.001)

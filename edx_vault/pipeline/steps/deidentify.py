@@ -159,6 +159,7 @@ def plan_deidentified(
     )
     summary = {
         "due": [item.key for item in plan.due],
+        "due_bytes": sum(item.size for item in plan.due),
         "removed": list(plan.orphans),
         "up_to_date": plan.up_to_date,
         "version": epoch.version,

@@ -10,6 +10,7 @@ from edx_vault.engine.errors import aws_error_code
 from edx_vault.package.access_log_readers import KnownPrincipals
 from edx_vault.package.identifying_data import identifying_key
 from edx_vault.pipeline.context import RunContext
+from edx_vault.pipeline.cost_model import estimate_deidentify_cost_usd
 from edx_vault.pipeline.deidentify_report import deidentified_report
 from edx_vault.pipeline.key_metadata import key_expiry_from_tags
 from edx_vault.pipeline.new_data import NEW_DATA_STATE_KEY, new_data_since
@@ -90,6 +91,14 @@ def finish_run(
     )
     if deidentified is not None:
         report["deidentified"] = deidentified
+        report["estimated_cost_usd"] = round(
+            report["estimated_cost_usd"]
+            + estimate_deidentify_cost_usd(
+                copies=sum(deidentified.get(name, 0) for name in ("written", "failed", "skipped")),
+                original_bytes=deidentified.get("original_bytes", 0),
+            ),
+            4,
+        )
     if deidentify_failures:
         report["failures"].extend(deidentify_failures)
         report["status"] = "failed"
