@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import random
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -24,6 +25,7 @@ from botocore.exceptions import ResponseStreamingError
 from edx_vault.devtools.synthetic.identifier_corpus import IdentifierCorpus, identifier_corpus
 from edx_vault.engine.errors import is_transient
 from edx_vault.engine.pseudonyms import Pseudonymizer
+from edx_vault.engine.publish import PART_BYTES
 from edx_vault.package.bucket_layout import DEIDENTIFIED_PREFIX
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.deidentify_items import DeidentifyBatch
@@ -103,12 +105,14 @@ def run_step(
 
 
 def tier(vault: Vault) -> dict[str, bytes]:
-    """Every object under deidentified/, event copies decompressed."""
+    """Every object under deidentified/, event copies decompressed (course exports, also
+    .gz, are copied as they are)."""
     listing = vault.s3.list_objects_v2(Bucket=vault.target.bucket, Prefix=DEIDENTIFIED_PREFIX)
     found = {}
     for entry in listing.get("Contents", []):
         body = vault.s3.get_object(Bucket=vault.target.bucket, Key=entry["Key"])["Body"].read()
-        found[entry["Key"]] = gzip.decompress(body) if entry["Key"].endswith(".gz") else body
+        events = entry["Key"].startswith(f"{DEIDENTIFIED_PREFIX}events-by-course/")
+        found[entry["Key"]] = gzip.decompress(body) if events else body
     return found
 
 
@@ -216,17 +220,18 @@ def test_a_new_pseudonym_key_rebuilds_the_whole_tier(
 
 
 class _BreakingBody:
-    """A response body that breaks after its first read, as a dropped connection does."""
+    """A response body that breaks after ``after_bytes``, as a dropped connection does."""
 
-    def __init__(self, body: Any) -> None:
+    def __init__(self, body: Any, after_bytes: int) -> None:
         self._body = body
-        self._reads = 0
+        self._left = after_bytes
 
     def read(self, size: int = -1) -> bytes:
-        self._reads += 1
-        if self._reads > 1:
+        if self._left <= 0:
             raise ResponseStreamingError(error="connection reset")
-        return bytes(self._body.read(min(size, 64)))
+        data = bytes(self._body.read(min(size, self._left) if size >= 0 else self._left))
+        self._left -= len(data)
+        return data
 
     def close(self) -> None:
         self._body.close()
@@ -235,14 +240,14 @@ class _BreakingBody:
 class _BreakingS3:
     """The vault's client, with one GET of ``key`` whose body breaks mid-read."""
 
-    def __init__(self, s3: Any, key: str) -> None:
-        self._s3, self._key, self.broken = s3, key, False
+    def __init__(self, s3: Any, key: str, after_bytes: int = 64) -> None:
+        self._s3, self._key, self._after, self.broken = s3, key, after_bytes, False
 
     def get_object(self, **kwargs: Any) -> Any:
         response = self._s3.get_object(**kwargs)
         if kwargs["Key"] == self._key and not self.broken:
             self.broken = True
-            response["Body"] = _BreakingBody(response["Body"])
+            response["Body"] = _BreakingBody(response["Body"], self._after)
         return response
 
     def __getattr__(self, name: str) -> Any:
@@ -309,3 +314,33 @@ def test_a_plan_without_its_key_fails_the_run_with_the_command_that_sets_it(
     # But one with the step whose plan left nothing fails the run
     _, [lost] = deidentified_report(vault.context().files("run-2"), expected=True)
     assert lost["code"] == "no-result"
+
+
+def test_a_large_copy_broken_after_its_first_part_leaves_no_upload_and_heals(
+    vault: Vault,
+) -> None:
+    # Given a course export of three upload parts, copied as it is, whose read breaks after
+    # the first part was sent (a multipart upload under way)
+    export = (
+        f"course-export/org=VaultX/site=edx/course={COURSE}/export_date=2025-03-09/"
+        f"{COURSE}-course-prod-analytics.xml.tar.gz"
+    )
+    original = random.Random(7).randbytes(2 * PART_BYTES + 1024)
+    _put(vault, export, original)
+    context = vault.context()
+    plan_deidentified(context, "run-1", key_created=CREATED, wait=no_wait)
+    files = context.files("run-1")
+    [batch] = [
+        DeidentifyBatch.model_validate(b) for b in files.get_json(files.key(DEIDENTIFY_ITEMS))
+    ]
+    breaking = _BreakingS3(vault.s3, export, after_bytes=PART_BYTES + 4096)
+    faulty = RunContext(settings=context.settings, vault_s3=breaking, manifest=context.manifest)  # type: ignore[arg-type]
+    # When the batch runs, the read breaks: an error the state machine retries
+    with pytest.raises(ResponseStreamingError):
+        deidentify_batch(faulty, batch, Pseudonymizer(KEY), key_created=CREATED)
+    # Then the upload was aborted: no copy, no open upload
+    assert DEIDENTIFIED_PREFIX + export not in tier(vault)
+    assert not vault.s3.list_multipart_uploads(Bucket=vault.target.bucket).get("Uploads")
+    # And the retry publishes the whole copy, byte for byte
+    deidentify_batch(faulty, batch, Pseudonymizer(KEY), key_created=CREATED)
+    assert tier(vault)[DEIDENTIFIED_PREFIX + export] == original

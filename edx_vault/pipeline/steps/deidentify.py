@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, cast
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -243,7 +244,9 @@ def copy_one(
             kms_key_arn=target.kms_key_arn,
             metadata={
                 **provenance,
-                "original-key": item.key,
+                # User-defined metadata travels as x-amz-meta- HTTP headers (S3 User Guide,
+                # "Working with object metadata"): percent-encoded, a key stays ASCII.
+                "original-key": quote(item.key, safe="/=+,"),
                 "original-version-id": original.get("VersionId") or "null",
             },
             content_type=original.get("ContentType") or "application/octet-stream",
