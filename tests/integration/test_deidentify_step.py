@@ -88,6 +88,11 @@ def no_wait(_: float) -> None:
     """A new epoch's wait skipped, where no test reads which copies are made in its second."""
 
 
+def fail_if_waiting(_: float) -> None:
+    """A first build (an empty tier) has no older copies to tell apart: it never waits."""
+    raise AssertionError("a new epoch over an empty tier waited")
+
+
 def run_step(
     context: RunContext, run_id: str, *, wait: Callable[[float], None] = no_wait
 ) -> dict[str, Any]:
@@ -183,7 +188,7 @@ def test_a_second_run_is_idle_and_an_orphan_is_removed(
     # Given a tier built once
     publish_corpus(vault, corpus)
     context = vault.context()
-    first = run_step(context, "run-1", wait=time.sleep)
+    first = run_step(context, "run-1", wait=fail_if_waiting)
     # When an original is deleted and the step runs again
     vault.s3.delete_object(Bucket=vault.target.bucket, Key=table_key("auth_user"))
     second = run_step(context, "run-2")
@@ -203,7 +208,7 @@ def test_a_new_pseudonym_key_rebuilds_the_whole_tier(
     before = tier(vault)
     # When the key is rotated (a new created time) and the step runs
     rotated = CREATED + dt.timedelta(days=30)
-    plan = plan_deidentified(context, "run-2", key_created=rotated, wait=no_wait)
+    plan = plan_deidentified(context, "run-2", key_created=rotated, wait=time.sleep)
     files = context.files("run-2")
     for batch in files.get_json(files.key(DEIDENTIFY_ITEMS)):
         deidentify_batch(
@@ -217,6 +222,9 @@ def test_a_new_pseudonym_key_rebuilds_the_whole_tier(
     after = tier(vault)
     assert set(after) == set(before)
     assert after[DEIDENTIFIED_PREFIX + EVENTS] != before[DEIDENTIFIED_PREFIX + EVENTS]
+    # And once rebuilt (the new epoch waited out its first second), nothing is due again
+    third = plan_deidentified(context, "run-3", key_created=rotated, wait=fail_if_waiting)
+    assert (third["due"], third["up_to_date"]) == (0, first["due"])
 
 
 class _BreakingBody:

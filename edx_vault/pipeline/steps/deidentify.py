@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 EPOCH_KEY: Final = f"{WORK_PREFIX}deidentified-tier.json"
 # S3's LastModified is in whole seconds (see current_epoch).
 EPOCH_SETTLE_SECONDS: Final = 1.0
+_BEGINNING: Final = dt.datetime.min.replace(tzinfo=dt.UTC)
 # Under _work/{run}/: the due copies, in batches (the Map's ItemReader), and the plan's summary.
 DEIDENTIFY_ITEMS: Final = "deidentify-items.json"
 DEIDENTIFY_PLAN: Final = "deidentify-plan.json"
@@ -87,28 +88,35 @@ def current_epoch(
     kms_key_arn: str,
     version: str,
     *,
+    tier_is_empty: bool,
     wait: Callable[[float], None] = time.sleep,
 ) -> TierEpoch:
     """The tier's epoch; a new one (the marker written again) when ``version`` differs.
 
     The epoch starts at the marker's ``LastModified``, S3's clock, which is the clock of every
     copy's ``LastModified`` it is compared with. S3 gives it in whole seconds, and a copy made
-    in the marker's second counts as made before it (:func:`plan_tier`); a new epoch therefore
-    waits out a second before any copy of it is made, so that none of them is made again.
+    in the marker's second counts as made before it (:func:`plan_tier`); a new epoch over
+    existing copies (a rotated key, changed rules) therefore waits out a second before any
+    copy of it is made, so that none of them is made again. A new epoch over an empty tier (the
+    first run, or a tier deleted by hand) has no copy of another key to tell apart: it starts at
+    the beginning of time, without waiting.
     """
     listed = [item for item in _listing(s3, bucket, EPOCH_KEY) if item.key == EPOCH_KEY]
     if listed:
         document = json.loads(s3.get_object(Bucket=bucket, Key=EPOCH_KEY)["Body"].read())
         if document.get("version") == version:
-            return TierEpoch(version, listed[0].last_modified)
+            since = _BEGINNING if document.get("fresh") else listed[0].last_modified
+            return TierEpoch(version, since)
     s3.put_object(
         Bucket=bucket,
         Key=EPOCH_KEY,
-        Body=json.dumps({"version": version}).encode(),
+        Body=json.dumps({"version": version, "fresh": tier_is_empty}).encode(),
         ContentType="application/json",
         ServerSideEncryption="aws:kms",
         SSEKMSKeyId=kms_key_arn,
     )
+    if tier_is_empty:
+        return TierEpoch(version, _BEGINNING)
     since = s3.head_object(Bucket=bucket, Key=EPOCH_KEY)["LastModified"]
     wait(EPOCH_SETTLE_SECONDS)
     return TierEpoch(version, since)
@@ -133,12 +141,17 @@ def plan_deidentified(
     s3, target = context.vault_s3, context.target
     files = context.files(run_id)
     rules = rules_version()
-    epoch = current_epoch(
-        s3, target.bucket, target.kms_key_arn, tier_version(key_created, rules), wait=wait
-    )
     prefixes = [*COPIED_PREFIXES, DEIDENTIFIED_PREFIX]
     *original_lists, copies = ordered_map(
         lambda prefix: _listing(s3, target.bucket, prefix), prefixes
+    )
+    epoch = current_epoch(
+        s3,
+        target.bucket,
+        target.kms_key_arn,
+        tier_version(key_created, rules),
+        tier_is_empty=not copies,
+        wait=wait,
     )
     plan = plan_tier((item for listing in original_lists for item in listing), copies, epoch)
     # A delete marker: the copy leaves the listing, its versions stay until the
