@@ -42,7 +42,7 @@ from tests.integration.conftest import Vault
 RUN = "run-parallel"
 STARTED = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
 FINISHED = STARTED + dt.timedelta(hours=1)
-SOURCES = 36
+SOURCES = 22
 VERSION = '"v1"'
 
 

@@ -282,3 +282,12 @@ def test_each_thread_gets_its_own_table_resource_over_the_same_client(vault: Vau
     assert there[0]._table.meta.client is manifest._table.meta.client
     # And it reads the same table
     assert (there[0].get(row) or {})["run_id"] == RUN
+
+
+def test_the_run_left_behind_has_every_kind_of_outcome(vault: Vault) -> None:
+    # Given the planned sources these tests leave behind (kept few: each costs S3 and DynamoDB
+    # calls) / Then each way a mirror task ends, and each way a decrypt task ends after a
+    # mirrored source, is among them, so every test above meets every case
+    planned = sources(vault)
+    assert {s.mirror for s in planned} == {"done", "failed", "lost"}
+    assert {s.decrypt for s in planned if s.mirror == "done"} == {"done", "failed", "lost"}
