@@ -44,8 +44,8 @@ lint: setup
 unit: setup
 	CDK_VALIDATION=false $(BIN)/pytest -q
 
-# The whole fault matrix: `make test` runs 32 of the 43 transient cases (one per path a fault
-# heals by) and six persistent ones (one per way a fault outlasts its retries); this runs all.
+# The whole fault matrix: `make test` runs 24 of the 43 transient cases (one per path a fault
+# heals by) and five persistent ones (one per way a fault outlasts its retries); this runs all.
 test-faults: setup
 	EDX_VAULT_FULL_FAULT_MATRIX=1 CDK_VALIDATION=false $(BIN)/pytest -q tests/faults
 

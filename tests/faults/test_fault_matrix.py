@@ -430,6 +430,20 @@ TRANSIENT_COVERED_BY: Final = {
     "report-secrets-DescribeSecret-throttled": "report-work-GetObject-InternalError",
     "report-vault-ListObjectsV2-SlowDown": "report-work-GetObject-InternalError",
     "report-manifest-Query-throttled": "report-work-GetObject-InternalError",
+    # A single-part put, or a multipart upload refused at its start, leaves nothing open: the
+    # retry is the plain path; the uploads refused mid-way and at their completion (an open
+    # upload to abort) keep their cases.
+    "mirror-raw-PutObject-InternalError": "mirror-raw-UploadPart-SlowDown",
+    "mirror-raw-CreateMultipartUpload-InternalError": "mirror-raw-UploadPart-SlowDown",
+    "decrypt-publish-PutObject-SlowDown": "decrypt-publish-UploadPart-SlowDown",
+    "decrypt-publish-CreateMultipartUpload-InternalError": "decrypt-publish-UploadPart-SlowDown",
+    # A result file refused after the copy: the retried item finds its row done, the path the
+    # GetItem case drives (its precondition is this very fault); a listing before the copy.
+    "mirror-work-PutObject-InternalError": "mirror-manifest-GetItem-throttled",
+    "mirror-vault-ListObjectsV2-SlowDown": "mirror-edx-GetObject-reset",
+    # One claim path for both steps that claim rows; one Collect write path.
+    "decrypt-manifest-UpdateItem-throttled": "mirror-manifest-UpdateItem-throttled",
+    "collect-work-PutObject-InternalError": "collect-work-GetObject-InternalError",
     # Every task's Retry on Lambda's throttling is the same (stacks/sync_state_machine.py, and
     # tests/infra/test_pipeline_stack.py checks each task has it): one Map item, one plain task.
     "plan-lambda-Invoke-throttled": "report-lambda-Invoke-throttled",
@@ -438,14 +452,14 @@ TRANSIENT_COVERED_BY: Final = {
 }
 
 
-# Persistent cases `make test` runs: one per way a fault outlasts its retries (an edX read, a
-# secret, a publish, a Map's own S3 write, a split, the Report's alert). The other persistent
+# Persistent cases `make test` runs: one per way a fault outlasts its retries (an item on an edX
+# read, an item on a publish with its upload open, a Map's own S3 write, a split, the Report's
+# alert); a secret that cannot be read fails its item as the edX read does. The other persistent
 # cases run in `make test-faults` (EDX_VAULT_FULL_FAULT_MATRIX=1): they heal the same way, the
 # next run taking the item up, and `make test` must stay within its budget.
 PERSISTENT_IN_MAKE_TEST: Final = frozenset(
     {
         "mirror-edx-GetObject-reset",
-        "mirror-secrets-GetSecretValue-throttled",
         "decrypt-publish-CompleteMultipartUpload-InternalError",
         "decrypt-map-ResultWriter-PutObject-InternalError",
         "split-publish-PutObject-SlowDown",
