@@ -42,8 +42,9 @@ from tests.access.grant_config import (
 RESEARCHER_USER = "ann"
 EXTERNAL_ID = "irb-2025-007"
 BUCKET = f"edxvault-data-{ACCOUNT}-{REGION}"
+# The researcher is not identifiable: the grant is the de-identified tier's copy.
 GRANTED = (
-    "database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
+    "deidentified/database/student_courseenrollment/org=examplex/site=edx/course=ExampleX-CS101-2025_T1/"
     "export_date=2025-03-02/ExampleX-CS101-2025_T1-student_courseenrollment-prod-analytics.sql"
 )
 OTHER_COURSE = GRANTED.replace("CS101", "CS202")

@@ -38,6 +38,7 @@ from tests.cli.conftest import (
     deploy_pipeline_stack,
     seed_edx_credentials,
     seed_pipeline_key,
+    seed_pseudonym_key,
     stop_agent,
     subscribe_email,
     tag_pipeline_key,
@@ -140,6 +141,7 @@ def healthy(
     seed_pipeline_key(vault_stack, fast_key, expires=expires)
     tag_pipeline_key(vault_stack, fast_key.fingerprint, expires.isoformat())
     seed_edx_credentials(vault_stack)
+    seed_pseudonym_key(vault_stack)
     put_event_log(vault_stack, edx_buckets, "examplex", LOG_DAY, [other_key, fast_key])
     put_weekly_zip(vault_stack, edx_buckets, "otheru", ZIP_DAY, [fast_key, other_key])
     return Vault(vault_stack, edx_buckets, machine)

@@ -77,6 +77,7 @@ def secrets_stored(vault_stack: DeployedVault) -> None:
         vault_stack.credentials_secret,
         vault_stack.key_secret,
         vault_stack.passphrase_secret,
+        vault_stack.pseudonym_key_secret,
     ):
         client.put_secret_value(SecretId=arn, SecretString="stored")
 
