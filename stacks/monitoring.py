@@ -171,7 +171,8 @@ class SyncAlarms(Construct):
             ),
             (
                 "ItemsFailed",
-                "Files failed to mirror, decrypt or split by course in the last run",
+                "Files failed to mirror, decrypt, split by course or copy to the de-identified tier in "
+                "the last run",
                 metric("FailedItems", "Sum", Duration.hours(1)),
                 1,
                 1,
