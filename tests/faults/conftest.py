@@ -47,7 +47,7 @@ from edx_vault.devtools.synthetic.generated import GeneratedObject, GeneratedPac
 from edx_vault.devtools.synthetic.reports import credentials_csv
 from edx_vault.devtools.synthetic.upload import upload_package
 from edx_vault.engine.decryption import parse_source
-from edx_vault.package.bucket_layout import EVENTS_BY_COURSE_PREFIX
+from edx_vault.package.bucket_layout import DEIDENTIFIED_PREFIX, EVENTS_BY_COURSE_PREFIX
 from edx_vault.package.output_keys import output_key, raw_key
 from edx_vault.package.source_keys import event_log_key
 from edx_vault.pipeline.manifest import Manifest
@@ -555,6 +555,18 @@ class FaultVault:
                 # Not known in advance, and may be published more than once (split_checks)
                 problems.extend(course_file_leftovers(s3, self.bucket, key, entries, logs))
                 continue
+            if key.startswith(DEIDENTIFIED_PREFIX):
+                # A de-identified copy (its bytes are the tier's tests'): only of a file the
+                # case published, and never a delete marker (nothing the case had is gone).
+                original = key.removeprefix(DEIDENTIFIED_PREFIX)
+                if original not in self._expected and not original.startswith(
+                    EVENTS_BY_COURSE_PREFIX
+                ):
+                    problems.append(f"unexpected object {key}")
+                problems.extend(
+                    f"delete marker on {key}" for entry in entries if entry.get("DeleteMarker")
+                )
+                continue
             for entry in entries:
                 version_id = entry["VersionId"]
                 if version_id in self._verified_versions:
@@ -651,6 +663,7 @@ def shared_vault(
                 )
             )
             assert main(["import-credentials", str(credentials)]) == 0
+            assert main(["pseudonym-key", "init"]) == 0
         yield FaultVault(aws=aws, work=work, config=config, public_key=public_key)
     finally:
         stop(aws)

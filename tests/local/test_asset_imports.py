@@ -468,6 +468,7 @@ def test_every_pipeline_handler_imports_from_its_asset_and_layers(vault_assembly
         "catalog.handler",
         "collect.handler",
         "decrypt.handler",
+        "deidentify.handler",
         "mirror.handler",
         "plan.handler",
         "report.handler",

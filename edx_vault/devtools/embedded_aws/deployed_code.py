@@ -16,8 +16,10 @@ deploy-time import rule (:mod:`edx_vault.devtools.embedded_aws.deploy.asset_impo
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import io
+import py_compile
 import threading
 import zipfile
 from collections.abc import Sequence
@@ -87,6 +89,8 @@ class DeployedCodeCache:
                 if not name.startswith(("_", ".")) and (entry.suffix == ".py" or entry.is_dir()):
                     entries[entry.name] = entry
             view.mkdir(parents=True, exist_ok=True)
+            for target in entries.values():
+                _precompile(target)
             for name, target in entries.items():
                 link = view / name
                 if not link.exists():
@@ -104,3 +108,18 @@ class DeployedCodeCache:
                 opened.extractall(partial)
             partial.rename(target)
         return target
+
+
+def _precompile(source: Path) -> None:
+    """Write the bytecode of the project code beside it, once per unpacked zip.
+
+    Every cold sandbox imports the function's project modules afresh (Lambda starts a new
+    process); without bytecode caches, each import compiles every module's source again, and
+    an interpreter run with ``PYTHONDONTWRITEBYTECODE`` never writes them. Compiling once here
+    leaves only the modules' execution to each cold start. Lambda itself cannot write
+    ``/var/task`` either, which is why this is the emulator's business, not the asset's.
+    """
+    if source.is_dir():
+        compileall.compile_dir(source, quiet=2, workers=1)
+    elif source.suffix == ".py":
+        py_compile.compile(str(source), doraise=False, quiet=2)
