@@ -2,12 +2,14 @@
 (:mod:`edx_vault.devtools.research_recipes`).
 
 On the strict embedded AWS, after the shared sync (tests/local/synced_vault.py): the example
-configuration's in-account researcher assumes their role, as their own IAM user, lists the
-granted date prefixes of a course (their grant starts on 2024-01-01, so a listing of the whole
-course folder, or of a year before, is refused) and reads its events with pandas (with their
-date partition) and a granted table as a Hive-partitioned pyarrow dataset; they get exactly the
-rows of the plaintext edX encrypted. The same recipe on a prefix the grant does not cover is
-refused, and the data czar's audit shows the reads and the refusals.
+configuration's in-account researcher (``identifiable = false``: the de-identified tier only)
+assumes their role, as their own IAM user, lists the granted date prefixes of a course (their
+grant starts on 2024-01-01, so a listing of the whole course folder, or of a year before, is
+refused) and reads its de-identified events with pandas (with their date partition) and a
+granted table's copy as a Hive-partitioned pyarrow dataset; they get exactly the rows of the
+plaintext edX encrypted, each username as its pseudonym under the vault's key. The same recipe
+on the identified original, or on a prefix the grant does not cover, is refused, and the data
+czar's audit shows the reads and the refusals.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from edx_vault.devtools.research_recipes import (
     researcher_filesystem,
     researcher_s3,
 )
+from edx_vault.engine.pseudonyms import Pseudonymizer
+from edx_vault.package.bucket_layout import DEIDENTIFIED_PREFIX
 from edx_vault.package.course_ids import course_of_line
 from edx_vault.settings import stack_outputs
+from edx_vault.settings.secret_store import read_pseudonym_key
 from tests.local.synced_vault import Synced
 
 pytestmark = [
@@ -51,7 +56,9 @@ COURSE = "ExampleX-6.002x-2012_Fall"
 TABLE = "student_courseenrollment"
 # The grant's date_from (config/example.toml); it has no date_to.
 DATE_FROM = dt.date(2024, 1, 1)
-COURSE_EVENTS = f"events-by-course/org=examplex/site=edx/course={COURSE}"
+# Not identifiable: the grant reads the de-identified tier, the same keys behind deidentified/.
+ORIGINAL_EVENTS = f"events-by-course/org=examplex/site=edx/course={COURSE}"
+COURSE_EVENTS = f"{DEIDENTIFIED_PREFIX}{ORIGINAL_EVENTS}"
 ACCESS = stack_outputs.stack_name("EdxVault", ACCESS_STACK_SUFFIX)
 
 
@@ -104,21 +111,50 @@ def course_lines(synced: Synced, course: str) -> list[dict[str, Any]]:
     return events
 
 
+def vault_pseudonyms(synced: Synced) -> Pseudonymizer:
+    """The pseudonyms under the vault's own key, read by the admin."""
+    storage = stack_outputs.stack_name("EdxVault", stack_outputs.STORAGE_STACK_SUFFIX)
+    secret_arn = synced.aws.output(storage, stack_outputs.PSEUDONYM_KEY_SECRET_ARN)
+    key = read_pseudonym_key(synced.aws.client("secretsmanager"), secret_arn)
+    assert key is not None
+    return Pseudonymizer(key.key_bytes)
+
+
 def test_a_granted_course_reads_with_the_plaintexts_rows(
     synced: Synced, researcher: Researcher
 ) -> None:
     # Given the researcher's role session and the docs' recipe: list the grant's dates of the
-    # course, then read
+    # course's de-identified events, then read
     prefixes = listing_prefixes(COURSE_EVENTS, "date", DATE_FROM)
     # When they read the course's events
     files = list_files(researcher.s3(), synced.bucket, prefixes)
     events = read_events(researcher.filesystem(), files)
-    # Then the rows are the course's events in the plaintext, and the date is a partition column
+    # Then the rows are the course's events in the plaintext, each username as its pseudonym
+    # under the vault's key (never the username itself), and the date is a partition column
     expected = course_lines(synced, COURSE)
     assert expected
+    pseudonyms = vault_pseudonyms(synced)
     got = Counter(zip(events["username"], events["event_type"], events["time"], strict=True))
-    assert got == Counter((e["username"], e["event_type"], e["time"]) for e in expected)
+    # (an event without a username, an anonymous page view, keeps it empty)
+    assert got == Counter(
+        (pseudonyms.username(e["username"]) if e["username"] else "", e["event_type"], e["time"])
+        for e in expected
+    )
+    assert not {e["username"] for e in expected if e.get("username")} & set(events["username"])
     assert set(events["date"]) == {e["time"][:10] for e in expected}
+
+
+def test_the_identified_original_of_the_same_course_is_refused(
+    synced: Synced, researcher: Researcher
+) -> None:
+    # Given the identified course files the de-identified ones were made from
+    prefixes = listing_prefixes(ORIGINAL_EVENTS, "date", DATE_FROM)
+    # When the researcher lists them / Then S3 refuses, and a read by name is refused too
+    with pytest.raises(ClientError, match="AccessDenied"):
+        list_files(researcher.s3(), synced.bucket, prefixes)
+    [original] = list_files(synced.aws.client("s3"), synced.bucket, prefixes)[:1]
+    with pytest.raises(OSError, match=r"(?i)access.?denied|forbidden|403"):
+        read_events(researcher.filesystem(), [original])
 
 
 @pytest.mark.parametrize(
@@ -155,16 +191,16 @@ def test_a_listing_must_name_the_grants_dates(
 def test_a_granted_table_reads_as_a_partitioned_dataset(
     synced: Synced, researcher: Researcher
 ) -> None:
-    # Given the granted table's folder for the course, listed by the grant's dates
-    folder = f"database/{TABLE}/org=examplex/site=edx/course={COURSE}"
+    # Given the granted table's de-identified folder for the course, listed by the grant's dates
+    folder = f"{DEIDENTIFIED_PREFIX}database/{TABLE}/org=examplex/site=edx/course={COURSE}"
     files = list_files(
         researcher.s3(), synced.bucket, listing_prefixes(folder, "export_date", DATE_FROM)
     )
     # When they read it with the pyarrow recipe
-    base = f"{synced.bucket}/database/{TABLE}"
+    base = f"{synced.bucket}/{DEIDENTIFIED_PREFIX}database/{TABLE}"
     table = read_table(researcher.filesystem(), files, table_folder=base)
-    # Then it holds the plaintext's rows (the published files, read back by the admin), with
-    # the partitions as columns
+    # Then it holds the de-identified copy's rows (read back by the admin), one per row of the
+    # plaintext, with the partitions as columns
     admin = synced.aws.client("s3")
     prefix = folder + "/"
     expected_rows = 0
