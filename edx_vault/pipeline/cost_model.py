@@ -75,7 +75,8 @@ CATALOG_TABLES: Final = len(header_sql_tables())
 
 
 # The de-identify step (stacks/sync_functions.py deploys it at one vCPU): it parses every line,
-# about 13 MB of plaintext a second on one core (the transforms' measure, docs/deidentification.md).
+# about 13 MB of plaintext a second on one core: bench/deidentify_events.py measured 20 MB/s on
+# an idle machine and 13 on a busy one; the lower figure keeps the estimate on the safe side.
 # Its originals' bytes are taken as gzip event files (EVENT_LOG_EXPANSION times the plaintext),
 # which overstates the tables (plain TSV, a small share of the bytes). Per copy: a GET, a PUT,
 # about one KMS request, and its share of a Map item.
