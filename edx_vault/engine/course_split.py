@@ -199,7 +199,7 @@ def split_event_log(
     )
 
 
-class _BodyReader(io.RawIOBase):
+class BodyReader(io.RawIOBase):
     """A response body as a raw stream, so a BufferedReader can make its reads large
     (GzipFile asks for a few KiB at a time; each would be a call into urllib3)."""
 
@@ -217,4 +217,4 @@ class _BodyReader(io.RawIOBase):
 
 
 def _buffered(body: Any) -> IO[bytes]:
-    return io.BufferedReader(_BodyReader(body), buffer_size=_READ_BUFFER_BYTES)
+    return io.BufferedReader(BodyReader(body), buffer_size=_READ_BUFFER_BYTES)

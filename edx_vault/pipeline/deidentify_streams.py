@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final
 
-from edx_vault.engine.course_split import log_lines
+from edx_vault.engine.course_split import BodyReader, log_lines
 from edx_vault.engine.deidentify_events import (
     EventDeidentifier,
     TransformCounts,
@@ -26,23 +26,6 @@ READ_BYTES: Final = 1 << 20
 # "means no time stamp is available").
 _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
 _GZIP_LEVEL: Final = 6
-
-
-class BodyReader(io.RawIOBase):
-    """A raw stream over anything with ``read(size)`` (botocore's ``StreamingBody``), so that it
-    can be buffered (``readline`` without a call per byte)."""
-
-    def __init__(self, body: Any) -> None:
-        super().__init__()
-        self._body = body
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._body.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 class GzipStream(io.RawIOBase):
