@@ -222,7 +222,11 @@ class SyncFunctions(Construct):
             memory_mb=1769,  # one full vCPU, as Collect (above)
         )
         SyncGrants(
-            self, storage=storage, logs_key=logs_key, glue_database=self._glue_database
+            self,
+            region=Stack.of(self).region,
+            storage=storage,
+            logs_key=logs_key,
+            glue_database=self._glue_database,
         ).grant_all(topic)
         for function in (self.mirror, self.decrypt, self.split):
             function.add_to_role_policy(

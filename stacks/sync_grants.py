@@ -8,9 +8,9 @@ so each reads in one sitting.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from aws_cdk import Acknowledgment, Aws, Fn, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Fn, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -25,8 +25,24 @@ from stacks.data_bucket import ACCESS_LOG_PREFIX
 from stacks.research_catalog import grant_table_upkeep
 from stacks.storage_stack import StorageStack
 
-if TYPE_CHECKING:
-    from stacks.sync_functions import SyncFunctions
+
+class PipelineFunctions(Protocol):
+    """What the grants need of :class:`~stacks.sync_functions.SyncFunctions` (a protocol, so
+    this module does not import the one that calls it)."""
+
+    plan: lambda_.Function
+    mirror: lambda_.Function
+    collect: lambda_.Function
+    decrypt: lambda_.Function
+    split: lambda_.Function
+    deidentify: lambda_.Function
+    catalog: lambda_.Function
+    report: lambda_.Function
+    # Every object prefix each function may touch, by function id, filled in here.
+    object_prefixes: dict[str, list[str]]
+
+    @property
+    def all(self) -> tuple[lambda_.Function, ...]: ...
 
 
 class SyncGrants:
@@ -38,13 +54,15 @@ class SyncGrants:
 
     def __init__(
         self,
-        functions: SyncFunctions,
+        functions: PipelineFunctions,
         *,
+        region: str,
         storage: StorageStack,
         logs_key: kms.IKey,
         glue_database: str,
     ) -> None:
         self._functions = functions
+        self._region = region
         self._storage = storage
         self._logs_key = logs_key
         self._glue_database = glue_database
@@ -68,7 +86,7 @@ class SyncGrants:
                 resources=[self._storage.keys.secrets_key.key_arn],
                 conditions={
                     "StringEquals": {
-                        "kms:ViaService": f"secretsmanager.{Stack.of(self._functions).region}.amazonaws.com"
+                        "kms:ViaService": f"secretsmanager.{self._region}.amazonaws.com"
                     }
                 },
             )
@@ -146,7 +164,7 @@ class SyncGrants:
         # behalf, and that is the only way each role may use the key (kms:ViaService, "the
         # request comes from the specified AWS service", AWS KMS developer guide): through
         # DynamoDB only for the functions that read or write the manifest.
-        region = Stack.of(self._functions).region
+        region = self._region
         manifest_users = (
             functions.plan,
             functions.mirror,
@@ -267,7 +285,7 @@ class SyncGrants:
         )
         # S3 decrypts what it reads and encrypts the result file with the data key, on the
         # role's behalf; the role cannot use the key any other way.
-        region = Stack.of(self._functions).region
+        region = self._region
         functions.catalog.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
