@@ -16,7 +16,12 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from edx_vault.package.table_catalog import TEXT_INPUT_FORMAT, TEXT_OUTPUT_FORMAT, CatalogTable
+from edx_vault.package.table_catalog import (
+    EVENT_FORMAT,
+    TEXT_INPUT_FORMAT,
+    TEXT_OUTPUT_FORMAT,
+    CatalogTable,
+)
 
 # The source named in the description of a table whose columns come from a header line: the
 # same on every run, so a new export alone never makes the table differ.
@@ -57,7 +62,8 @@ def table_input(
             "Location": table.location(bucket),
             "InputFormat": TEXT_INPUT_FORMAT,
             "OutputFormat": TEXT_OUTPUT_FORMAT,
-            "Compressed": table.name.startswith("events"),
+            # The event logs (either tier) are gzip files; the others are not.
+            "Compressed": file_format == EVENT_FORMAT,
             "SerdeInfo": {
                 "SerializationLibrary": file_format.serde,
                 "Parameters": dict(file_format.serde_parameters),

@@ -15,6 +15,13 @@ Tables (names are Athena-safe: lower case, digits and ``_``):
   ``SELECT *`` ones (:func:`header_sql_tables`) are made by the pipeline's UpdateCatalog step
   from the newest export's header line, with the same template (why: see table_columns).
 - ``forums`` (mongoexport JSON lines) and ``email_opt_in`` (quoted CSV with a header).
+- The de-identified tier (``deidentified/``, docs/deidentification.md), for researchers without
+  ``identifiable = true``: ``deid_events_by_course`` (the columns the tier's allowlist keeps,
+  :data:`~edx_vault.package.table_columns.DEIDENTIFIED_EVENT_COLUMNS`) and
+  ``deid_database_{table}`` for every ``database`` table with a de-identified copy. The copies
+  drop columns, so every ``deid_database_`` table is a header table, declared original or not
+  (:func:`header_tables`). Same levels, formats and projection as the originals: the tier keeps
+  the published key behind its prefix.
 
 Not tables: a course export is a ``.tar.gz`` of OLX XML and an RDX delivery a ``.tar.gz`` of
 whatever the request was, neither is rows; a course structure is one pretty-printed JSON object
@@ -47,6 +54,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from edx_vault.package import table_columns
 from edx_vault.package.bucket_layout import (
+    DEIDENTIFIED_PREFIX,
     EMAIL_OPT_IN_PREFIX,
     EVENTS_BY_COURSE_PREFIX,
     EVENTS_PREFIX,
@@ -58,6 +66,7 @@ from edx_vault.package.bucket_layout import (
     org_value,
 )
 from edx_vault.package.edx_spellings import DATABASE_TABLES, EDX_SITE_SPELLINGS, ORA_TABLES
+from edx_vault.package.identifying_columns import has_deidentified_copy
 from edx_vault.package.table_columns import Column, DeclaredColumns
 
 if TYPE_CHECKING:
@@ -239,21 +248,61 @@ def _keys(prefix: str) -> tuple[str, ...]:
     return tuple(level for level in PARTITION_LEVELS[prefix] if level != "table")
 
 
-def sql_table(category: GrantCategory, table: str, columns: DeclaredColumns) -> CatalogTable:
+# The name prefix of the de-identified tier's tables (deid_events_by_course, deid_database_*).
+DEIDENTIFIED_TABLE_PREFIX: Final = "deid_"
+
+
+def sql_table(
+    category: GrantCategory, table: str, columns: DeclaredColumns, *, deidentified: bool = False
+) -> CatalogTable:
     """The catalog table of one ``.sql`` table of ``database/`` or ``ora/``, with ``columns``.
 
-    One template for both kinds of ``.sql`` table: the declared ones (deployed by the storage
-    stack) and the ``SELECT *`` ones, whose columns the UpdateCatalog step reads from the
-    newest export's header line (:mod:`edx_vault.pipeline.steps.catalog`).
+    One template for every kind of ``.sql`` table: the declared ones (deployed by the storage
+    stack), the ``SELECT *`` ones and the de-identified tier's copies (``deidentified``:
+    ``deid_{category}_{table}`` over ``deidentified/{category}/{table}/``), whose columns the
+    UpdateCatalog step reads from the newest file's header line
+    (:mod:`edx_vault.pipeline.steps.catalog`).
     """
-    prefix = GRANT_CATEGORY_PREFIXES[category]
+    header = HeaderTable(category, table, deidentified=deidentified)
     return CatalogTable(
-        f"{category}_{table}", f"{prefix}{table}/", _keys(prefix), columns, SQL_FORMAT
+        header.name, header.prefix, _keys(GRANT_CATEGORY_PREFIXES[category]), columns, SQL_FORMAT
     )
 
 
+@dataclass(frozen=True)
+class HeaderTable:
+    """A ``.sql`` table whose catalog columns come from its newest file's header line.
+
+    Attributes
+    ----------
+    category
+        ``database`` or ``ora``.
+    table
+        edX's table name.
+    deidentified
+        Whether it is the de-identified tier's copy (under ``deidentified/``).
+    """
+
+    category: GrantCategory
+    table: str
+    deidentified: bool = False
+
+    @property
+    def name(self) -> str:
+        """The Glue table name: ``{category}_{table}``, ``deid_`` before it for the tier's."""
+        tier = DEIDENTIFIED_TABLE_PREFIX if self.deidentified else ""
+        return f"{tier}{self.category}_{self.table}"
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix of its files, ending in ``/``."""
+        tier = DEIDENTIFIED_PREFIX if self.deidentified else ""
+        return f"{tier}{GRANT_CATEGORY_PREFIXES[self.category]}{self.table}/"
+
+
 def header_sql_tables() -> tuple[tuple[GrantCategory, str], ...]:
-    """The ``SELECT *`` tables (category and table name), whose columns no release declares.
+    """The original tier's ``SELECT *`` tables (category and table name), whose columns no
+    release declares.
 
     Their catalog tables are made and kept by the UpdateCatalog step from the newest published
     file's header line, never by CloudFormation (see :mod:`edx_vault.package.table_columns`).
@@ -263,6 +312,29 @@ def header_sql_tables() -> tuple[tuple[GrantCategory, str], ...]:
         for category in sorted(TABLE_CATEGORIES)
         for table in sorted(DATABASE_TABLES if category == "database" else ORA_TABLES)
         if table not in table_columns.EXPORTER_SELECT_COLUMNS
+    )
+
+
+def deidentified_sql_tables() -> tuple[tuple[GrantCategory, str], ...]:
+    """The ``.sql`` tables with a de-identified copy (category and table name): all header
+    tables in the tier, since a copy drops columns even of a declared table."""
+    return tuple(
+        (category, table)
+        for category in sorted(TABLE_CATEGORIES)
+        for table in sorted(DATABASE_TABLES if category == "database" else ORA_TABLES)
+        if has_deidentified_copy(category, table)
+    )
+
+
+def header_tables() -> tuple[HeaderTable, ...]:
+    """Every table the UpdateCatalog step keeps: the original ``SELECT *`` tables, then the
+    de-identified tier's copies."""
+    return (
+        *(HeaderTable(category, table) for category, table in header_sql_tables()),
+        *(
+            HeaderTable(category, table, deidentified=True)
+            for category, table in deidentified_sql_tables()
+        ),
     )
 
 
@@ -296,6 +368,13 @@ def catalog_tables() -> tuple[CatalogTable, ...]:
             table_columns.EVENT_COLUMNS,
             EVENT_FORMAT,
         ),
+        CatalogTable(
+            f"{DEIDENTIFIED_TABLE_PREFIX}events_by_course",
+            f"{DEIDENTIFIED_PREFIX}{EVENTS_BY_COURSE_PREFIX}",
+            _keys(EVENTS_BY_COURSE_PREFIX),
+            table_columns.DEIDENTIFIED_EVENT_COLUMNS,
+            EVENT_FORMAT,
+        ),
         *_sql_tables(),
         CatalogTable(
             "forums",
@@ -319,9 +398,12 @@ __all__ = [
     "CatalogTable",
     "Column",
     "FileFormat",
+    "HeaderTable",
     "catalog_tables",
     "declared_sql_table_names",
+    "deidentified_sql_tables",
     "header_sql_tables",
+    "header_tables",
     "projection_type",
     "sql_table",
 ]

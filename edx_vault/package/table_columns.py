@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from edx_vault.package.deidentified_fields import all_field_rules
 from edx_vault.package.edx_spellings import DATABASE_TABLES, ORA_TABLES
 
 _EXPORTER: Final = "edx-analytics-exporter exporter/tasks.py"
@@ -124,6 +125,29 @@ EVENT_COLUMNS: Final = DeclaredColumns(
         ),
     ),
     "edx-documentation tracking_logs/common_fields.rst",
+)
+
+# The top-level fields the de-identified tier keeps of an event (any rule's path's first part:
+# the envelope's, and "event" for the payload rules), from the one reviewed allowlist.
+DEIDENTIFIED_EVENT_FIELDS: Final = frozenset(
+    rule.path.split(".", 1)[0] for _, rule in all_field_rules()
+)
+_PSEUDONYM_COMMENTS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "username": "a pseudonym (u_...): joins the tier's tables' username columns",
+        "session": "a pseudonym (s_...)",
+    }
+)
+# The de-identified tier's event lines (deidentified/events-by-course/): the columns of
+# EVENT_COLUMNS the allowlist keeps (no ip, agent, host, referer, accept_language), so the two
+# tables read the same JSON keys the same way; context.user_id is a pseudonym string there.
+DEIDENTIFIED_EVENT_COLUMNS: Final = DeclaredColumns(
+    tuple(
+        Column(column.name, column.type, _PSEUDONYM_COMMENTS.get(column.name, column.comment))
+        for column in EVENT_COLUMNS.columns
+        if column.name in DEIDENTIFIED_EVENT_FIELDS
+    ),
+    "edx_vault/package/deidentified_fields.py, the fields the tier keeps",
 )
 
 # mongoexport lines of the forums (en_us/data/source/internal_data_formats/discussion_data.rst).

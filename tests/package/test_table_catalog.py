@@ -1,6 +1,7 @@
 """The research catalog against a synthetic package: every published key is in exactly one table's
-projected location (or, for what is not a table, in none), and each table's declared columns are
-the published files' own header lines.
+projected location (or, for what is not a table, in none), and so is every de-identified copy of
+one among the tier's tables, and each table's declared columns are the published files' own
+header lines.
 
 The synthetic package is laid out without encrypting (``package_layout`` gives each file's
 plaintext), so this stays pure and fast. Keys are matched against the Glue parameters the stack
@@ -24,14 +25,29 @@ import pytest
 from edx_vault.devtools.synthetic.layout import PlannedZip, package_layout
 from edx_vault.devtools.synthetic.spec import PackageSpec, demo_package_spec
 from edx_vault.package.bucket_layout import NOT_COURSES
+from edx_vault.package.catalog_table_input import table_input
+from edx_vault.package.deidentified_fields import all_field_rules
 from edx_vault.package.member_names import parse_member_name
-from edx_vault.package.output_keys import course_event_log_output_key, output_key
+from edx_vault.package.output_keys import (
+    course_event_log_output_key,
+    deidentified_output_key,
+    output_key,
+)
 from edx_vault.package.source_keys import SourceKind, parse_source_key
-from edx_vault.package.table_catalog import NOT_TABLES, CatalogTable, catalog_tables
+from edx_vault.package.table_catalog import (
+    DEIDENTIFIED_TABLE_PREFIX,
+    NOT_TABLES,
+    CatalogTable,
+    catalog_tables,
+    deidentified_sql_tables,
+    sql_table,
+)
 from edx_vault.package.table_columns import (
     FORUMS_JSON_MAPPING,
     UNDECLARED_SQL_TABLES,
+    DeclaredColumns,
 )
+from edx_vault.pipeline.deidentify_plan import has_copy
 
 BUCKET = "vault-data"
 FIRST_DATE = dt.date(2024, 1, 1)
@@ -258,3 +274,51 @@ def test_a_catalog_without_orgs_is_refused() -> None:
     # Given a table / When its projection is asked for no org / Then it is refused, by what
     with pytest.raises(ValueError, match="at least one org"):
         TABLES[0].projection(orgs=[], first_date=FIRST_DATE)
+
+
+# The de-identified tier's tables: the declared event table, and one header table per copied
+# .sql table (its columns are the step's to read; a placeholder here, the location is what counts).
+TIER_TABLES = (
+    *(table for table in TABLES if table.name.startswith(DEIDENTIFIED_TABLE_PREFIX)),
+    *(
+        sql_table(category, table, DeclaredColumns((), "header"), deidentified=True)
+        for category, table in deidentified_sql_tables()
+    ),
+)
+
+
+def test_every_tier_copy_is_in_exactly_one_tier_table_and_in_no_original_one() -> None:
+    # Given every de-identified copy the synthetic package's publication would produce
+    copies = [deidentified_output_key(p.key) for p in PUBLISHED if has_copy(p.key)]
+    assert any(key.startswith("deidentified/events-by-course/") for key in copies)
+    assert any(key.startswith("deidentified/database/") for key in copies)
+    originals = [table for table in TABLES if table not in TIER_TABLES]
+    for key in copies:
+        # When it is matched against every table's projected location
+        matches = [table.name for table in TIER_TABLES if _in_projected_location(table, key)]
+        # Then a copy of a table's file is in one tier table; course content copies in none
+        not_a_table = key.removeprefix("deidentified/").startswith(tuple(NOT_TABLES))
+        assert len(matches) == (0 if not_a_table else 1), (key, matches)
+        assert not any(_in_projected_location(table, key) for table in originals), key
+    # And no original file falls in a tier table
+    for published in PUBLISHED:
+        assert not any(_in_projected_location(t, published.key) for t in TIER_TABLES)
+
+
+def test_the_tier_event_table_has_the_allowlists_kept_top_level_fields_only() -> None:
+    # Given the allowlist's top-level kept fields (the envelope's, and "event" for payloads)
+    kept = {rule.path.split(".", 1)[0] for _, rule in all_field_rules()}
+    table = next(t for t in TABLES if t.name == "deid_events_by_course")
+    # Then the tier's event table has exactly a column for each, none dropped by the tier
+    assert set(table.columns.names) == kept
+    assert not {"ip", "agent", "host", "referer", "accept_language"} & kept
+    # And it reads the same files the same way as the original, under the tier's prefix
+    original = next(t for t in TABLES if t.name == "events_by_course")
+    assert table.prefix == f"deidentified/{original.prefix}"
+    assert (table.partition_keys, table.file_format) == (
+        original.partition_keys,
+        original.file_format,
+    )
+    assert table_input(table, bucket=BUCKET, orgs=ORGS, first_date=FIRST_DATE)["StorageDescriptor"][
+        "Compressed"
+    ]

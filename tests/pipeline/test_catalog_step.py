@@ -1,7 +1,8 @@
 """The UpdateCatalog step's rules for a SELECT * table, against moto's S3 and Glue: the newest
 export's header creates the table, an equal one leaves it, appended columns update it, any other
 change is a conflict that leaves it alone, a header that cannot be columns is an error naming the
-file (never its content), and a table without a file is neither.
+file (never its content), and a table without a file is neither. The de-identified tier's copies
+(``deid_database_*``) follow the same rules, independently of the original tables.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from moto import mock_aws
 
 from edx_vault.package.catalog_headers import MAX_HEADER_BYTES, column_change
 from edx_vault.package.catalog_table_input import HEADER_SOURCE, column_names
-from edx_vault.package.table_catalog import declared_sql_table_names, header_sql_tables
+from edx_vault.package.table_catalog import declared_sql_table_names, header_tables
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.manifest import Manifest
 from edx_vault.pipeline.run_files import PLAN_SUMMARY, RunFiles
@@ -65,10 +66,18 @@ def aws(clients: tuple[Any, Any]) -> Iterator[tuple[Any, Any]]:
     s3.delete_bucket(Bucket=BUCKET)
 
 
-def publish(s3: Any, date: str, header: bytes, *, course: str = "MITx-6.002x-2024") -> str:
+def publish(
+    s3: Any,
+    date: str,
+    header: bytes,
+    *,
+    course: str = "MITx-6.002x-2024",
+    folder: str = FOLDER,
+) -> str:
+    table = folder.rstrip("/").rsplit("/", 1)[-1]
     key = (
-        f"{FOLDER}org=mitx/site=edx/course={course}/export_date={date}/"
-        f"{course}-auth_userprofile-prod-analytics.sql"
+        f"{folder}org=mitx/site=edx/course={course}/export_date={date}/"
+        f"{course}-{table}-prod-analytics.sql"
     )
     s3.put_object(Bucket=BUCKET, Key=key, Body=header + b"\n" + ROW + b"\n")
     return key
@@ -82,8 +91,9 @@ def test_a_table_with_no_file_yet_is_neither_made_nor_an_error(aws: tuple[Any, A
     s3, glue = aws
     # Given an empty bucket / When the step runs
     result = update_catalog(s3, glue, SCOPE)
-    # Then every SELECT * table has no file, and no table was made
-    assert result["no_file"] == [f"{c}_{t}" for c, t in header_sql_tables()]
+    # Then every header table of both tiers has no file, and no table was made
+    assert result["no_file"] == [table.name for table in header_tables()]
+    assert "deid_database_auth_user" in result["no_file"]
     assert result["errors"] == result["conflicts"] == result["created"] == []
     assert glue.get_tables(DatabaseName=DATABASE)["TableList"] == []
 
@@ -136,6 +146,53 @@ def test_an_equal_header_leaves_the_table_and_appended_columns_update_it(
     # Then the table gains them at the end (older files read NULL there)
     assert result["updated"] == [{"table": TABLE, "key": key, "added": ["goals", "bio"]}]
     assert columns_of(glue) == ("id", "user_id", "name", "language", "goals", "bio")
+
+
+DEID_TABLE = "deid_database_auth_userprofile"
+DEID_FOLDER = "deidentified/database/auth_userprofile/"
+DEID_HEADER = b"id\tuser_id\tlanguage"  # the copy drops name
+
+
+def test_the_tiers_copy_gets_its_own_table_from_its_own_header_independently(
+    aws: tuple[Any, Any],
+) -> None:
+    s3, glue = aws
+    # Given an original export and its de-identified copy (fewer columns), and the copy of a
+    # declared table (auth_user: CloudFormation's in the original tier, a header table here)
+    publish(s3, "2024-01-07", HEADER)
+    copy = publish(s3, "2024-01-07", DEID_HEADER, folder=DEID_FOLDER)
+    publish(s3, "2024-01-07", b"id\tusername", folder="deidentified/database/auth_user/")
+    # When the step runs
+    result = update_catalog(s3, glue, SCOPE)
+    # Then the tier's tables are made from the copies' headers, over the tier's folders
+    assert {entry["table"] for entry in result["created"]} == {
+        TABLE,
+        DEID_TABLE,
+        "deid_database_auth_user",
+    }
+    assert columns_of(glue, DEID_TABLE) == ("id", "user_id", "language")
+    assert columns_of(glue) == ("id", "user_id", "name", "language")
+    table = glue.get_table(DatabaseName=DATABASE, Name=DEID_TABLE)["Table"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/{DEID_FOLDER}"
+    assert table["Parameters"]["storage.location.template"] == (
+        f"s3://{BUCKET}/{DEID_FOLDER}"
+        "org=${org}/site=${site}/course=${course}/export_date=${export_date}/"
+    )
+    assert [e["key"] for e in result["created"] if e["table"] == DEID_TABLE] == [copy]
+    # And the declared original (database_auth_user) was never made by the step
+    assert "database_auth_user" not in {
+        t["Name"] for t in glue.get_tables(DatabaseName=DATABASE)["TableList"]
+    }
+    # When only the original's newer export appends a column, and only the copy's drops one
+    publish(s3, "2024-01-14", HEADER + b"\tgoals")
+    publish(s3, "2024-01-14", b"id\tlanguage", folder=DEID_FOLDER)
+    result = update_catalog(s3, glue, SCOPE)
+    # Then the original is updated and the copy's table is a conflict left alone: one tier's
+    # header never changes the other's table
+    assert [entry["table"] for entry in result["updated"]] == [TABLE]
+    assert [entry["table"] for entry in result["conflicts"]] == [DEID_TABLE]
+    assert columns_of(glue) == ("id", "user_id", "name", "language", "goals")
+    assert columns_of(glue, DEID_TABLE) == ("id", "user_id", "language")
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,21 @@
-"""UpdateCatalog step: the ``SELECT *`` tables of the research catalog, from the newest headers.
+"""UpdateCatalog step: the header tables of the research catalog, from the newest headers.
 
 The storage stack deploys the tables whose columns are declared
 (:mod:`edx_vault.package.table_columns`); the other ``.sql`` tables of ``database/`` and ``ora/``
 (:func:`~edx_vault.package.table_catalog.header_sql_tables`) are ``SELECT *`` exports whose
-columns follow edX's Django migrations. For each, every run, after the files are published:
+columns follow edX's Django migrations, and the de-identified tier's copies
+(``deid_database_{table}`` over ``deidentified/database/{table}/``) drop columns of every table
+they copy, declared or not. These are the header tables
+(:func:`~edx_vault.package.table_catalog.header_tables`). For each, every run, after the files
+are published:
 
-1. list ``database/`` and ``ora/`` and take each table's file of the newest ``export_date``
-   (any org, site, course): its header is the table's columns as edX exports them now;
+1. list ``database/``, ``ora/`` and ``deidentified/database/`` and take each table's file of
+   the newest ``export_date`` (any org, site, course): its header is the table's columns as
+   that tier holds them now;
 2. read only its first line, with one ranged GET of at most
    :data:`~edx_vault.package.catalog_headers.MAX_HEADER_BYTES` (held in memory, never written,
    never logged: it is plaintext of a learner-data file);
-3. make the Glue table ``{category}_{table}`` match
+3. make the Glue table (``{category}_{table}``, ``deid_{category}_{table}``) match
    (:func:`~edx_vault.package.catalog_table_input.table_input`, the template the stack deploys
    the declared tables with): create it if missing, leave it if equal, update it if the header
    only appends columns; any other change is a **conflict**, and the table is left as it is
@@ -35,6 +40,7 @@ from botocore.exceptions import ClientError
 from edx_vault.engine.errors import aws_error_code, is_transient
 from edx_vault.engine.parallel import ordered_map
 from edx_vault.package.bucket_layout import (
+    DEIDENTIFIED_PREFIX,
     GRANT_CATEGORY_PREFIXES,
     PARTITION_LEVELS,
     TABLE_CATEGORIES,
@@ -51,7 +57,8 @@ from edx_vault.package.catalog_table_input import (
     matches,
     table_input,
 )
-from edx_vault.package.table_catalog import header_sql_tables, sql_table
+from edx_vault.package.identifying_columns import has_deidentified_copy
+from edx_vault.package.table_catalog import HeaderTable, header_tables, sql_table
 from edx_vault.package.table_columns import Column, DeclaredColumns
 from edx_vault.pipeline.context import RunContext
 from edx_vault.pipeline.manifest_rows import NO_RESULT
@@ -86,7 +93,7 @@ class CatalogScope:
 
 
 def update_run_catalog(context: RunContext, glue: GlueClient, *, run_id: str) -> dict[str, int]:
-    """Bring the ``SELECT *`` tables up to date and write the result for the Report step.
+    """Bring the header tables (both tiers) up to date and write the result for the Report step.
 
     Returns
     -------
@@ -115,7 +122,8 @@ def update_run_catalog(context: RunContext, glue: GlueClient, *, run_id: str) ->
 
 
 def update_catalog(s3: S3Client, glue: GlueClient, scope: CatalogScope) -> dict[str, list[Any]]:
-    """Each ``SELECT *`` table made to match its newest header, a few tables at a time.
+    """Each header table (:func:`~edx_vault.package.table_catalog.header_tables`) made to match
+    its newest header, a few tables at a time.
 
     Returns
     -------
@@ -134,13 +142,13 @@ def update_catalog(s3: S3Client, glue: GlueClient, scope: CatalogScope) -> dict[
     result: dict[str, list[Any]] = {outcome: [] for outcome in OUTCOMES}
     newest = newest_files(s3, scope.bucket)
 
-    def one(table: tuple[GrantCategory, str]) -> tuple[str, Any]:
+    def one(table: HeaderTable) -> tuple[str, Any]:
         file = newest.get(table)
         if file is None:
-            return "no_file", f"{table[0]}_{table[1]}"
-        return _update_table(s3, glue, scope, *table, *file)
+            return "no_file", table.name
+        return _update_table(s3, glue, scope, table, *file)
 
-    for outcome, entry in ordered_map(one, header_sql_tables()):
+    for outcome, entry in ordered_map(one, header_tables()):
         result[outcome].append(entry)
     return result
 
@@ -149,17 +157,16 @@ def _update_table(
     s3: S3Client,
     glue: GlueClient,
     scope: CatalogScope,
-    category: GrantCategory,
-    table: str,
+    table: HeaderTable,
     key: str,
     size: int,
 ) -> tuple[str, Any]:
-    name = f"{category}_{table}"
+    name = table.name
     try:
         columns = read_header(s3, scope.bucket, key, size)
         declared = DeclaredColumns(tuple(Column(column) for column in columns), HEADER_SOURCE)
         wanted = table_input(
-            sql_table(category, table, declared),
+            sql_table(table.category, table.table, declared, deidentified=table.deidentified),
             bucket=scope.bucket,
             orgs=scope.orgs,
             first_date=scope.first_date,
@@ -215,20 +222,22 @@ def _current_table(glue: GlueClient, database: str, name: str) -> dict[str, Any]
     return table
 
 
-def newest_files(s3: S3Client, bucket: str) -> dict[tuple[GrantCategory, str], tuple[str, int]]:
-    """Per ``.sql`` table, the key and size of its published file of the newest export date.
+def newest_files(s3: S3Client, bucket: str) -> dict[HeaderTable, tuple[str, int]]:
+    """Per ``.sql`` table of either tier, the key and size of its file of the newest export date.
 
-    Each table category's prefix is listed whole (1,000 keys a request): the export date is the
-    last level of a key, after the org, site and course, so no narrower prefix or
-    ``StartAfter`` finds the newest file without reading the others, and one listing of
-    ``database/`` costs no more pages than one per table folder, and fewer requests. Among the
-    newest date's files (one per course) the last key is taken: one export run writes every
-    course's file of a table with the same header.
+    Each table folder's parent is listed whole, once: ``database/``, ``ora/`` and the tier's
+    ``deidentified/database/`` (:func:`listed_prefixes`). The export date is the last level of
+    a key, after the org, site and course, so no narrower prefix or ``StartAfter`` finds the
+    newest file without reading the others, and one listing of ``database/`` costs no more
+    pages than one per table folder, and fewer requests. Among the newest date's files (one per
+    course) the last key is taken: one export run writes every course's file of a table with
+    the same header (and the tier copies each with the same rule).
     """
-    newest: dict[tuple[GrantCategory, str], tuple[str, str, int]] = {}
-    for category in sorted(TABLE_CATEGORIES):
-        prefix = GRANT_CATEGORY_PREFIXES[category]
-        levels = PARTITION_LEVELS[prefix]
+    newest: dict[HeaderTable, tuple[str, str, int]] = {}
+    for category, deidentified in listed_prefixes():
+        levels = PARTITION_LEVELS[GRANT_CATEGORY_PREFIXES[category]]
+        tier = DEIDENTIFIED_PREFIX if deidentified else ""
+        prefix = f"{tier}{GRANT_CATEGORY_PREFIXES[category]}"
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         for page in pages:
             for entry in page.get("Contents", []):
@@ -238,11 +247,24 @@ def newest_files(s3: S3Client, bucket: str) -> dict[tuple[GrantCategory, str], t
                 level, _, date = parts[levels.index(_EXPORT_DATE)].partition("=")
                 if level != _EXPORT_DATE:
                     continue
-                table = (category, parts[levels.index("table")])
+                table = HeaderTable(category, parts[levels.index("table")], deidentified)
                 candidate = (date, entry["Key"], int(entry["Size"]))
                 if table not in newest or candidate > newest[table]:
                     newest[table] = candidate
     return {table: (key, size) for table, (_, key, size) in newest.items()}
+
+
+def listed_prefixes() -> tuple[tuple[GrantCategory, bool], ...]:
+    """The table categories the step lists, per tier (``True``: under ``deidentified/``): every
+    one in the original tier, those with a copy in the de-identified one."""
+    return (
+        *((category, False) for category in sorted(TABLE_CATEGORIES)),
+        *(
+            (category, True)
+            for category in sorted(TABLE_CATEGORIES)
+            if has_deidentified_copy(category)
+        ),
+    )
 
 
 def read_header(s3: S3Client, bucket: str, key: str, size: int) -> tuple[str, ...]:
