@@ -14,7 +14,9 @@ from constructs import Construct
 
 from edx_vault.package.bucket_layout import TABLE_CATEGORIES
 from edx_vault.package.catalog_table_input import table_input
+from edx_vault.package.identifying_columns import has_deidentified_copy
 from edx_vault.package.table_catalog import (
+    DEIDENTIFIED_TABLE_PREFIX,
     CatalogTable,
     catalog_tables,
     declared_sql_table_names,
@@ -28,9 +30,11 @@ class ResearchCatalog(Construct):
     bucket layout. Partitions are never added: Athena projects them from the table properties
     (``projection.*`` and ``storage.location.template``; Athena user guide, "Partition
     projection"), so a new day, course or export needs no crawler and no catalog write. The
-    ``SELECT *`` ``.sql`` tables are not deployed here: the pipeline's UpdateCatalog step makes
-    them in this database from the newest export's header (:func:`grant_table_upkeep` is its
-    permission), with the same ``TableInput`` builder. The catalog holds no data: Athena reads S3 with the
+    ``SELECT *`` ``.sql`` tables and the de-identified tier's ``deid_database_*`` tables are not
+    deployed here: the pipeline's UpdateCatalog step makes them in this database from the
+    newest file's header (:func:`grant_table_upkeep` is its permission), with the same
+    ``TableInput`` builder. ``deid_events_by_course`` is deployed here (its columns are the
+    allowlist's). The catalog holds no data: Athena reads S3 with the
     caller's own credentials, so a researcher's prefix grants still decide what a query reads.
 
     Attributes
@@ -117,14 +121,16 @@ TABLE_UPKEEP_ACTIONS: Final = ("glue:GetTable", "glue:CreateTable", "glue:Update
 
 
 def grant_table_upkeep(function: lambda_.Function, *, database_name: str) -> None:
-    """Let ``function`` keep the ``SELECT *`` tables of the research database, and no other.
+    """Let ``function`` keep the header tables of the research database, and no other.
 
     Glue authorizes a table's call on the catalog, the database and the table ("Specifying AWS
     Glue resource ARNs", Glue Developer Guide: ``arn:aws:glue:region:account-id:catalog``,
     ``...:database/database name``, ``...:table/database name/table name``), so all three are
-    granted, the tables only as ``database_*`` and ``ora_*``. The declared tables among those
-    are CloudFormation's: the step never picks them, and an explicit Deny makes sure it never
-    changes one. No glue:DeleteTable: a conflict is the admin's to resolve.
+    granted, the tables only as ``database_*`` and ``ora_*`` and, for the de-identified tier's
+    copies, ``deid_database_*``. The declared tables among those are CloudFormation's: the step
+    never picks them, and an explicit Deny makes sure it never changes one (none is named
+    ``deid_database_*``: ``deid_events_by_course`` is the tier's only declared table, outside
+    the grant). No glue:DeleteTable: a conflict is the admin's to resolve.
     """
     stack = Stack.of(function)
 
@@ -134,7 +140,15 @@ def grant_table_upkeep(function: lambda_.Function, *, database_name: str) -> Non
         )
 
     categories = sorted(TABLE_CATEGORIES)
-    tables = [glue_arn(f"table/{database_name}/{category}_*") for category in categories]
+    patterns = [
+        *(f"{category}_*" for category in categories),
+        *(
+            f"{DEIDENTIFIED_TABLE_PREFIX}{category}_*"
+            for category in categories
+            if has_deidentified_copy(category)
+        ),
+    ]
+    tables = [glue_arn(f"table/{database_name}/{pattern}") for pattern in patterns]
     function.add_to_role_policy(
         iam.PolicyStatement(
             actions=list(TABLE_UPKEEP_ACTIONS),
@@ -165,13 +179,14 @@ def grant_table_upkeep(function: lambda_.Function, *, database_name: str) -> Non
             Acknowledgment(
                 id=(
                     f"AwsSolutions-IAM5[Resource::arn:{partition}:glue:{region}:{account}:"
-                    f"table/{database_name}/{category}_*]"
+                    f"table/{database_name}/{pattern}]"
                 ),
                 reason=(
                     "The catalog step creates and updates the Glue tables of the SELECT * .sql "
-                    "tables, all named database_* or ora_* (the declared ones denied)."
+                    "tables, all named database_* or ora_* (the declared ones denied), and of "
+                    "the de-identified tier's copies, named deid_database_*."
                 ),
             )
-            for category in categories
+            for pattern in patterns
         )
     )

@@ -17,9 +17,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 
 from edx_vault.package import bucket_layout
-from edx_vault.package.bucket_layout import TABLE_CATEGORIES
 from edx_vault.pipeline.deidentify_plan import COPIED_PREFIXES
-from edx_vault.pipeline.steps.catalog import CATALOG_RESULT
+from edx_vault.pipeline.steps.catalog import CATALOG_RESULT, listed_prefixes
 from edx_vault.pipeline.steps.deidentify import EPOCH_KEY
 from stacks.data_bucket import ACCESS_LOG_PREFIX
 from stacks.research_catalog import grant_table_upkeep
@@ -264,14 +263,15 @@ class SyncGrants:
         self.allow_objects(function, ["s3:GetObject", "s3:PutObject"], [bucket_layout.WORK_PREFIX])
 
     def _catalog(self) -> None:
-        """The catalog step: list the SELECT * tables' folders and read one header each, keep
-        their Glue tables (:func:`stacks.research_catalog.grant_table_upkeep`), write its one
-        result file; nothing else."""
+        """The catalog step: list the header tables' folders (``database/``, ``ora/`` and the
+        de-identified tier's ``deidentified/database/``) and read one header each, keep their
+        Glue tables (:func:`stacks.research_catalog.grant_table_upkeep`), write its one result
+        file; nothing else."""
         functions = self._functions
         grant_table_upkeep(functions.catalog, database_name=self._glue_database)
-        table_prefixes = [
-            bucket_layout.GRANT_CATEGORY_PREFIXES[category] for category in sorted(TABLE_CATEGORIES)
-        ]
+        # The prefixes the step lists, from its own list: database/, ora/ and the tier's
+        # deidentified/database/.
+        table_prefixes = [prefix for prefix, _, _ in listed_prefixes()]
         self.allow_objects(functions.catalog, ["s3:GetObject"], table_prefixes)
         for prefix in table_prefixes:
             self.allow_list(functions.catalog, prefix)

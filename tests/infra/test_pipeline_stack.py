@@ -753,6 +753,9 @@ def test_the_catalog_step_runs_after_the_split_and_before_the_report_and_cannot_
         (HEADER_TABLE, True),
         (ORA_TABLE, True),
         ("database_auth_user", False),  # declared: CloudFormation's
+        ("deid_database_auth_user", True),  # the tier's copy: a header table
+        ("deid_database_auth_userprofile", True),
+        ("deid_events_by_course", False),  # declared: CloudFormation's
         ("events", False),
         ("email_opt_in", False),
     ],
@@ -796,6 +799,10 @@ def test_every_declared_table_is_denied_to_the_catalog_step(
     [
         ("s3:GetObject", "database/auth_userprofile/org=mitx/x.sql", True),
         ("s3:GetObject", "ora/assessment_assessment/org=mitx/x.sql", True),
+        ("s3:GetObject", "deidentified/database/auth_user/org=mitx/x.sql", True),
+        ("s3:GetObject", "deidentified/events-by-course/org=mitx/x.log.gz", False),
+        ("s3:GetObject", "deidentified/course-structure/org=mitx/x.json", False),
+        ("s3:PutObject", "deidentified/database/auth_user/org=mitx/x.sql", False),
         ("s3:GetObject", "events/org=mitx/site=edx/date=2026-01-03/x.log.gz", False),
         ("s3:GetObject", "email-opt-in/org=mitx/export_date=2026-01-04/x.csv", False),
         ("s3:GetObject", "raw/course-data/mitx-2026-01-04.zip", False),
@@ -818,7 +825,15 @@ def test_the_catalog_step_reads_only_sql_tables_and_writes_only_its_result(
 
 @pytest.mark.parametrize(
     ("prefix", "allowed"),
-    [("database/auth_userprofile/", True), ("ora/", True), ("events/", False), ("", False)],
+    [
+        ("database/auth_userprofile/", True),
+        ("ora/", True),
+        ("deidentified/database/", True),
+        ("deidentified/", False),
+        ("deidentified/events-by-course/", False),
+        ("events/", False),
+        ("", False),
+    ],
 )
 def test_the_catalog_step_lists_only_the_sql_tables_folders(
     synthesized_policies: VaultPolicies, prefix: str, allowed: bool

@@ -131,6 +131,36 @@ def test_the_event_tables_read_gzip_json_lines_by_day(template: Template) -> Non
         assert context["Type"].startswith("struct<course_id:string,")
 
 
+def test_the_tiers_event_table_reads_the_copies_with_the_kept_columns_only(
+    template: Template,
+) -> None:
+    # Given the de-identified tier's event table and the original one
+    tier = table_input(template, "deid_events_by_course")
+    original = table_input(template, "events_by_course")
+    # Then it reads the tier's copies, partitioned and projected as the originals
+    assert tier["Parameters"]["storage.location.template"] == (
+        f"s3://{BUCKET}/deidentified/events-by-course/org=${{org}}/site=${{site}}/"
+        "course=${course}/date=${date}/"
+    )
+    assert tier["PartitionKeys"] == original["PartitionKeys"]
+    projection = {k: v for k, v in tier["Parameters"].items() if k.startswith("projection.")}
+    assert projection == {
+        k: v for k, v in original["Parameters"].items() if k.startswith("projection.")
+    }
+    assert tier["StorageDescriptor"]["SerdeInfo"] == original["StorageDescriptor"]["SerdeInfo"]
+    assert tier["StorageDescriptor"]["Compressed"] is True
+    # And it has no column for what the tier drops
+    columns = [c["Name"] for c in tier["StorageDescriptor"]["Columns"]]
+    assert "username" in columns and "context" in columns
+    assert not {"ip", "agent", "host", "referer", "accept_language"} & set(columns)
+    # And no deid_database_ table is CloudFormation's: the step makes them from headers
+    names = [
+        t["Properties"]["TableInput"]["Name"]
+        for t in template.find_resources("AWS::Glue::Table").values()
+    ]
+    assert not [name for name in names if name.startswith("deid_database_")]
+
+
 def test_forums_project_the_unspecified_site_and_map_underscored_keys(template: Template) -> None:
     forums = table_input(template, "forums")
     assert forums["Parameters"]["projection.site.values"] == "edx,edge,unspecified"

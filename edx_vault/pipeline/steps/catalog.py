@@ -234,10 +234,8 @@ def newest_files(s3: S3Client, bucket: str) -> dict[HeaderTable, tuple[str, int]
     the same header (and the tier copies each with the same rule).
     """
     newest: dict[HeaderTable, tuple[str, str, int]] = {}
-    for category, deidentified in listed_prefixes():
+    for prefix, category, deidentified in listed_prefixes():
         levels = PARTITION_LEVELS[GRANT_CATEGORY_PREFIXES[category]]
-        tier = DEIDENTIFIED_PREFIX if deidentified else ""
-        prefix = f"{tier}{GRANT_CATEGORY_PREFIXES[category]}"
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         for page in pages:
             for entry in page.get("Contents", []):
@@ -254,14 +252,17 @@ def newest_files(s3: S3Client, bucket: str) -> dict[HeaderTable, tuple[str, int]
     return {table: (key, size) for table, (_, key, size) in newest.items()}
 
 
-def listed_prefixes() -> tuple[tuple[GrantCategory, bool], ...]:
-    """The table categories the step lists, per tier (``True``: under ``deidentified/``): every
-    one in the original tier, those with a copy in the de-identified one."""
+def listed_prefixes() -> tuple[tuple[str, GrantCategory, bool], ...]:
+    """The prefixes the step lists, each with its table category and whether it is the
+    de-identified tier's: every table category's in the original tier (``database/``,
+    ``ora/``), those with a copy behind ``deidentified/`` (``deidentified/database/``). The
+    catalog function's S3 grant is made from the same list (``stacks/sync_grants.py``)."""
+    categories = sorted(TABLE_CATEGORIES)
     return (
-        *((category, False) for category in sorted(TABLE_CATEGORIES)),
+        *((GRANT_CATEGORY_PREFIXES[category], category, False) for category in categories),
         *(
-            (category, True)
-            for category in sorted(TABLE_CATEGORIES)
+            (f"{DEIDENTIFIED_PREFIX}{GRANT_CATEGORY_PREFIXES[category]}", category, True)
+            for category in categories
             if has_deidentified_copy(category)
         ),
     )
