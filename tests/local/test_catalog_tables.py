@@ -2,7 +2,10 @@
 synthetic package published has a Glue table whose columns are its files' header line (the
 declared ones from CloudFormation, the ``SELECT *`` ones from the UpdateCatalog step, which ran as
 its own role under the embedded AWS's policy checks), and every published ``.sql`` key falls in
-exactly one table's projected location. The step's role cannot change a declared table.
+exactly one table's projected location. So does the de-identified tier: every
+``deidentified/database/{table}`` copy has a ``deid_database_{table}`` table of its own header
+(made by the step), and ``deid_events_by_course`` is deployed. The step's role cannot change a
+declared table.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from tests.local.synced_vault import Synced
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _published_sql_keys(synced: Synced) -> list[str]:
+def _published_sql_keys(
+    synced: Synced, prefixes: tuple[str, ...] = ("database/", "ora/")
+) -> list[str]:
     s3 = synced.aws.client("s3")  # the admin role: the bucket refuses the root user
     keys = []
-    for prefix in ("database/", "ora/"):
+    for prefix in prefixes:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=synced.bucket, Prefix=prefix)
         keys.extend(e["Key"] for page in pages for e in page.get("Contents", []))
     return [key for key in keys if key.endswith(".sql")]
@@ -83,6 +88,31 @@ def test_every_published_sql_table_has_a_table_of_its_header_and_each_key_one_ta
     assert report["catalog"]["conflicts"] == report["catalog"]["errors"] == []
 
 
+def test_every_tier_copy_of_a_table_has_a_deid_table_of_its_header(synced: Synced) -> None:
+    # Given every .sql copy the shared sync's de-identify step wrote, and the database's tables
+    keys = _published_sql_keys(synced, ("deidentified/database/",))
+    tables = _tables(synced)
+    s3 = synced.aws.client("s3")
+    assert keys
+    for key in keys:
+        folder = key.split("/")[2]
+        table = tables[f"deid_database_{folder}"]
+        # Then its deid_ table was made by the step from the copy's header line, in order
+        head = s3.get_object(Bucket=synced.bucket, Key=key, Range=f"bytes=0-{MAX_HEADER_BYTES - 1}")
+        header = head["Body"].read().split(b"\n", 1)[0].decode().split("\t")
+        assert column_names(table) == tuple(header), key
+        assert HEADER_SOURCE in table["Description"]
+        # And the copy is in that table's projected location alone
+        matches = [n for n, t in tables.items() if _in_projected_location(t, key, synced.bucket)]
+        assert matches == [table["Name"]], key
+    # And the tier's event table is deployed over the tier's course event files
+    events = tables["deid_events_by_course"]
+    assert events["StorageDescriptor"]["Location"] == (
+        f"s3://{synced.bucket}/deidentified/events-by-course/"
+    )
+    assert not {"ip", "agent"} & set(column_names(events))
+
+
 def test_the_catalog_role_as_deployed_cannot_change_a_declared_table(synced: Synced) -> None:
     # Given the catalog function's role as the embedded AWS holds it
     iam = synced.aws.root_client("iam")
@@ -116,8 +146,11 @@ def test_the_catalog_role_as_deployed_cannot_change_a_declared_table(synced: Syn
             for c in call.checks
         )
 
-    # Then it may update a SELECT * table, but neither create nor update a declared one
+    # Then it may update a SELECT * table and a tier copy's table, but neither create nor
+    # update a declared one
     assert allowed("UpdateTable", "database_auth_userprofile")
+    assert allowed("CreateTable", "deid_database_auth_user")
+    assert not allowed("UpdateTable", "deid_events_by_course")
     for table in declared_sql_table_names():
         assert not allowed("UpdateTable", table), table
         assert not allowed("CreateTable", table), table
