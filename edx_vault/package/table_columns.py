@@ -136,14 +136,44 @@ _PSEUDONYM_COMMENTS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "username": "a pseudonym (u_...): joins the tier's tables' username columns",
         "session": "a pseudonym (s_...)",
+        "context": "user_id is a pseudonym (i_...); course_id is empty outside a course",
     }
+)
+
+
+def _struct_type(paths: list[str]) -> str:
+    """A Hive ``struct<...>`` of string leaves for dotted paths, in first-seen order."""
+    children: dict[str, list[str]] = {}
+    for path in paths:
+        head, _, rest = path.partition(".")
+        children.setdefault(head, [])
+        if rest:
+            children[head].append(rest)
+    fields = (
+        f"{name}:{_struct_type(rest) if rest else 'string'}" for name, rest in children.items()
+    )
+    return f"struct<{','.join(fields)}>"
+
+
+# The context fields the tier keeps, as a struct from the allowlist's context.* paths (module
+# and component too, which the original table leaves out of its context struct).
+DEIDENTIFIED_CONTEXT_TYPE: Final = _struct_type(
+    [
+        rule.path.removeprefix("context.")
+        for _, rule in all_field_rules()
+        if rule.path.startswith("context.")
+    ]
 )
 # The de-identified tier's event lines (deidentified/events-by-course/): the columns of
 # EVENT_COLUMNS the allowlist keeps (no ip, agent, host, referer, accept_language), so the two
 # tables read the same JSON keys the same way; context.user_id is a pseudonym string there.
 DEIDENTIFIED_EVENT_COLUMNS: Final = DeclaredColumns(
     tuple(
-        Column(column.name, column.type, _PSEUDONYM_COMMENTS.get(column.name, column.comment))
+        Column(
+            column.name,
+            DEIDENTIFIED_CONTEXT_TYPE if column.name == "context" else column.type,
+            _PSEUDONYM_COMMENTS.get(column.name, column.comment),
+        )
         for column in EVENT_COLUMNS.columns
         if column.name in DEIDENTIFIED_EVENT_FIELDS
     ),

@@ -305,6 +305,21 @@ def test_every_tier_copy_is_in_exactly_one_tier_table_and_in_no_original_one() -
         assert not any(_in_projected_location(t, published.key) for t in TIER_TABLES)
 
 
+def _struct_paths(hive_type: str, prefix: str) -> set[str]:
+    """The dotted paths of a Hive ``struct<...>``'s leaves (``context.module.usage_key``)."""
+    paths, stack, name = set(), [prefix], ""
+    for token in re.findall(r"struct<|[\w]+:|string|[,>]", hive_type)[1:]:
+        if token.endswith(":"):
+            name = token[:-1]
+        elif token == "struct<":
+            stack.append(name)
+        elif token == "string":
+            paths.add(".".join([*stack, name]))
+        elif token == ">":
+            stack.pop()
+    return paths
+
+
 def test_the_tier_event_table_has_the_allowlists_kept_top_level_fields_only() -> None:
     # Given the allowlist's top-level kept fields (the envelope's, and "event" for payloads)
     kept = {rule.path.split(".", 1)[0] for _, rule in all_field_rules()}
@@ -312,6 +327,11 @@ def test_the_tier_event_table_has_the_allowlists_kept_top_level_fields_only() ->
     # Then the tier's event table has exactly a column for each, none dropped by the tier
     assert set(table.columns.names) == kept
     assert not {"ip", "agent", "host", "referer", "accept_language"} & kept
+    # And its context struct has a field for each kept context path, nested as the path is
+    context = dict((c.name, c.type) for c in table.columns.columns)["context"]
+    kept_context = [r.path for _, r in all_field_rules() if r.path.startswith("context.")]
+    assert kept_context
+    assert _struct_paths(context, "context") == set(kept_context)
     # And it reads the same files the same way as the original, under the tier's prefix
     original = next(t for t in TABLES if t.name == "events_by_course")
     assert table.prefix == f"deidentified/{original.prefix}"
