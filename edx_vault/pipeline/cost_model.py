@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from edx_vault.package.table_catalog import header_sql_tables
+from edx_vault.package.table_catalog import header_tables
 
 # Lambda's duration price per GB-second in us-east-1 (first 6 billion GB-seconds a month), by
 # architecture; the stack deploys x86_64 (stacks/lambda_layers.py, LAMBDA_ARCHITECTURE).
@@ -65,13 +65,13 @@ SPLIT_MEMORY_GB: Final = SPLIT_MEMORY_MB / MB_PER_BILLED_GB
 EVENT_LOG_EXPANSION: Final = 10
 SPLIT_PLAINTEXT_BYTES_PER_SECOND: Final = 50_000_000
 # The UpdateCatalog step, once per run whatever the run did (stacks/sync_functions.py deploys it
-# at 1,024 MB): per SELECT * table, a LIST of its folder (one page per 1,000 files: one counted)
+# at 1,024 MB): per SELECT * table of either tier, a LIST of its folder (one page per 1,000 files: one counted)
 # and a ranged GET of one header; Glue's GetTable / CreateTable / UpdateTable fall within its
 # free million requests a month (docs/cost.md), so they are not priced. Its time is taken as 10 s:
 # a few dozen requests, a few tables at a time.
 CATALOG_MEMORY_GB: Final = 1024 / MB_PER_BILLED_GB
 CATALOG_SECONDS: Final = 10
-CATALOG_TABLES: Final = len(header_sql_tables())
+CATALOG_TABLES: Final = len(header_tables())
 
 
 # The de-identify step (stacks/sync_functions.py deploys it at one vCPU): it parses every line,
