@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from aws_cdk import DefaultStackSynthesizer, Stack
 from aws_cdk import aws_iam as iam
@@ -183,14 +183,26 @@ def protect_bucket_configuration(bucket: s3.Bucket, managers: Sequence[str]) -> 
     it (S3 API Reference, PutBucketPolicy), the way back from a policy that locks everyone out.
     """
     bucket.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="DenyConfigurationChangesButByManagers",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
+        _deny(
+            "DenyConfigurationChangesButByManagers",
             actions=list(BUCKET_CONFIGURATION_ACTIONS),
             resources=[bucket.bucket_arn],
             conditions={**_unless_principal(managers), **_NOT_A_SERVICE},
         )
+    )
+
+
+def _deny(
+    sid: str, *, actions: list[str], resources: list[str], conditions: dict[str, Any]
+) -> iam.PolicyStatement:
+    """A resource policy's Deny to every principal, but where ``conditions`` exempt it."""
+    return iam.PolicyStatement(
+        sid=sid,
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=actions,
+        resources=resources,
+        conditions=conditions,
     )
 
 
@@ -228,21 +240,17 @@ def protect_key(
     """
     managers = [*principals.managers, principals.account_root]
     statements = [
-        iam.PolicyStatement(
-            sid="DenyKeyAdministrationButByManagers",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
+        _deny(
+            "DenyKeyAdministrationButByManagers",
             actions=list(KEY_ADMINISTRATION_ACTIONS),
             resources=["*"],
             conditions={**_unless_principal(managers), **_NOT_A_SERVICE},
         ),
-        iam.PolicyStatement(
+        _deny(
             # Grants made by an integrated service for its resource (DynamoDB's for the
             # manifest table) set kms:GrantIsForAWSResource; a direct CreateGrant does not, and
             # would hand the key's use to any principal.
-            sid="DenyDirectGrantsButByManagers",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
+            "DenyDirectGrantsButByManagers",
             actions=["kms:CreateGrant"],
             resources=["*"],
             conditions={
@@ -253,10 +261,8 @@ def protect_key(
                 },
             },
         ),
-        iam.PolicyStatement(
-            sid="DenyKeyUseOutsideTheVault",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
+        _deny(
+            "DenyKeyUseOutsideTheVault",
             actions=list(KEY_USE_ACTIONS),
             resources=["*"],
             conditions={
@@ -264,10 +270,8 @@ def protect_key(
                 **_NOT_A_SERVICE,
             },
         ),
-        iam.PolicyStatement(
-            sid="DenyKeyUseButThroughItsServices",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
+        _deny(
+            "DenyKeyUseButThroughItsServices",
             actions=list(KEY_USE_ACTIONS),
             resources=["*"],
             conditions={

@@ -12,32 +12,15 @@ import urllib.request
 import uuid
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from edx_vault.devtools.embedded_aws.access_logs import CONTROL_PATH
 from edx_vault.package.access_log_records import log_object_time, parse_log
 from tests.local.conftest import RunningAws
+from tests.local.iam_sessions import policy_document, session_client
 
 pytestmark = pytest.mark.integration
-
-
-def _policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def _client(aws: RunningAws, service: str, credentials: dict[str, str]) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=aws.state.endpoint,
-        region_name=aws.state.region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials.get("SessionToken"),
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 def _logged_bucket(aws: RunningAws) -> tuple[str, str, str]:
@@ -53,7 +36,7 @@ def _logged_bucket(aws: RunningAws) -> tuple[str, str, str]:
     # S3 needs the target bucket to let the logging service write ("Permissions for log delivery").
     s3.put_bucket_policy(
         Bucket=logs,
-        Policy=_policy(
+        Policy=policy_document(
             {
                 "Effect": "Allow",
                 "Principal": {"Service": "logging.s3.amazonaws.com"},
@@ -80,7 +63,7 @@ def _researcher_session(aws: RunningAws, data: str) -> tuple[Any, str]:
     role = f"edxvault-{uuid.uuid4().hex[:8]}"
     role_arn = iam.create_role(
         RoleName=role,
-        AssumeRolePolicyDocument=_policy(
+        AssumeRolePolicyDocument=policy_document(
             {
                 "Effect": "Allow",
                 "Principal": {"AWS": iam.get_user(UserName=user)["User"]["Arn"]},
@@ -91,7 +74,7 @@ def _researcher_session(aws: RunningAws, data: str) -> tuple[Any, str]:
     iam.put_role_policy(
         RoleName=role,
         PolicyName="read-events",
-        PolicyDocument=_policy(
+        PolicyDocument=policy_document(
             {
                 "Effect": "Allow",
                 "Action": "s3:GetObject",
@@ -102,13 +85,13 @@ def _researcher_session(aws: RunningAws, data: str) -> tuple[Any, str]:
     iam.put_user_policy(
         UserName=user,
         PolicyName="assume",
-        PolicyDocument=_policy(
+        PolicyDocument=policy_document(
             {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
         ),
     )
-    sts = _client(aws, "sts", key)
+    sts = session_client(aws, "sts", key)
     session = sts.assume_role(RoleArn=role_arn, RoleSessionName="alice-laptop")["Credentials"]
-    return _client(aws, "s3", session), role
+    return session_client(aws, "s3", session), role
 
 
 def root_sts_account(aws: RunningAws) -> str:

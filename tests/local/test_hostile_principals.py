@@ -12,27 +12,21 @@ cannot break the modules that share the deployment.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from edx_vault.settings import stack_outputs
 from edx_vault.settings.iam_paths import PIPELINE_ROLE_PATH
+from tests.local.iam_sessions import policy_document, session_client
 from tests.local.synced_vault import Synced
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 RoleFactory = Callable[..., Callable[[str], Any]]
-
-
-def _policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +42,7 @@ def hostile_role(synced: Synced) -> RoleFactory:
         role = iam.create_role(
             RoleName=name,
             Path=path,
-            AssumeRolePolicyDocument=_policy(
+            AssumeRolePolicyDocument=policy_document(
                 {
                     "Effect": "Allow",
                     "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
@@ -59,22 +53,16 @@ def hostile_role(synced: Synced) -> RoleFactory:
         iam.put_role_policy(
             RoleName=name,
             PolicyName="own",
-            PolicyDocument=_policy({"Effect": "Allow", "Action": list(actions), "Resource": "*"}),
+            PolicyDocument=policy_document(
+                {"Effect": "Allow", "Action": list(actions), "Resource": "*"}
+            ),
         )
         credentials = aws.root_client("sts").assume_role(
             RoleArn=role["Arn"], RoleSessionName="hostile"
         )["Credentials"]
 
         def client(service: str) -> Any:
-            return boto3.session.Session().client(
-                service,
-                endpoint_url=aws.state.endpoint,
-                region_name=aws.state.region,
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                config=Config(retries={"max_attempts": 1}),
-            )
+            return session_client(aws, service, credentials)
 
         return client
 

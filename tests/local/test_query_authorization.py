@@ -8,7 +8,6 @@ The workgroups, database and table are made by the account's root user, as the d
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,15 +21,12 @@ from edx_vault.access.query_statements import QueryAccess, query_statements
 from edx_vault.settings.iam_paths import RESEARCHER_ROLE_PATH
 from edx_vault.settings.resource_names import glue_database_name, workgroup_name
 from tests.local.conftest import RunningAws
+from tests.local.iam_sessions import policy_document
 
 pytestmark = pytest.mark.integration
 
 ACCOUNT = "123456789012"
 PREFIX = "QueryTest"
-
-
-def _policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def _error(call: Callable[[], Any]) -> tuple[str, str]:
@@ -74,7 +70,7 @@ def researcher(fixture_aws: RunningAws) -> Callable[[str], Any]:
     role = iam.create_role(
         RoleName=f"querytest-ann-{uuid.uuid4().hex[:6]}",
         Path=RESEARCHER_ROLE_PATH,
-        AssumeRolePolicyDocument=_policy(
+        AssumeRolePolicyDocument=policy_document(
             {
                 "Effect": "Allow",
                 "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{user}"},
@@ -83,7 +79,9 @@ def researcher(fixture_aws: RunningAws) -> Callable[[str], Any]:
         ),
     )["Role"]["Arn"]
     iam.put_role_policy(
-        RoleName=role.rsplit("/", 1)[1], PolicyName="Query", PolicyDocument=_policy(*statements)
+        RoleName=role.rsplit("/", 1)[1],
+        PolicyName="Query",
+        PolicyDocument=policy_document(*statements),
     )
 
     def signed(service: str, **credentials: str) -> Any:

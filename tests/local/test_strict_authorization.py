@@ -20,14 +20,11 @@ from botocore.exceptions import ClientError
 
 from tests.local.conftest import RunningAws
 from tests.local.fixture_app import DATA_STACK
+from tests.local.iam_sessions import policy_document
 
 pytestmark = pytest.mark.integration
 
 UserFactory = Callable[..., Any]
-
-
-def _policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @pytest.fixture
@@ -49,7 +46,9 @@ def user_client(fixture_aws: RunningAws) -> UserFactory:
         name = name or f"strict-{uuid.uuid4().hex[:10]}"
         iam.create_user(UserName=name)
         if statements:
-            iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=_policy(*statements))
+            iam.put_user_policy(
+                UserName=name, PolicyName="p", PolicyDocument=policy_document(*statements)
+            )
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return boto3.session.Session().client(
             service,
@@ -74,7 +73,7 @@ def _key_delegating_to_the_account(aws: RunningAws) -> str:
     """A KMS key whose policy allows the account, so identity policies decide its use."""
     return str(
         aws.client("kms").create_key(
-            Policy=_policy(
+            Policy=policy_document(
                 {
                     "Effect": "Allow",
                     "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
@@ -156,7 +155,7 @@ def test_an_explicit_deny_in_the_bucket_policy_wins(
     assert reader.get_object(Bucket=bucket, Key="data/present.txt")["Body"].read()
     fixture_aws.client("s3").put_bucket_policy(
         Bucket=bucket,
-        Policy=_policy(
+        Policy=policy_document(
             {
                 "Effect": "Deny",
                 "Principal": "*",
@@ -183,7 +182,7 @@ def test_a_bucket_policy_naming_the_principal_grants_without_an_identity_policy(
     assert code == "AccessDenied"
     fixture_aws.client("s3").put_bucket_policy(
         Bucket=bucket,
-        Policy=_policy(
+        Policy=policy_document(
             {
                 "Effect": "Allow",
                 "Principal": {"AWS": user_arn},
@@ -279,7 +278,7 @@ def test_assume_role_needs_the_trust_policy_and_its_external_id(
     caller = sts.get_caller_identity()["Arn"]
     role = iam.create_role(
         RoleName=f"strict-{uuid.uuid4().hex[:10]}",
-        AssumeRolePolicyDocument=_policy(
+        AssumeRolePolicyDocument=policy_document(
             {
                 "Effect": "Allow",
                 "Principal": {"AWS": caller},
